@@ -1,0 +1,12 @@
+"""Strict JAX for the whole suite: four fake CPU devices (so sharded paths run in CI) and
+rank promotion as an error. Both must be set before JAX initializes its backend."""
+
+import os
+
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                           " --xla_force_host_platform_device_count=4").strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
