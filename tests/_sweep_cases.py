@@ -1,0 +1,78 @@
+"""Tiny sweep configs shared by the sweep, store, CLI and Ray tests.
+
+Every config here has the same shapes (d=32, m=4, n_wk=n_test=64, T=T_wk=20, n_st <= 24,
+so one n_max tier of 24): the compiled programs are cached by (static, chunk size,
+devices) and the suite compiles each only once.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TINY = dict(
+    name="tiny",
+    seeds=2,
+    data=dict(d=32, p_h=0.3),
+    train=dict(m=4, n_wk=64, n_test=64, T=20, T_wk=20, record_every=5, eta=0.5),
+    grid=dict(n_st=[16, 24], p_b=[0.2, 0.4]),
+)
+
+TINY_TOML = """\
+name = "tiny"
+seeds = 2
+[data]
+d = 32
+p_h = 0.3
+[train]
+m = 4
+n_wk = 64
+n_test = 64
+T = 20
+T_wk = 20
+record_every = 5
+eta = 0.5
+[grid]
+n_st = [16, 24]
+p_b = [0.2, 0.4]
+"""
+
+
+def tiny(**changes) -> dict:
+    """A copy of TINY with top-level keys or `section.key` entries replaced."""
+    config = copy.deepcopy(TINY)
+    for key, value in changes.items():
+        if "__" in key:
+            section, name = key.split("__", 1)
+            config[section][name] = value
+        else:
+            config[key] = value
+    return config
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Path -> content hash of every file under `root` (to show a directory is untouched)."""
+    root = Path(root)
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def assert_same_results(a: pd.DataFrame, b: pd.DataFrame, keys=("cell", "seed"), rtol=1e-5,
+                        atol=1e-6):
+    """Equal tables up to float tolerance: same rows (matched on parameters) and columns."""
+    assert list(a.columns) == list(b.columns)
+    assert len(a) == len(b)
+    a = a.sort_values(list(keys)).reset_index(drop=True)
+    b = b.sort_values(list(keys)).reset_index(drop=True)
+    for column in a.columns:
+        x, y = a[column].to_numpy(), b[column].to_numpy()
+        if np.issubdtype(x.dtype, np.floating):
+            np.testing.assert_allclose(x, y, rtol=rtol, atol=atol, equal_nan=True, err_msg=column)
+        else:
+            assert (x == y).all(), column
