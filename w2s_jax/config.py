@@ -106,6 +106,9 @@ class DataConfig:
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 ENGINES = ("direct", "gram", "auto")
+GRAM_NOISES = ("sampled", "wishart")
+#: Update rules that are linear in the gradient, so the Gram engine's coefficients follow them exactly.
+GRAM_OPTIMIZERS = ("sgd", "momentum")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +118,10 @@ class TrainConfig:
     `record_schedule="linear"` records every `record_every` steps; `"log"` records at
     `record_points` log-spaced steps (the early-stopping peak can come within tens of steps).
     Step 0 and step `T` are always recorded.
+
+    `engine="gram"` trains the strong model in kernel space (w2s_jax.gram); `gram_noise`
+    says where its noise Gram matrix comes from: `"sampled"` noise (the same draws as the
+    direct engine) or `"wishart"` (drawn from its law, cost independent of `d`).
     """
 
     n_st: int = 300
@@ -133,6 +140,7 @@ class TrainConfig:
     optimizer: str = "sgd"
     optimizer_wk: str = "sgd"
     engine: str = "direct"
+    gram_noise: str = "sampled"
     dtype: str = "float32"
 
     def __post_init__(self):
@@ -153,6 +161,18 @@ class TrainConfig:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("optimizer_wk", self.optimizer_wk, OPTIMIZERS)
         _check_choice("engine", self.engine, ENGINES)
+        _check_choice("gram_noise", self.gram_noise, GRAM_NOISES)
+        # Adam rescales each ambient coordinate, which no finite set of coefficients tracks.
+        if self.engine == "gram" and self.optimizer not in GRAM_OPTIMIZERS:
+            raise ConfigError(f"optimizer: engine 'gram' needs one of {GRAM_OPTIMIZERS}, "
+                              f"got {self.optimizer!r}")
+        if self.gram_noise == "wishart":
+            if self.engine == "direct":
+                raise ConfigError("gram_noise: 'wishart' needs engine 'gram' or 'auto'")
+            for name in ("optimizer", "optimizer_wk"):
+                if getattr(self, name) not in GRAM_OPTIMIZERS:
+                    raise ConfigError(f"{name}: gram_noise 'wishart' needs one of "
+                                      f"{GRAM_OPTIMIZERS}, got {getattr(self, name)!r}")
         _check_choice("dtype", self.dtype, ("float32", "float64"))
 
 
@@ -189,6 +209,7 @@ class Static(NamedTuple):
     optimizer_wk: str = "sgd"
     engine: str = "direct"
     dtype: str = "float32"
+    gram_noise: str = "sampled"
 
 
 class Params(NamedTuple):
@@ -222,6 +243,7 @@ def split(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> tup
         easy_layout=data.easy_layout, hard_sign=data.hard_sign,
         output_scale=train.output_scale, optimizer=train.optimizer,
         optimizer_wk=train.optimizer_wk, engine=train.engine, dtype=train.dtype,
+        gram_noise=train.gram_noise,
     )
     dtype = jnp.dtype(train.dtype)
     numbers = {k: getattr(data, k) for k in DATA_PARAMS} | {k: getattr(train, k) for k in TRAIN_PARAMS}

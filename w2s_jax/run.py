@@ -195,8 +195,8 @@ def _train_strong_direct(static, params, train, test, pseudo_labels, mask, W0):
         train_loss, train_logits = loss(W)
         delta = W - W0
         gamma = jnp.einsum("srd,ud->sru", delta, signals, precision=HIGHEST) / jnp.sum(
-            signals * signals, axis=1)
-        rho = jnp.einsum("srd,nd->srn", delta, noise, precision=HIGHEST) / noise_sq
+            signals * signals, axis=1)[None, None]
+        rho = jnp.einsum("srd,nd->srn", delta, noise, precision=HIGHEST) / noise_sq[None, None]
         return record(
             train_logits=train_logits,
             test_logits=ReLUCNN(W, static.output_scale)(test.X),
@@ -218,19 +218,24 @@ def run(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
 
     Returns the recorded trajectory; `static.record_steps` gives the step of each record.
     """
-    weak_set, train, test = sample_all(static, params, key)
-    weak = train_weak(static, params, weak_set)
-    pseudo_labels = predict(weak(train.X))
     mask = jnp.arange(static.n_max) < params.n_st
     dtype = jnp.dtype(static.dtype)
-    weak_test_correct = (predict(weak(test.X)) == test.y).astype(dtype)
-    W0 = init_filters(static, params, key)
-
-    if static.engine in ("gram", "auto") and _use_gram(static):
-        from w2s_jax.gram import train_strong_gram
-        records = train_strong_gram(static, params, train, test, pseudo_labels, mask, W0)
+    if static.gram_noise == "wishart":
+        # Noise inner products drawn from their law: no (n, 3, d) array is ever formed.
+        from w2s_jax.gram import run_wishart
+        train, test, pseudo_labels, weak_test_pred, records = run_wishart(static, params, key, mask)
     else:
-        records = _train_strong_direct(static, params, train, test, pseudo_labels, mask, W0)
+        weak_set, train, test = sample_all(static, params, key)
+        weak = train_weak(static, params, weak_set)
+        pseudo_labels = predict(weak(train.X))
+        weak_test_pred = predict(weak(test.X))
+        W0 = init_filters(static, params, key)
+        if static.engine in ("gram", "auto") and _use_gram(static):
+            from w2s_jax.gram import train_strong_gram
+            records = train_strong_gram(static, params, train, test, pseudo_labels, mask, W0)
+        else:
+            records = _train_strong_direct(static, params, train, test, pseudo_labels, mask, W0)
+    weak_test_correct = (weak_test_pred == test.y).astype(dtype)
 
     return Trajectory(
         weak_test_acc=jnp.mean(weak_test_correct),

@@ -1,0 +1,164 @@
+"""The Gram engine against the direct engine, and the Wishart sampler against the law of Z Zᵀ."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from w2s_jax.config import ConfigError, DataConfig, TrainConfig, split
+from w2s_jax.data import SIGNAL_DIMS
+from w2s_jax.gram import (NoiseCoordinates, bartlett_factor, engine_flops, gram_is_cheaper,
+                          run_wishart, sample_wishart)
+from w2s_jax.run import init_filters, run, run_key, sample_all
+
+TINY = dict(n_st=20, m=4, n_wk=16, n_test=32, T=20, T_wk=10, record_every=5)
+
+
+@pytest.fixture
+def x64():
+    with jax.enable_x64(True):
+        yield
+
+
+def _static_params(n_max=24, data=None, **train):
+    cfg = TINY | train
+    return split(data or DataConfig(d=64), TrainConfig(**cfg), n_max=n_max)
+
+
+def _assert_same(a, b, atol=1e-10):
+    for name in a._fields:
+        x, y = np.asarray(getattr(a, name), float), np.asarray(getattr(b, name), float)
+        np.testing.assert_allclose(x, y, atol=atol, rtol=1e-9, err_msg=name)
+
+
+ORTHOGONAL = DataConfig(d=64)
+ANTIPODAL = DataConfig(d=48, easy_layout="antipodal", hard_sign="antipodal", p_h=0.2, p_b=0.5)
+
+
+# Each case compiles two full runs (~10 s each on a loaded 2-core machine), so the switches
+# are paired rather than crossed.
+@pytest.mark.parametrize("optimizer,output_scale,data", [("sgd", "1/m", ORTHOGONAL),
+                                                         ("momentum", "1", ANTIPODAL)])
+def test_gram_engine_reproduces_direct_engine(x64, optimizer, output_scale, data):
+    # n_max > n_st: the padded points must stay out of the dynamics in both engines.
+    static, params = _static_params(data=data, dtype="float64", optimizer=optimizer,
+                                    output_scale=output_scale, eta=0.5)
+    key = run_key(0, 3)
+    direct = jax.jit(run, static_argnums=0)(static, params, key)
+    gram = jax.jit(run, static_argnums=0)(static._replace(engine="gram"), params, key)
+    assert np.all(np.asarray(direct.finite))
+    assert 0 < float(direct.train_loss[-1]) < float(direct.train_loss[0])  # it trained
+    _assert_same(direct, gram)
+
+
+def test_wishart_pipeline_is_exact_in_span_coordinates(x64):
+    """run_wishart on the sampled noise written in an orthonormal basis of its span (by QR)
+    equals the direct engine: the compressed weak and strong training lose nothing."""
+    static, params = _static_params(dtype="float64")
+    key = run_key(0, 5)
+    weak_set, train, test = sample_all(static, params, key)
+    W0 = init_filters(static, params, key)
+    filters_noise = W0.reshape(-1, static.d).at[:, :SIGNAL_DIMS].set(0.0)
+    span = jnp.concatenate([weak_set.noise, train.noise, filters_noise])  # (N1, d), N1 <= d - 4
+    Q, R = jnp.linalg.qr(span.T)
+    rows = R.T
+    n_wk, n = static.n_wk, static.n_max
+    coords = NoiseCoordinates(weak=rows[:n_wk], train=rows[n_wk:n_wk + n],
+                              filters=rows[n_wk + n:], test=test.noise @ Q,
+                              filters_signal=W0[..., :SIGNAL_DIMS])
+    mask = jnp.arange(n) < params.n_st
+    wishart = jax.jit(run_wishart, static_argnums=0)
+    _, _, pseudo_labels, weak_test_pred, records = wishart(
+        static._replace(engine="gram", gram_noise="wishart"), params, key, mask, coords)
+    direct = jax.jit(run, static_argnums=0)(static, params, key)
+    weak_test_acc = jnp.mean((weak_test_pred == test.y).astype(jnp.float64))
+    np.testing.assert_allclose(weak_test_acc, direct.weak_test_acc)
+    for name, value in records.items():
+        np.testing.assert_allclose(np.asarray(value, float), np.asarray(getattr(direct, name), float),
+                                   atol=1e-9, rtol=1e-8, err_msg=name)
+
+
+def test_wishart_run_never_forms_d_sized_arrays():
+    static, params = _static_params(engine="gram", gram_noise="wishart")
+    big = static._replace(d=10**9)  # a d that could never be materialized
+    jaxpr = jax.make_jaxpr(run, static_argnums=0)(big, params, run_key(0, 0))
+    sizes = [v.aval.size for eqn in jaxpr.eqns for v in eqn.outvars if hasattr(v.aval, "size")]
+    assert max(sizes) < 10**5
+
+
+def test_wishart_small_d_branch_runs():
+    # d - 4 < n_wk + n_max + 2m: the noise vectors themselves are drawn.
+    static, params = _static_params(data=DataConfig(d=12), engine="gram", gram_noise="wishart")
+    traj = jax.jit(run, static_argnums=0)(static, params, run_key(0, 0))
+    assert traj.test_acc.shape == (len(static.record_steps),)
+    assert np.all(np.asarray(traj.finite))
+    assert 0.5 < float(traj.weak_test_acc) <= 1.0
+
+
+def _wishart_draws(sampler, n, dof, count, seed):
+    keys = jax.random.split(jax.random.key(seed), count)
+    return np.asarray(jax.vmap(lambda k: sampler(k, n, dof, jnp.float64))(keys))
+
+
+def _direct_draws(n, dof, count, seed):
+    keys = jax.random.split(jax.random.key(seed), count)
+    Z = jax.vmap(lambda k: jax.random.normal(k, (n, dof), jnp.float64))(keys)
+    return np.asarray(jnp.einsum("bik,bjk->bij", Z, Z))
+
+
+@pytest.mark.parametrize("n,dof", [(3, 5), (4, 4), (4, 2)])
+def test_wishart_moments(x64, n, dof):
+    """E W = dof·I, Var W_ii = 2·dof, Var W_ij = dof (i != j)."""
+    draws = _wishart_draws(sample_wishart, n, dof, 20000, seed=0)
+    mean, var = draws.mean(axis=0), draws.var(axis=0)
+    se_mean = np.sqrt(dof * (1 + np.eye(n)) / len(draws))
+    assert np.all(np.abs(mean - dof * np.eye(n)) < 5 * se_mean)
+    np.testing.assert_allclose(var, dof * (1 + np.eye(n)), rtol=0.08)
+
+
+def test_wishart_law_matches_z_zt(x64):
+    """Two-sample KS tests of entries and of the smallest eigenvalue against Z Zᵀ draws."""
+    n, dof = 3, 4
+    ours = _wishart_draws(sample_wishart, n, dof, 4000, seed=1)
+    ref = _direct_draws(n, dof, 4000, seed=2)
+    statistics = {
+        "W00": lambda w: w[:, 0, 0], "W22": lambda w: w[:, 2, 2], "W12": lambda w: w[:, 1, 2],
+        "min_eig": lambda w: np.linalg.eigvalsh(w)[:, 0],
+        "corr01": lambda w: w[:, 0, 1] / np.sqrt(w[:, 0, 0] * w[:, 1, 1]),
+    }
+    for name, f in statistics.items():
+        assert stats.ks_2samp(f(ours), f(ref)).pvalue > 1e-3, name
+    # The diagonal is chi-squared with dof degrees of freedom.
+    assert stats.kstest(ours[:, 2, 2], stats.chi2(dof).cdf).pvalue > 1e-3
+
+
+def test_bartlett_factor_is_lower_triangular_with_positive_diagonal(x64):
+    L = np.asarray(bartlett_factor(jax.random.key(0), 5, 7, jnp.float64))
+    assert np.allclose(np.triu(L, 1), 0.0)
+    assert np.all(np.diag(L) > 0)
+    with pytest.raises(ValueError):
+        bartlett_factor(jax.random.key(0), 5, 4)
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError, match="optimizer"):
+        TrainConfig(engine="gram", optimizer="adam")
+    with pytest.raises(ConfigError, match="gram_noise"):
+        TrainConfig(gram_noise="wishart")  # engine "direct"
+    with pytest.raises(ConfigError, match="optimizer_wk"):
+        TrainConfig(engine="gram", gram_noise="wishart", optimizer_wk="adam")
+    with pytest.raises(ConfigError, match="gram_noise"):
+        TrainConfig(gram_noise="bartlett")
+    static, _ = split(DataConfig(), TrainConfig(engine="gram", gram_noise="wishart"))
+    assert static.gram_noise == "wishart"
+
+
+def test_auto_engine_picks_by_cost():
+    small_d, _ = split(DataConfig(d=16), TrainConfig(engine="auto", n_st=400, m=4))
+    large_d, _ = split(DataConfig(d=20000), TrainConfig(engine="auto", n_st=200))
+    assert not gram_is_cheaper(small_d)
+    assert gram_is_cheaper(large_d)
+    assert not gram_is_cheaper(large_d._replace(optimizer="adam"))
+    flops = engine_flops(large_d)
+    assert flops["gram_wishart"] < flops["gram_sampled"] < flops["direct"]
