@@ -11,6 +11,8 @@ from _sweep_cases import TINY, assert_same_results
 from w2s_jax.sweep import run_sweep
 
 ray = pytest.importorskip("ray")
+# Ray starts its processes with fork + exec, which JAX's fork warning cannot tell apart.
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
 
 
 @pytest.fixture(scope="module")

@@ -33,24 +33,31 @@ def chunk3():
 
 # --- planning -------------------------------------------------------------------------------
 
-def test_n_max_tiers_minimize_padding():
+def test_n_max_tiers_minimize_padding_plus_compiles():
     assert n_max_tiers([75, 300, 2000, 20000], 3) == [300, 2000, 20000]
     assert n_max_tiers([75, 300, 2000, 20000], 1) == [20000]
-    # Tiers closer than a factor 2 are merged: one compile is worth more than the padding.
-    assert n_max_tiers([16, 24, 32], 3) == [32]
-    assert n_max_tiers([100] * 5 + [10_000], 2) == [100, 10_000]
+    assert n_max_tiers([100] * 5 + [10_000], 3) == [100, 10_000]
+    # A compile that costs more than the padding it saves merges tiers.
+    assert n_max_tiers([32, 64, 128, 256], 3, tier_cost=0) == [64, 128, 256]
+    assert len(n_max_tiers([32, 64, 128, 256], 3, tier_cost=200)) == 2
+    assert n_max_tiers([32, 64, 128, 256], 3, tier_cost=10_000) == [256]
 
 
 def test_plan_tiers_split_static_shapes_and_n_max():
     config = load_config(tiny(grid=dict(n_st=[16, 100, 1000], d=[32, 64], T=[20, 40])))
-    tiers = plan_tiers(expand(config), max_tiers=2)
+    runs = expand(config)
+    tiers = plan_tiers(runs, max_tiers=2, platform="cpu")
     shapes = {(t.static.d, t.static.T) for t in tiers}
     assert shapes == {(32, 20), (32, 40), (64, 20), (64, 40)}
     for tier in tiers:
         assert all(r.train.n_st <= tier.static.n_max for r in tier.runs)
         assert all((r.data.d, r.train.T) == (tier.static.d, tier.static.T) for r in tier.runs)
-    assert len(tiers) == 4 * 2  # each shape: n_max tiers {16, 100} and {1000}
     assert sorted(r.index for t in tiers for r in t.runs) == list(range(config.n_cells * 2))
+    # Tiny shapes on a CPU: the padding costs less than a compile, one tier per shape.
+    assert len(tiers) == 4
+    # On a slow device every n_max gets its own tier, up to max_tiers per shape.
+    slow = plan_tiers(runs, max_tiers=2, platform="unknown", n_devices=1e-9)
+    assert sorted({t.static.n_max for t in slow}) == [100, 1000] and len(slow) == 8
 
 
 def test_auto_chunk_size_fits_budget_and_devices():

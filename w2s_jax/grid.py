@@ -1,5 +1,5 @@
 """Planning a sweep: the grid of SPEC §6 expanded to runs (cells × seeds), grouped into
-compile tiers, and cut into fixed-size chunks.
+compile tiers, and cut into fixed-size chunks (sized from a memory estimate by default).
 
 A tier is one `Static` (every shape: `d, m, n_wk, n_test, T, ...` and the padded `n_max`)
 and compiles once; its runs differ only in traced `Params` and seeds. Cells whose `n_st`
@@ -22,13 +22,14 @@ from w2s_jax.config_file import SweepConfig, load_config
 
 __all__ = ["Run", "Tier", "expand", "plan_tiers", "n_max_tiers", "chunks", "stack_params",
            "estimate_run_bytes", "memory_budget", "auto_chunk_size", "smoke_config",
-           "check_options", "MAX_TIERS", "MAX_AUTO_CHUNK", "MEMORY_FRACTION"]
+           "check_options", "flops_per_sample", "MAX_TIERS", "MAX_AUTO_CHUNK", "MEMORY_FRACTION"]
 
 #: Default most n_max tiers per static group (each tier is one compile).
 MAX_TIERS = 3
-#: Adjacent tiers whose n_max differ by less than this factor are merged: padding costs
-#: at most this factor in work, a second compile usually costs more.
-TIER_RATIO = 2.0
+#: A tier is split off only if the padded work it saves beats one more compile: about
+#: COMPILE_SECONDS of the device's throughput (rough effective float32 flop/s per device).
+COMPILE_SECONDS = 10.0
+DEVICE_FLOPS = {"cpu": 2e10, "gpu": 2e13, "cuda": 2e13, "rocm": 2e13, "tpu": 5e13}
 #: Largest automatic chunk (runs): keeps resumable progress and host tables small.
 MAX_AUTO_CHUNK = 1024
 #: Share of free device memory an automatic chunk may plan to use.
@@ -67,21 +68,20 @@ def expand(config: SweepConfig) -> list[Run]:
     return runs
 
 
-def n_max_tiers(n_values: Sequence[int], max_tiers: int) -> list[int]:
-    """Upper edges (`n_max`) of at most `max_tiers` tiers covering the sorted `n_values`.
+def n_max_tiers(n_values: Sequence[int], max_tiers: int, tier_cost: float = 0.0) -> list[int]:
+    """Upper edges (`n_max`) of at most `max_tiers` tiers covering `n_values` (one per run).
 
-    Minimizes the padded work `sum_i n_max(tier of i)` exactly (dynamic programming over
-    the sorted values), then merges neighbours closer than `TIER_RATIO`.
+    Minimizes `sum_i n_max(tier of i) + tier_cost * (number of tiers)` exactly, by dynamic
+    programming over the sorted distinct values; `tier_cost` is a compile in units of padded
+    training samples.
     """
     values = np.sort(np.asarray(n_values, dtype=np.int64))
     distinct = np.unique(values)
     k = len(distinct)
-    # count[j]: how many runs have n <= distinct[j]
-    count = np.searchsorted(values, distinct, side="right")
+    count = np.searchsorted(values, distinct, side="right")  # runs with n <= distinct[j]
     tiers = min(max_tiers, k)
-    inf = float("inf")
-    # cost[t][j]: least padded work covering distinct[:j+1] with t+1 tiers, the last ending at j
-    cost = np.full((tiers, k), inf)
+    # cost[t, j]: least padded work covering distinct[:j+1] with t+1 tiers, the last ending at j
+    cost = np.full((tiers, k), np.inf)
     back = np.zeros((tiers, k), dtype=np.int64)
     cost[0] = count * distinct
     for t in range(1, tiers):
@@ -89,24 +89,30 @@ def n_max_tiers(n_values: Sequence[int], max_tiers: int) -> list[int]:
             prev = cost[t - 1, :j] + (count[j] - count[:j]) * distinct[j]
             back[t, j] = int(np.argmin(prev))
             cost[t, j] = prev[back[t, j]]
-    t = int(np.argmin(cost[:, k - 1]))
+    t = int(np.argmin(cost[:, k - 1] + tier_cost * np.arange(1, tiers + 1)))
     edges, j = [], k - 1
     while True:
         edges.append(int(distinct[j]))
         if t == 0:
-            break
+            return edges[::-1]
         j, t = int(back[t, j]), t - 1
-    edges.reverse()
-    merged = []
-    for edge in edges:
-        while merged and edge < TIER_RATIO * merged[-1]:
-            merged.pop()
-        merged.append(edge)
-    return merged
 
 
-def plan_tiers(runs: Sequence[Run], max_tiers: int = MAX_TIERS) -> list[Tier]:
-    """Group runs by their static shapes, then by `n_max` tier within each group."""
+def flops_per_sample(static: Static) -> float:
+    """Strong-training flops that one padded training sample costs over a run.
+
+    Forward and backward through `2m` filters on 3 patches of dimension `d`, `T` steps.
+    """
+    return 6.0 * 2 * static.m * 3 * static.d * max(static.T, 1)
+
+
+def plan_tiers(runs: Sequence[Run], max_tiers: int = MAX_TIERS, platform: str = "cpu",
+               n_devices: int = 1) -> list[Tier]:
+    """Group runs by their static shapes, then by `n_max` tier within each group.
+
+    Each extra tier costs a compile, weighed against the padded work it saves on
+    `n_devices` devices of `platform` (see `COMPILE_SECONDS`).
+    """
     groups: dict[Static, list[tuple[Run, Static]]] = {}
     statics = {}
     for run in runs:
@@ -115,9 +121,11 @@ def plan_tiers(runs: Sequence[Run], max_tiers: int = MAX_TIERS) -> list[Tier]:
             statics[key] = split(run.data, run.train)[0]
         static = statics[key]
         groups.setdefault(static._replace(n_max=0), []).append((run, static))
+    throughput = DEVICE_FLOPS.get(platform, DEVICE_FLOPS["gpu"]) * n_devices
     tiers = []
     for shape, members in groups.items():
-        edges = n_max_tiers([r.train.n_st for r, _ in members], max_tiers)
+        tier_cost = COMPILE_SECONDS * throughput / flops_per_sample(shape)
+        edges = n_max_tiers([r.train.n_st for r, _ in members], max_tiers, tier_cost)
         by_edge: dict[int, list[Run]] = {e: [] for e in edges}
         for run, _ in members:
             by_edge[edges[int(np.searchsorted(edges, run.train.n_st))]].append(run)

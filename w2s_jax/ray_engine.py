@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 from w2s_jax.config import ConfigError, Static
 from w2s_jax.grid import Run, Tier, auto_chunk_size, chunks, estimate_run_bytes, memory_budget
 
-__all__ = ["import_ray", "execute"]
+__all__ = ["import_ray", "Cluster"]
 
 
 def import_ray():
@@ -56,47 +56,61 @@ def _run_chunk(static: Static, runs: Sequence[Run], base_seed: int, out: str | N
     return name, summary, trajectories, program.compile_s, [str(d) for d in devices]
 
 
-def _connect(ray, address: str | None, quiet: bool) -> bool:
-    """Connect to (or start) a cluster; True if this call started the connection."""
-    if ray.is_initialized():
-        return False
-    options: dict[str, Any] = dict(address=address, log_to_driver=not quiet)
-    if address is None:
-        options["include_dashboard"] = False
-    try:
-        ray.init(**options)
-    except (ConnectionError, ValueError, RuntimeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(f"address: cannot connect to a Ray cluster at {address!r} ({first})") from None
-    return True
+class Cluster:
+    """A connection to a Ray cluster (a local one is started if `address` is None).
 
-
-def _unwrap(ray, err: Exception) -> Exception:
-    """The exception raised inside a task, if it is ours (a ConfigError such as out of memory)."""
-    cause = getattr(err, "cause", None)
-    return cause if isinstance(cause, ConfigError) else err
-
-
-def execute(ray, tiers: Sequence[Tier], done: set[int], base_seed: int,
-            chunk_size: int | None, address: str | None, out: str | None,
-            record: Callable, quiet: bool = True) -> dict[str, Any]:
-    """Submit one task per chunk, collect them as they finish, and report timings.
-
-    `record(runs, summary, trajectories)` is called on the driver for each finished chunk.
+    `probe()` asks one worker, with the resources a chunk task gets, for its devices.
     """
-    started = _connect(ray, address, quiet)
-    try:
-        gpus = ray.cluster_resources().get("GPU", 0)
-        resources = dict(num_gpus=1) if gpus > 0 else dict(num_cpus=1)
-        n_devices, budget, platform = ray.get(ray.remote(_probe).options(**resources).remote())
-        task = ray.remote(_run_chunk).options(**resources)
+
+    def __init__(self, address: str | None = None, quiet: bool = True):
+        self.ray = import_ray()
+        self.address, self.quiet, self.started = address, quiet, False
+
+    def connect(self) -> "Cluster":
+        ray = self.ray
+        if not ray.is_initialized():
+            options: dict[str, Any] = dict(address=self.address, log_to_driver=not self.quiet)
+            if self.address is None:
+                options["include_dashboard"] = False
+            try:
+                ray.init(**options)
+            except (ConnectionError, ValueError, RuntimeError) as err:
+                first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+                raise ConfigError(f"address: cannot connect to a Ray cluster at "
+                                  f"{self.address!r} ({first})") from None
+            self.started = True
+        self.gpus = ray.cluster_resources().get("GPU", 0)
+        # One GPU per task where the cluster has GPUs; otherwise one CPU.
+        self.resources = dict(num_gpus=1) if self.gpus > 0 else dict(num_cpus=1)
+        return self
+
+    def probe(self) -> tuple[int, int, str]:
+        """(devices per task, per-device memory budget, platform) of a worker."""
+        ray = self.ray
+        self.n_devices, self.budget, self.platform = ray.get(
+            ray.remote(_probe).options(**self.resources).remote())
+        return self.n_devices, self.budget, self.platform
+
+    def close(self) -> None:
+        if self.started:
+            self.ray.shutdown()
+            self.started = False
+
+    def execute(self, tiers: Sequence[Tier], done: set[int], base_seed: int,
+                chunk_size: int | None, out: str | None, record: Callable) -> dict[str, Any]:
+        """Submit one task per chunk, collect them as they finish, and report timings.
+
+        `record(runs, summary, trajectories)` is called on the driver for each finished chunk.
+        """
+        ray = self.ray
+        task = ray.remote(_run_chunk).options(**self.resources)
         pending, report = {}, []
         for tier in tiers:
             todo = [r for r in tier.runs if r.index not in done]
             if not todo:
                 continue
-            size = chunk_size or auto_chunk_size(estimate_run_bytes(tier.static), budget,
-                                                 n_devices, len(tier.runs))
+            size = chunk_size or auto_chunk_size(estimate_run_bytes(tier.static), self.budget,
+                                                 self.n_devices, len(tier.runs))
             parts = chunks(todo, size)
             report.append(dict(n_max=tier.static.n_max, d=tier.static.d, m=tier.static.m,
                                T=tier.static.T, runs=len(todo), chunk_size=size,
@@ -112,13 +126,11 @@ def execute(ray, tiers: Sequence[Tier], done: set[int], base_seed: int,
             except ray.exceptions.RayTaskError as err:
                 for ref in pending:
                     ray.cancel(ref)
-                raise _unwrap(ray, err) from None
+                cause = getattr(err, "cause", None)  # ours, e.g. out of memory: one line
+                raise (cause if isinstance(cause, ConfigError) else err) from None
             compile_s += compile_task
             devices.update(devices_task)
             record(part, summary, trajectories)
         return dict(compile_s=round(compile_s, 3), tiers=report, devices=sorted(devices),
-                    platform=platform, ray_address=address,
-                    ray_nodes=len(ray.nodes()), ray_gpus=gpus)
-    finally:
-        if started:
-            ray.shutdown()
+                    platform=self.platform, ray_address=self.address,
+                    ray_nodes=len(ray.nodes()), ray_gpus=self.gpus)

@@ -239,18 +239,41 @@ def run_sweep(config_or_path, out=None, *, chunk_size: int | None = None, force:
     store = Store(out) if out is not None else None
     if store is not None:
         store.check(config.to_dict(), force)
-    if engine == "ray":
-        from w2s_jax import ray_engine
-        ray = ray_engine.import_ray()
-    runs = expand(config)
-    tiers = plan_tiers(runs, max_tiers)
-    done = store.done_runs(config.seeds) if store is not None and not force else set()
+    if engine == "local":
+        local = _devices(devices)
 
+        def execute(tiers, done, record):
+            return _execute_local(tiers, done, config.base_seed, chunk_size, local, record)
+
+        return _sweep(config, store, force, quiet, max_tiers, local[0].platform, len(local),
+                      execute, dict(engine=engine, smoke=smoke))
+
+    from w2s_jax.ray_engine import Cluster
+    cluster = Cluster(address, quiet)
+    try:
+        n_devices, _, platform = cluster.connect().probe()
+
+        def execute(tiers, done, record):
+            return cluster.execute(tiers, done, config.base_seed, chunk_size,
+                                   None if out is None else str(out), record)
+
+        return _sweep(config, store, force, quiet, max_tiers, platform, n_devices, execute,
+                      dict(engine=engine, smoke=smoke))
+    finally:
+        cluster.close()
+
+
+def _sweep(config: SweepConfig, store: Store | None, force: bool, quiet: bool, max_tiers: int,
+           platform: str, n_devices: int, execute: Callable, extra: dict) -> SweepResult:
+    """Skip finished runs, plan tiers, run the rest through `execute`, merge and record."""
+    runs = expand(config)
+    done = store.done_runs(config.seeds) if store is not None and not force else set()
+    tiers = plan_tiers(runs, max_tiers, platform, n_devices)
     manifest = dict(
         name=config.name, status="running", config=config.to_dict(),
         grid={k: list(v) for k, v in config.grid.items()}, n_cells=config.n_cells,
-        seeds=config.seeds, base_seed=config.base_seed, n_runs=len(runs), smoke=smoke,
-        engine=engine, versions=versions(), started=now(), runs_resumed=len(done))
+        seeds=config.seeds, base_seed=config.base_seed, n_runs=len(runs), **extra,
+        versions=versions(), started=now(), runs_resumed=len(done))
     if store is not None:
         store.begin(manifest, force)
 
@@ -267,12 +290,7 @@ def run_sweep(config_or_path, out=None, *, chunk_size: int | None = None, force:
 
     start = time.perf_counter()
     try:
-        if engine == "ray":
-            info = ray_engine.execute(ray, tiers, done, config.base_seed, chunk_size, address,
-                                      None if out is None else str(out), record, quiet)
-        else:
-            info = _execute_local(tiers, done, config.base_seed, chunk_size, _devices(devices),
-                                  record)
+        info = execute(tiers, done, record)
     finally:
         bar.close()
     wall_s = time.perf_counter() - start
@@ -284,7 +302,8 @@ def run_sweep(config_or_path, out=None, *, chunk_size: int | None = None, force:
         trajectories = merge_frames([t for _, t in collected], SORT_TRAJECTORIES)
     computed = len(runs) - len(done)
     # Ray compiles in parallel on the workers (compile_s is their sum): run_s is the wall time.
-    run_s = wall_s if engine == "ray" else max(0.0, wall_s - info["compile_s"])
+    parallel = extra["engine"] == "ray"
+    run_s = wall_s if parallel else max(0.0, wall_s - info["compile_s"])
     manifest |= info | dict(
         status="complete", finished=now(), runs_computed=computed, wall_s=round(wall_s, 3),
         run_s=round(run_s, 3),
