@@ -1,0 +1,288 @@
+"""`w2s bench`: every way to run a grid, timed side by side in one process.
+
+(a) a Python loop of single jitted runs (what a user writes first), (b) `jax.vmap(run)` with
+the direct engine, (c) `jax.vmap(run)` with the Gram engine; one large matrix product gives
+the device's reachable flop rate. Flops are counted analytically (`gram.engine_flops`: XLA's
+cost analysis counts a loop body once), peak memory is XLA's `memory_analysis()` of each
+compiled program. Steady-state times are the best of `reps` calls after compilation, which is
+timed on its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import platform
+import resource
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from w2s_jax.config import DataConfig, Params, Static, TrainConfig, split
+from w2s_jax.gram import engine_flops
+from w2s_jax.models import HIGHEST
+from w2s_jax.run import run, run_key
+
+__all__ = ["BenchSizes", "SIZES", "SMOKE", "matmul_rate", "time_mode", "grid_batch", "benchmark",
+           "format_table"]
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchSizes:
+    """Shapes of each study. Every cell of a study shares one static part (no recompiles)."""
+
+    small: dict            # train/data fields of the many-small-cells grid
+    grid_cells: int        # cells of that grid (p_b x nu_norm x seeds)
+    cell_counts: tuple     # scaling with the number of cells
+    wide: dict             # the engine comparison at d = 20 n_st
+    wide_cells: int
+    n_st_sizes: tuple      # scaling with n_st at the d of `wide`
+    d_sizes: tuple         # scaling with d at the n_st of `wide`
+    wishart: dict          # Gram engine, Wishart noise, flat-in-d study
+    wishart_d: tuple
+    wishart_cells: int
+    matmul_n: int
+    reps: int
+
+
+# Small enough that a single run is a fraction of a millisecond of compute: the regime in
+# which per-call overhead, not arithmetic, decides between a loop and a vmap.
+_SMALL = dict(n_st=20, d=40, m=4, n_wk=40, n_test=100, T=100, T_wk=50, record_every=10)
+SIZES = BenchSizes(
+    small=_SMALL, grid_cells=256, cell_counts=(64, 256, 1024),
+    wide=dict(n_st=200, d=4000, m=20, n_wk=200, n_test=500, T=100, T_wk=50, record_every=10),
+    wide_cells=4, n_st_sizes=(100, 200, 400), d_sizes=(1000, 4000, 16000),
+    wishart=dict(n_st=1000, m=10, n_wk=200, n_test=500, T=100, T_wk=50, record_every=10),
+    wishart_d=(10_000, 100_000, 1_000_000), wishart_cells=2, matmul_n=2048, reps=2)
+# Every smoke study repeats one shape, and T = 0 makes the profile's setup-only runs the same
+# programs too, so the smoke run compiles four programs (its numbers mean nothing).
+_TINY = dict(n_st=8, d=16, m=2, n_wk=8, n_test=16, T=0, T_wk=2, record_every=2)
+SMOKE = BenchSizes(
+    small=_TINY, grid_cells=2, cell_counts=(2,), wide=_TINY, wide_cells=2, n_st_sizes=(8,),
+    d_sizes=(16,), wishart=_TINY, wishart_d=(16,), wishart_cells=2, matmul_n=128, reps=1)
+
+
+def matmul_rate(n: int, reps: int = 3) -> dict[str, float]:
+    """Flops per second of one `n x n` float32 product: the device's reachable rate."""
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    f = jax.jit(lambda x: jnp.matmul(x, x, precision=HIGHEST))
+    f(a).block_until_ready()
+    best = min(_elapsed(lambda: f(a).block_until_ready()) for _ in range(reps))
+    return dict(n=n, seconds=best, flops_per_s=2.0 * n**3 / best)
+
+
+def _elapsed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def grid_batch(fields: dict, cells: int, **switches) -> tuple[Static, Params, jax.Array, list]:
+    """`cells` cells over p_b x nu_norm x seed sharing one static part.
+
+    Returns the static part, the stacked Params, the stacked keys and the per-cell
+    `(Params, key)` list a Python loop would use.
+    """
+    fields = fields | switches
+    data_keys = {f.name for f in dataclasses.fields(DataConfig)}
+    p_bs, nu_norms = (0.2, 0.3, 0.4, 0.5), (3.0, 4.0, 5.0, 6.0)
+    seeds = range(-(-cells // (len(p_bs) * len(nu_norms))))
+    singles = []
+    for p_b, nu_norm, seed in itertools.islice(itertools.product(p_bs, nu_norms, seeds), cells):
+        data = DataConfig(**{k: v for k, v in fields.items() if k in data_keys},
+                          p_b=p_b, nu_norm=nu_norm)
+        train = TrainConfig(**{k: v for k, v in fields.items() if k not in data_keys})
+        static, params = split(data, train)
+        singles.append((params, run_key(0, seed)))
+    params = jax.tree.map(lambda *xs: jnp.stack(xs), *(p for p, _ in singles))
+    keys = jnp.stack([k for _, k in singles])
+    return static, params, keys, singles
+
+
+_COMPILED: dict = {}
+_VMAPPED_RUN = jax.vmap(run, in_axes=(None, 0, 0))
+
+
+def _compile(fn, static, *args):
+    """AOT-compile `fn(static, *args)` once per static part and argument shapes."""
+    signature = (fn, static, jax.tree.map(lambda a: (a.shape, str(a.dtype)), args))
+    if signature in _COMPILED:
+        return _COMPILED[signature], 0.0
+    start = time.perf_counter()
+    compiled = jax.jit(fn, static_argnums=0).lower(static, *args).compile()
+    _COMPILED[signature] = compiled
+    return compiled, time.perf_counter() - start
+
+
+def _peak_bytes(compiled) -> int | None:
+    """XLA's buffer assignment: arguments + outputs + temporaries (an upper bound on live bytes)."""
+    try:
+        m = compiled.memory_analysis()
+        return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+                   - m.alias_size_in_bytes)
+    except Exception:  # not every backend reports it
+        return None
+
+
+def time_mode(mode: str, static: Static, params, keys, singles, reps: int, rate: float) -> dict:
+    """Time one way of running a grid: `loop`, `vmap_direct`, `vmap_gram` or `vmap_wishart`."""
+    cells = len(singles)
+    if mode == "loop":
+        static = static._replace(engine="direct")
+        compiled, compile_s = _compile(run, static, *singles[0])
+        jax.block_until_ready(compiled(*singles[0]))
+
+        def go():
+            for p, k in singles:
+                jax.block_until_ready(compiled(p, k))
+    else:
+        engine = "direct" if mode == "vmap_direct" else "gram"
+        noise = "wishart" if mode == "vmap_wishart" else "sampled"
+        static = static._replace(engine=engine, gram_noise=noise)
+        # AOT-compiled, so the first call already runs without tracing or compiling.
+        compiled, compile_s = _compile(_VMAPPED_RUN, static, params, keys)
+
+        def go():
+            jax.block_until_ready(compiled(params, keys))
+    seconds = min(_elapsed(go) for _ in range(reps))
+    flops = engine_flops(static)[{"loop": "direct", "vmap_direct": "direct", "vmap_gram":
+                                  "gram_sampled", "vmap_wishart": "gram_wishart"}[mode]] * cells
+    return dict(mode=mode, cells=cells, n_st=static.n_max, d=static.d, m=static.m, T=static.T,
+                seconds=seconds, cells_per_s=cells / seconds, compile_s=compile_s,
+                flops=flops, flop_share=flops / seconds / rate, peak_bytes=_peak_bytes(compiled))
+
+
+def _profile(sizes: BenchSizes, rate: float, timed: dict) -> list[dict]:
+    """Where one run's time goes: setup (sampling, weak model, Gram) versus one GD step.
+
+    A step costs `(t(T) - t(0)) / T`, with `t(T)` from `timed` (the d = 20 n_st study) and
+    `t(0)` the setup plus one record. The step's main product is timed alone at its shapes.
+    """
+    rows = []
+    wide, cells = sizes.wide, sizes.wide_cells
+    n, d, m = wide["n_st"], wide["d"], wide["m"]
+    key = jax.random.key(0)
+    for engine in ("direct", "gram"):
+        at_T = timed[f"vmap_{engine}"]
+        at_0 = time_mode(f"vmap_{engine}", *grid_batch(wide | dict(T=0), cells), sizes.reps, rate)
+        if engine == "direct":  # forward pre-activations; the backward pass is a second one
+            W = jax.random.normal(key, (cells, 2, m, d))
+            X = jax.random.normal(key, (cells, n, 3, d))
+            product = jax.jit(lambda W, X: jnp.einsum("bsrd,bnpd->bnsrp", W, X, precision=HIGHEST))
+            args, per_step, product_flops = (W, X), 2, 2.0 * cells * 2 * m * n * 3 * d
+        else:  # C @ G, once a step
+            C = jax.random.normal(key, (cells, 2 * m, n))
+            G = jax.random.normal(key, (cells, n, n))
+            product = jax.jit(lambda C, G: jnp.matmul(C, G, precision=HIGHEST))
+            args, per_step, product_flops = (C, G), 1, 2.0 * cells * 2 * m * n * n
+        product(*args).block_until_ready()
+        product_s = min(_elapsed(lambda: product(*args).block_until_ready()) for _ in range(3))
+        step_s = max(at_T["seconds"] - at_0["seconds"], 0.0) / max(wide["T"], 1)
+        rows.append(dict(engine=engine, cells=cells, n_st=n, d=d, m=m, run_s=at_T["seconds"],
+                         setup_s=at_0["seconds"], step_s=step_s, main_product_s=product_s,
+                         main_product_flop_share=product_flops / product_s / rate,
+                         main_product_share_of_step=(per_step * product_s / step_s
+                                                     if step_s > 0 else None)))
+    return rows
+
+
+def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
+    """Run every study and return the JSON-ready results."""
+    started = time.perf_counter()
+    load_start = os.getloadavg()
+    matmul = matmul_rate(sizes.matmul_n)
+    rate = matmul["flops_per_s"]
+    log(f"matmul {sizes.matmul_n}^3: {rate / 1e9:.1f} GFLOP/s")
+
+    def study(fields, cells, modes, **switches):
+        static, params, keys, singles = grid_batch(fields, cells, **switches)
+        out = []
+        for mode in modes:
+            row = time_mode(mode, static, params, keys, singles, sizes.reps, rate)
+            log(f"  {mode:13s} cells={cells:4d} n_st={row['n_st']:6d} d={row['d']:8d} "
+                f"{row['seconds']:8.3f} s  {row['cells_per_s']:9.2f} cells/s")
+            out.append(row)
+        return out
+
+    log("grid of many small cells")
+    grid = {r["mode"]: r for r in study(sizes.small, sizes.grid_cells,
+                                        ("loop", "vmap_direct", "vmap_gram"))}
+    log("engines at d = 20 n_st")
+    wide = {r["mode"]: r for r in study(sizes.wide, sizes.wide_cells,
+                                        ("loop", "vmap_direct", "vmap_gram", "vmap_wishart"))}
+    log("scaling with the number of cells")
+    cells = [r for c in sizes.cell_counts for r in study(sizes.small, c, ("vmap_direct", "vmap_gram"))]
+    log("scaling with n_st")
+    n_st = [r for n in sizes.n_st_sizes
+            for r in study(sizes.wide | dict(n_st=n), sizes.wide_cells, ("vmap_direct", "vmap_gram"))]
+    log("scaling with d")
+    d = [r for dd in sizes.d_sizes
+         for r in study(sizes.wide | dict(d=dd), sizes.wide_cells, ("vmap_direct", "vmap_gram"))]
+    log("Gram engine with Wishart noise, scaling with d")
+    d_wishart = [r for dd in sizes.wishart_d
+                 for r in study(sizes.wishart | dict(d=dd), sizes.wishart_cells, ("vmap_wishart",))]
+    log("profile of one step")
+    profile = _profile(sizes, rate, wide)
+
+    ratio = lambda rows, b, a: rows[b]["cells_per_s"] / rows[a]["cells_per_s"]  # noqa: E731
+    wishart_seconds = [r["seconds"] for r in d_wishart]
+    return dict(
+        device=str(jax.devices()[0]), platform=platform.platform(), jax_version=jax.__version__,
+        cpu_count=os.cpu_count(), loadavg_start=load_start, loadavg_end=os.getloadavg(),
+        note="timings on a machine shared with other jobs; the load averages say how busy",
+        matmul=matmul,
+        grid=dict(fields=sizes.small, modes=grid, ratio_b_over_a=ratio(grid, "vmap_direct", "loop"),
+                  ratio_c_over_a=ratio(grid, "vmap_gram", "loop")),
+        wide=dict(fields=sizes.wide, modes=wide,
+                  ratio_b_over_a=ratio(wide, "vmap_direct", "loop"),
+                  ratio_c_over_a=ratio(wide, "vmap_gram", "loop"),
+                  ratio_c_over_b=ratio(wide, "vmap_gram", "vmap_direct"),
+                  ratio_wishart_over_b=ratio(wide, "vmap_wishart", "vmap_direct")),
+        scaling=dict(cells=cells, n_st=n_st, d=d, d_wishart=d_wishart),
+        wishart_flatness=max(wishart_seconds) / min(wishart_seconds),
+        profile=profile,
+        max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        total_seconds=time.perf_counter() - started,
+    )
+
+
+def format_table(result: dict) -> str:
+    """The benchmark as a Markdown table plus its headline ratios."""
+    lines = ["| study | mode | cells | n_st | d | s | cells/s | flop share | peak MB |",
+             "|---|---|---|---|---|---|---|---|---|"]
+
+    def add(study, row):
+        peak = "" if row["peak_bytes"] is None else f"{row['peak_bytes'] / 2**20:.0f}"
+        lines.append(f"| {study} | {row['mode']} | {row['cells']} | {row['n_st']} | {row['d']} | "
+                     f"{row['seconds']:.3f} | {row['cells_per_s']:.2f} | "
+                     f"{row['flop_share']:.3f} | {peak} |")
+
+    for row in result["grid"]["modes"].values():
+        add("small cells", row)
+    for row in result["wide"]["modes"].values():
+        add("d = 20 n_st", row)
+    for axis in ("cells", "n_st", "d", "d_wishart"):
+        for row in result["scaling"][axis]:
+            add(f"scale {axis}", row)
+    g, w = result["grid"], result["wide"]
+    lines += ["",
+              f"matmul rate {result['matmul']['flops_per_s'] / 1e9:.1f} GFLOP/s; "
+              f"load average {result['loadavg_start'][0]:.1f} -> {result['loadavg_end'][0]:.1f}",
+              f"small cells: vmap direct / loop = {g['ratio_b_over_a']:.1f}x, "
+              f"vmap gram / loop = {g['ratio_c_over_a']:.1f}x",
+              f"d = 20 n_st: vmap gram / vmap direct = {w['ratio_c_over_b']:.1f}x "
+              f"(wishart / direct = {w['ratio_wishart_over_b']:.1f}x)",
+              f"Wishart Gram engine, max/min time over d = "
+              f"{', '.join(str(r['d']) for r in result['scaling']['d_wishart'])}: "
+              f"{result['wishart_flatness']:.2f}",
+              "", "| profile | cells | setup s | step ms | main product ms | its share of step |",
+              "|---|---|---|---|---|---|"]
+    for p in result["profile"]:
+        share = "" if p["main_product_share_of_step"] is None else f"{p['main_product_share_of_step']:.2f}"
+        lines.append(f"| {p['engine']} | {p['cells']} | {p['setup_s']:.3f} | {p['step_s'] * 1e3:.2f} | "
+                     f"{p['main_product_s'] * 1e3:.2f} | {share} |")
+    return "\n".join(lines)
