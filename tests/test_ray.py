@@ -6,13 +6,26 @@ import json
 
 import pandas as pd
 import pytest
-from _sweep_cases import TINY, assert_same_results
+from _sweep_cases import TINY, TINY_TOML, assert_same_results
 
+from w2s_jax.cli import main
 from w2s_jax.sweep import run_sweep
 
 ray = pytest.importorskip("ray")
 # Ray starts its processes with fork + exec, which JAX's fork warning cannot tell apart.
 pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
+
+
+def test_unreachable_address_exits_2_with_one_line(tmp_path, capsys):
+    assert not ray.is_initialized()  # runs before the cluster fixture starts one
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML)
+    out = tmp_path / "out"
+    assert main(["sweep", str(config), "--out", str(out), "--engine", "ray",
+                 "--address", "127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "address: cannot reach" in err, err
+    assert not out.exists()
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +58,4 @@ def test_ray_engine_equals_local_engine(cluster, tmp_path):
     again = run_sweep(TINY, out, engine="ray", chunk_size=3, quiet=True)
     assert (again.manifest["runs_computed"], again.manifest["runs_resumed"]) == (0, 8)
     assert_same_results(again.summary, result.summary)
+

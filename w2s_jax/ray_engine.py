@@ -11,6 +11,7 @@ Ray is an optional extra (`pip install 'w2s_jax[ray]'`) and is imported only her
 
 from __future__ import annotations
 
+import socket
 from typing import Any, Callable, Sequence
 
 from w2s_jax.config import ConfigError, Static
@@ -56,6 +57,20 @@ def _run_chunk(static: Static, runs: Sequence[Run], base_seed: int, out: str | N
     return name, summary, trajectories, program.compile_s, [str(d) for d in devices]
 
 
+def _check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
+    """Fail fast, in one line, on a `host:port` nobody listens on (Ray itself retries for minutes)."""
+    if address is None or address in ("auto", "local"):
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"address: expected HOST:PORT, ray://HOST:PORT or auto, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as err:
+        raise ConfigError(f"address: cannot reach a Ray cluster at {address!r} "
+                          f"({err.strerror or err})") from None
+
+
 class Cluster:
     """A connection to a Ray cluster (a local one is started if `address` is None).
 
@@ -69,6 +84,7 @@ class Cluster:
     def connect(self) -> "Cluster":
         ray = self.ray
         if not ray.is_initialized():
+            _check_reachable(self.address)
             options: dict[str, Any] = dict(address=self.address, log_to_driver=not self.quiet)
             if self.address is None:
                 options["include_dashboard"] = False
