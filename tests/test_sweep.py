@@ -145,6 +145,9 @@ def test_diverged_cell_is_marked_and_does_not_disturb_others(chunk3):
                        devices=1, quiet=True)
     summary = result.summary
     assert (summary[summary.eta > 1].status == "diverged").all()
+    records = result.trajectories
+    assert not records[(records.eta > 1) & (records.step > 0)].finite.any()
+    assert records[records.eta == 0.5].finite.all()
     fine = summary[summary.eta == 0.5].drop(columns=["cell"])
     reference = chunk3.summary[(chunk3.summary.n_st == 24) & (chunk3.summary.p_b == 0.4)]
     assert (fine.status == "ok").all()

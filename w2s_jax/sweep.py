@@ -199,6 +199,7 @@ def chunk_tables(runs: Sequence[Run], steps: Sequence[int],
     trajectories = {k: np.repeat(v, records) for k, v in parameters.items()}
     trajectories["step"] = np.tile(steps.astype(np.int64), n)
     trajectories |= {k: host[k].reshape(-1) for k in RECORD_FIELDS}
+    trajectories["finite"] = host["finite"].reshape(-1)  # where a diverged run broke down
     return pd.DataFrame(columns), pd.DataFrame(trajectories)
 
 
