@@ -70,5 +70,6 @@ def test_benign_outcome_rules():
                              n_st=[1, 2, 3, 4], p_b=0.4, nu_norm=5.0, sigma_p=1.0, d=10, seed=0))
     assert fit.benign_outcome(runs, "end")["benign"].tolist() == [0, 1, 0]
     assert fit.benign_outcome(runs, "class")["benign"].tolist() == [0, 1, 1]
+    assert fit.benign_outcome(runs, "label_correction")["benign"].tolist() == [0, 0, 1]
     with pytest.raises(ValueError, match="rule"):
         fit.benign_outcome(runs, "best")

@@ -44,16 +44,19 @@ def benign_outcome(runs: pd.DataFrame, rule: str = "end") -> pd.DataFrame:
         runs: the output of `analysis.classify`.
         rule: `"end"` (Theorem 3.4's converged state: `end_class` is benign, the run fits
             the pseudo-labels and ends below the harmful error) or `"class"` (`class` is
-            benign or label_correction, i.e. not harmful at its best step).
+            benign or label_correction, i.e. not harmful at its best step) or
+            `"label_correction"` (the onset of Theorem 3.6's regime: `class` is
+            label_correction).
     """
     if rule == "end":
         kept = runs[runs["end_class"] != "not_converged"].copy()
         kept["benign"] = (kept["end_class"] == "benign").astype(float)
-    elif rule == "class":
+    elif rule in ("class", "label_correction"):
         kept = runs[runs["class"] != "not_converged"].copy()
-        kept["benign"] = kept["class"].isin(["benign", "label_correction"]).astype(float)
+        good = ["benign", "label_correction"] if rule == "class" else ["label_correction"]
+        kept["benign"] = kept["class"].isin(good).astype(float)
     else:
-        raise ValueError(f"rule: must be 'end' or 'class', got {rule!r}")
+        raise ValueError(f"rule: must be 'end', 'class' or 'label_correction', got {rule!r}")
     return add_tau(kept)
 
 

@@ -29,6 +29,8 @@ __all__ = ["phase_diagram", "collapse", "trajectories", "window_map", "signal_no
 CLASS_COLORS = {"harmful": "#d62728", "benign": "#1f77b4", "label_correction": "#2ca02c",
                 "not_converged": "#7f7f7f"}
 _MAX_PANELS = 12
+#: Resolution of the PNG files (the README's figures use a lower one).
+DPI = 150
 
 
 @contextlib.contextmanager
@@ -48,13 +50,13 @@ def _sns():
 
 
 def save(fig: Figure, path: str | Path | None) -> Figure:
-    """Write `fig` to `path.png` (150 dpi) and `path.pdf` when `path` is given."""
+    """Write `fig` to `path.png` (at `DPI`) and `path.pdf` when `path` is given."""
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         FigureCanvasAgg(fig)
         stem = path.with_suffix("") if path.suffix in (".png", ".pdf") else path
-        fig.savefig(stem.with_suffix(".png"), dpi=150, bbox_inches="tight")
+        fig.savefig(stem.with_suffix(".png"), dpi=DPI, bbox_inches="tight")
         fig.savefig(stem.with_suffix(".pdf"), bbox_inches="tight")
     return fig
 
@@ -174,20 +176,26 @@ def _line(label):
     return Line2D([], [], color="black", lw=2, ls="--", label=label)
 
 
-def collapse(runs: pd.DataFrame, C: float | None = None, along: str = "n_st", path=None) -> Figure:
+def collapse(runs: pd.DataFrame, C: float | None = None, along: str = "n_st", rule: str = "end",
+             path=None) -> Figure:
     """Benign share and test accuracy against `tau`, every slice of the grid on one axis.
 
     If Theorem 3.4 is right, the curves of all slices line up on a single curve in `tau`.
+    `rule` picks the benign indicator as in `fit.benign_outcome` ("end" or "class").
     """
     sns = _sns()
     runs = runs.copy()
-    runs["benign_end"] = (runs["end_class"] == "benign").astype(float)
+    benign = {"end": ("benign",), "class": ("benign", "label_correction"),
+              "label_correction": ("label_correction",)}[rule]
+    runs["benign_end"] = runs["end_class" if rule == "end" else "class"].isin(benign).astype(float)
     cells = per_cell(runs)
     others = [c for c in swept_columns(cells) if c not in (along, "p_e", "cell")]
     cells["slice"] = (cells[others].astype(str).agg(lambda r: ", ".join(
         f"{k}={_fmt(float(v))}" for k, v in zip(others, r)), axis=1) if others else "all")
     fig, axes = _panels(3, columns=3)
-    panels = [("benign_end", "share of seeds benign at the end"),
+    panels = [("benign_end", {"end": "share of seeds benign at the end",
+                              "class": "share benign or label-correcting",
+                              "label_correction": "share label-correcting"}[rule]),
               ("final_test_acc", "final test accuracy"), ("best_test_acc", "best test accuracy")]
     with _quiet():
         for ax, (column, label) in zip(axes, panels):

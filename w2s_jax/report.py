@@ -42,12 +42,12 @@ def default_axes(runs: pd.DataFrame) -> tuple[str, str]:
     return x, (rest[0] if rest else "p_b")
 
 
-def analyse(summary: pd.DataFrame, trajectories: pd.DataFrame, rule: str = "end",
+def analyse(summary: pd.DataFrame, trajectories: pd.DataFrame, rule: str = "class",
             n_boot: int = fit.BOOTSTRAP) -> dict:
     """Classification and every fit that the grid supports (None where it does not)."""
     runs = classify(summary, trajectories)
     data = fit.benign_outcome(runs, rule)
-    out = dict(runs=runs, data=data, constant=None, exponents=None, slices=None)
+    out = dict(runs=runs, data=data, rule=rule, constant=None, exponents=None, slices=None)
     both = len(data) and data["benign"].nunique() == 2
     if both and data["tau"].nunique() > 1:
         out["constant"] = fit.fit_constant(data, n_boot=n_boot)
@@ -75,7 +75,7 @@ def make_figures(results: dict, trajectories: pd.DataFrame, summary: pd.DataFram
         if kind == "phase":
             plots.phase_diagram(runs, x, y, C=C, path=stem)
         elif kind == "collapse":
-            plots.collapse(runs, C=C, path=stem)
+            plots.collapse(runs, C=C, rule=results.get("rule", "class"), path=stem)
         elif kind == "trajectories":
             plots.trajectories(trajectories, summary, cells=cells, path=stem)
         elif kind == "window":
@@ -100,7 +100,7 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def write_report(directory: str | Path, out: str | Path | None = None, rule: str = "end",
+def write_report(directory: str | Path, out: str | Path | None = None, rule: str = "class",
                  n_boot: int = fit.BOOTSTRAP) -> Path:
     """Analyse the sweep in `directory` and write `report.md` with its figures beside it."""
     directory = Path(directory)

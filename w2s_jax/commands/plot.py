@@ -23,6 +23,8 @@ def register(sub):
     p.add_argument("--cell", action="append", default=None, metavar="KEY=VALUE[,KEY=VALUE]",
                    help="a cell for trajectories/signal, e.g. --cell n_st=75 (repeatable)")
     p.add_argument("--out", type=Path, default=None, help="folder (default DIR/figures)")
+    p.add_argument("--rule", default="class", choices=("end", "class", "label_correction"),
+                   help="benign indicator for the fit of C (see fit.benign_outcome; default class)")
     p.set_defaults(execute=execute)
 
 
@@ -34,7 +36,7 @@ def _cells(texts):
 
 def execute(args) -> int:
     summary, trajectories, _ = load_results(args.directory)
-    results = analyse(summary, trajectories)
+    results = analyse(summary, trajectories, rule=args.rule)
     for axis in (args.x, args.y):
         if axis is not None and axis not in results["runs"]:
             raise ConfigError(f"--x/--y: {axis!r} is not a column of the sweep")

@@ -13,8 +13,8 @@ def register(sub):
     p = sub.add_parser("report", help="Markdown report of a finished sweep", description=__doc__)
     p.add_argument("directory", type=Path, help="sweep directory (holds summary.parquet)")
     p.add_argument("--out", type=Path, default=None, help="report file (default DIR/report.md)")
-    p.add_argument("--rule", default="end", choices=("end", "class"),
-                   help="benign indicator of the fits: end state (default) or class")
+    p.add_argument("--rule", default="class", choices=("end", "class", "label_correction"),
+                   help="benign indicator of the fits (see fit.benign_outcome; default class)")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples (default 200)")
     p.set_defaults(execute=execute)
 
