@@ -37,7 +37,7 @@ __all__ = ["sweep", "run_sweep", "SweepResult", "ChunkProgram", "OutOfMemoryErro
 ENGINES = ("local", "ray")
 #: Every data and training field, in SPEC order: the parameter columns of both tables.
 PARAMETER_COLUMNS = DATA_FIELDS + TRAIN_FIELDS
-#: Trajectory fields brought back to the host (`gamma` stays on the device: it is `R·2·m·4`).
+#: Trajectory fields a chunk returns (`gamma`, `R·2·m·4` per run, is dropped in the program).
 OUTPUT_FIELDS = tuple(f for f in Trajectory._fields if f != "gamma")
 
 
@@ -98,6 +98,7 @@ class ChunkProgram:
         self.compile_s = time.perf_counter() - start
         return self
 
+    @functools.cached_property
     def memory_bytes(self) -> int | None:
         """Per-device bytes of the compiled program, where the backend reports them."""
         try:
@@ -160,7 +161,7 @@ def compile_tier(tier: Tier, size: int | None, devices: Sequence, n_runs: int) -
     budget = memory_budget(devices[0], n)
     size = auto_chunk_size(estimate_run_bytes(tier.static), budget, n, n_runs)
     program = program_for(tier.static, size, devices, tier.runs)
-    used = program.memory_bytes()
+    used = program.memory_bytes
     if used is not None and used > budget and size > n:
         size = max(n, int(size * budget / used) // n * n)
         compile_s = program.compile_s
@@ -333,7 +334,7 @@ def _execute_local(tiers: Sequence[Tier], done: set[int], base_seed: int,
         report.append(dict(n_max=tier.static.n_max, d=tier.static.d, m=tier.static.m,
                            T=tier.static.T, runs=len(todo), chunk_size=program.size,
                            chunks=len(parts), compile_s=round(program.compile_s, 3),
-                           memory_bytes=program.memory_bytes()))
+                           memory_bytes=program.memory_bytes))
         pending, steps = None, tier.static.record_steps
         try:
             # Dispatch chunk k+1 before turning chunk k into tables, so the host work

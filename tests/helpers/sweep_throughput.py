@@ -101,17 +101,18 @@ def main(argv=None) -> int:
                                "--max-tiers", str(args.max_tiers)],
                               capture_output=True, text=True, check=True, env=env)
         results[method] = json.loads(done.stdout.strip().splitlines()[-1])
-    v, l = results["vmap"], results["loop"]
-    agree = max(abs(a - b) for a, b in zip(v["final_test_acc"], l["final_test_acc"]))
+    v, lp = results["vmap"], results["loop"]
+    agree = max(abs(a - b) for a, b in zip(v["final_test_acc"], lp["final_test_acc"]))
     print(f"grid: 4 n_st x 3 p_b x 4 seeds = {v['runs']} runs, d={args.d}; sweep devices "
-          f"{v['devices']}, max_tiers {args.max_tiers}; loop devices {l['devices']}")
-    print(f"{'':6} {'cold s':>8} {'cells/s':>9} {'warm s':>8} {'cells/s':>9} {'peak RSS MB':>12} {'(+ over import)':>16}")
-    for r in (v, l):
+          f"{v['devices']}, max_tiers {args.max_tiers}; loop devices {lp['devices']}")
+    print(f"{'':6} {'cold s':>8} {'cells/s':>9} {'warm s':>8} {'cells/s':>9} "
+          f"{'peak RSS MB':>12} {'(+ over import)':>16}")
+    for r in (v, lp):
         print(f"{r['method']:6} {r['cold_s']:8.2f} {r['cold_cells_per_s']:9.2f} {r['warm_s']:8.2f} "
               f"{r['warm_cells_per_s']:9.2f} {r['peak_rss_mb']:12.0f} "
               f"{r['peak_rss_mb'] - r['baseline_rss_mb']:16.0f}")
-    print(f"ratio vmap/loop: cold {v['cold_cells_per_s'] / l['cold_cells_per_s']:.2f}x, "
-          f"warm {v['warm_cells_per_s'] / l['warm_cells_per_s']:.2f}x; "
+    print(f"ratio vmap/loop: cold {v['cold_cells_per_s'] / lp['cold_cells_per_s']:.2f}x, "
+          f"warm {v['warm_cells_per_s'] / lp['warm_cells_per_s']:.2f}x; "
           f"max |final_test_acc difference| {agree:.2g}")
     if args.json:
         with open(args.json, "w") as f:
