@@ -20,15 +20,14 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from w2s_jax.config import DataConfig, Params, Static, TrainConfig, split
 from w2s_jax.gram import engine_flops
 from w2s_jax.models import HIGHEST
 from w2s_jax.run import run, run_key
 
-__all__ = ["BenchSizes", "SIZES", "SMOKE", "matmul_rate", "time_mode", "grid_batch", "benchmark",
-           "format_table"]
+__all__ = ["BenchSizes", "SIZES", "SMOKE", "matmul_rate", "prepare_mode", "time_group", "grid_batch",
+           "benchmark", "format_table"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +56,7 @@ SIZES = BenchSizes(
     wide=dict(n_st=200, d=4000, m=20, n_wk=200, n_test=500, T=100, T_wk=50, record_every=10),
     wide_cells=4, n_st_sizes=(100, 200, 400), d_sizes=(1000, 4000, 16000),
     wishart=dict(n_st=1000, m=10, n_wk=200, n_test=500, T=100, T_wk=50, record_every=10),
-    wishart_d=(10_000, 100_000, 1_000_000), wishart_cells=2, matmul_n=2048, reps=2)
+    wishart_d=(10_000, 100_000, 1_000_000), wishart_cells=2, matmul_n=2048, reps=3)
 # Every smoke study repeats one shape, and T = 0 makes the profile's setup-only runs the same
 # programs too, so the smoke run compiles four programs (its numbers mean nothing).
 _TINY = dict(n_st=8, d=16, m=2, n_wk=8, n_test=16, T=0, T_wk=2, record_every=2)
@@ -128,13 +127,19 @@ def _peak_bytes(compiled) -> int | None:
         return None
 
 
-def time_mode(mode: str, static: Static, params, keys, singles, reps: int, rate: float) -> dict:
-    """Time one way of running a grid: `loop`, `vmap_direct`, `vmap_gram` or `vmap_wishart`."""
+_FLOP_KEY = {"loop": "direct", "vmap_direct": "direct", "vmap_gram": "gram_sampled",
+             "vmap_wishart": "gram_wishart"}
+
+
+def prepare_mode(mode: str, static: Static, params, keys, singles) -> tuple:
+    """Compile one way of running a grid (`loop`, `vmap_direct`, `vmap_gram`, `vmap_wishart`).
+
+    Returns `(go, row)`: a callable that runs the whole grid once, and the row's fixed fields.
+    """
     cells = len(singles)
     if mode == "loop":
         static = static._replace(engine="direct")
         compiled, compile_s = _compile(run, static, *singles[0])
-        jax.block_until_ready(compiled(*singles[0]))
 
         def go():
             for p, k in singles:
@@ -143,51 +148,45 @@ def time_mode(mode: str, static: Static, params, keys, singles, reps: int, rate:
         engine = "direct" if mode == "vmap_direct" else "gram"
         noise = "wishart" if mode == "vmap_wishart" else "sampled"
         static = static._replace(engine=engine, gram_noise=noise)
-        # AOT-compiled, so the first call already runs without tracing or compiling.
         compiled, compile_s = _compile(_VMAPPED_RUN, static, params, keys)
 
         def go():
             jax.block_until_ready(compiled(params, keys))
-    seconds = min(_elapsed(go) for _ in range(reps))
-    flops = engine_flops(static)[{"loop": "direct", "vmap_direct": "direct", "vmap_gram":
-                                  "gram_sampled", "vmap_wishart": "gram_wishart"}[mode]] * cells
-    return dict(mode=mode, cells=cells, n_st=static.n_max, d=static.d, m=static.m, T=static.T,
-                seconds=seconds, cells_per_s=cells / seconds, compile_s=compile_s,
-                flops=flops, flop_share=flops / seconds / rate, peak_bytes=_peak_bytes(compiled))
+    flops = engine_flops(static)[_FLOP_KEY[mode]] * cells
+    return go, dict(mode=mode, cells=cells, n_st=static.n_max, d=static.d, m=static.m, T=static.T,
+                    compile_s=compile_s, flops=flops, peak_bytes=_peak_bytes(compiled))
 
 
-def _profile(sizes: BenchSizes, rate: float, timed: dict) -> list[dict]:
-    """Where one run's time goes: setup (sampling, weak model, Gram) versus one GD step.
+def time_group(prepared: list[tuple], reps: int, rate: float) -> list[dict]:
+    """Best of `reps` round-robin passes over the group, after one warm-up pass.
 
-    A step costs `(t(T) - t(0)) / T`, with `t(T)` from `timed` (the d = 20 n_st study) and
-    `t(0)` the setup plus one record. The step's main product is timed alone at its shapes.
+    Round-robin, so that a burst of load from other jobs on a shared machine hits every
+    member of a comparison alike rather than one of them.
     """
-    rows = []
-    wide, cells = sizes.wide, sizes.wide_cells
-    n, d, m = wide["n_st"], wide["d"], wide["m"]
+    for go, _ in prepared:
+        go()
+    best = [float("inf")] * len(prepared)
+    for _ in range(reps):
+        for i, (go, _) in enumerate(prepared):
+            best[i] = min(best[i], _elapsed(go))
+    return [row | dict(seconds=t, cells_per_s=row["cells"] / t, flop_share=row["flops"] / t / rate)
+            for (_, row), t in zip(prepared, best)]
+
+
+def _main_product(engine: str, cells: int, n: int, d: int, m: int, rate: float) -> tuple:
+    """Seconds and flop share of the product that dominates one step of `engine`."""
     key = jax.random.key(0)
-    for engine in ("direct", "gram"):
-        at_T = timed[f"vmap_{engine}"]
-        at_0 = time_mode(f"vmap_{engine}", *grid_batch(wide | dict(T=0), cells), sizes.reps, rate)
-        if engine == "direct":  # forward pre-activations; the backward pass is a second one
-            W = jax.random.normal(key, (cells, 2, m, d))
-            X = jax.random.normal(key, (cells, n, 3, d))
-            product = jax.jit(lambda W, X: jnp.einsum("bsrd,bnpd->bnsrp", W, X, precision=HIGHEST))
-            args, per_step, product_flops = (W, X), 2, 2.0 * cells * 2 * m * n * 3 * d
-        else:  # C @ G, once a step
-            C = jax.random.normal(key, (cells, 2 * m, n))
-            G = jax.random.normal(key, (cells, n, n))
-            product = jax.jit(lambda C, G: jnp.matmul(C, G, precision=HIGHEST))
-            args, per_step, product_flops = (C, G), 1, 2.0 * cells * 2 * m * n * n
-        product(*args).block_until_ready()
-        product_s = min(_elapsed(lambda: product(*args).block_until_ready()) for _ in range(3))
-        step_s = max(at_T["seconds"] - at_0["seconds"], 0.0) / max(wide["T"], 1)
-        rows.append(dict(engine=engine, cells=cells, n_st=n, d=d, m=m, run_s=at_T["seconds"],
-                         setup_s=at_0["seconds"], step_s=step_s, main_product_s=product_s,
-                         main_product_flop_share=product_flops / product_s / rate,
-                         main_product_share_of_step=(per_step * product_s / step_s
-                                                     if step_s > 0 else None)))
-    return rows
+    if engine == "direct":  # forward pre-activations; the backward pass is a second one
+        args = (jax.random.normal(key, (cells, 2, m, d)), jax.random.normal(key, (cells, n, 3, d)))
+        product = jax.jit(lambda W, X: jnp.einsum("bsrd,bnpd->bnsrp", W, X, precision=HIGHEST))
+        flops = 2.0 * cells * 2 * m * n * 3 * d
+    else:  # C @ G, once a step
+        args = (jax.random.normal(key, (cells, 2 * m, n)), jax.random.normal(key, (cells, n, n)))
+        product = jax.jit(lambda C, G: jnp.matmul(C, G, precision=HIGHEST))
+        flops = 2.0 * cells * 2 * m * n * n
+    product(*args).block_until_ready()
+    seconds = min(_elapsed(lambda: product(*args).block_until_ready()) for _ in range(5))
+    return seconds, flops / seconds / rate
 
 
 def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
@@ -198,35 +197,55 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
     rate = matmul["flops_per_s"]
     log(f"matmul {sizes.matmul_n}^3: {rate / 1e9:.1f} GFLOP/s")
 
-    def study(fields, cells, modes, **switches):
-        static, params, keys, singles = grid_batch(fields, cells, **switches)
-        out = []
-        for mode in modes:
-            row = time_mode(mode, static, params, keys, singles, sizes.reps, rate)
-            log(f"  {mode:13s} cells={cells:4d} n_st={row['n_st']:6d} d={row['d']:8d} "
-                f"{row['seconds']:8.3f} s  {row['cells_per_s']:9.2f} cells/s")
-            out.append(row)
-        return out
+    def study(members):
+        """Time `(fields, cells, mode)` members together; log and return their rows."""
+        prepared = []
+        for fields, cells, mode in members:
+            static, params, keys, singles = grid_batch(fields, cells)
+            prepared.append(prepare_mode(mode, static, params, keys, singles))
+        rows = time_group(prepared, sizes.reps, rate)
+        for row in rows:
+            log(f"  {row['mode']:13s} cells={row['cells']:5d} n_st={row['n_st']:6d} "
+                f"d={row['d']:8d} T={row['T']:4d} {row['seconds']:8.3f} s "
+                f"{row['cells_per_s']:9.2f} cells/s")
+        return rows
 
     log("grid of many small cells")
-    grid = {r["mode"]: r for r in study(sizes.small, sizes.grid_cells,
-                                        ("loop", "vmap_direct", "vmap_gram"))}
-    log("engines at d = 20 n_st")
-    wide = {r["mode"]: r for r in study(sizes.wide, sizes.wide_cells,
-                                        ("loop", "vmap_direct", "vmap_gram", "vmap_wishart"))}
+    grid = {r["mode"]: r for r in study([(sizes.small, sizes.grid_cells, mode)
+                                         for mode in ("loop", "vmap_direct", "vmap_gram")])}
+    log("engines at d = 20 n_st, with setup-only (T = 0) runs for the profile")
+    wide_rows = study([(sizes.wide, sizes.wide_cells, mode) for mode in
+                       ("loop", "vmap_direct", "vmap_gram", "vmap_wishart")]
+                      + [(sizes.wide | dict(T=0), sizes.wide_cells, mode)
+                         for mode in ("vmap_direct", "vmap_gram")])
+    wide = {r["mode"]: r for r in wide_rows[:4]}
+    setup = {r["mode"]: r for r in wide_rows[4:]}
+    pairs = ("vmap_direct", "vmap_gram")
     log("scaling with the number of cells")
-    cells = [r for c in sizes.cell_counts for r in study(sizes.small, c, ("vmap_direct", "vmap_gram"))]
+    cells = study([(sizes.small, c, mode) for c in sizes.cell_counts for mode in pairs])
     log("scaling with n_st")
-    n_st = [r for n in sizes.n_st_sizes
-            for r in study(sizes.wide | dict(n_st=n), sizes.wide_cells, ("vmap_direct", "vmap_gram"))]
+    n_st = study([(sizes.wide | dict(n_st=n), sizes.wide_cells, mode)
+                  for n in sizes.n_st_sizes for mode in pairs])
     log("scaling with d")
-    d = [r for dd in sizes.d_sizes
-         for r in study(sizes.wide | dict(d=dd), sizes.wide_cells, ("vmap_direct", "vmap_gram"))]
+    d = study([(sizes.wide | dict(d=dd), sizes.wide_cells, mode)
+               for dd in sizes.d_sizes for mode in pairs])
     log("Gram engine with Wishart noise, scaling with d")
-    d_wishart = [r for dd in sizes.wishart_d
-                 for r in study(sizes.wishart | dict(d=dd), sizes.wishart_cells, ("vmap_wishart",))]
-    log("profile of one step")
-    profile = _profile(sizes, rate, wide)
+    d_wishart = study([(sizes.wishart | dict(d=dd), sizes.wishart_cells, "vmap_wishart")
+                       for dd in sizes.wishart_d])
+    profile = []
+    for engine in ("direct", "gram"):
+        at_T, at_0 = wide[f"vmap_{engine}"], setup[f"vmap_{engine}"]
+        w = sizes.wide
+        product_s, product_share = _main_product(engine, sizes.wide_cells, w["n_st"], w["d"],
+                                                 w["m"], rate)
+        # A step is t(T) - t(0) over T; the direct step does its product twice (fwd + bwd).
+        step_s = max(at_T["seconds"] - at_0["seconds"], 0.0) / max(w["T"], 1)
+        per_step = 2 if engine == "direct" else 1
+        profile.append(dict(
+            engine=engine, cells=sizes.wide_cells, n_st=w["n_st"], d=w["d"], m=w["m"],
+            run_s=at_T["seconds"], setup_s=at_0["seconds"], step_s=step_s,
+            main_product_s=product_s, main_product_flop_share=product_share,
+            main_product_share_of_step=per_step * product_s / step_s if step_s > 0 else None))
 
     ratio = lambda rows, b, a: rows[b]["cells_per_s"] / rows[a]["cells_per_s"]  # noqa: E731
     wishart_seconds = [r["seconds"] for r in d_wishart]

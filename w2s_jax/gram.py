@@ -33,6 +33,8 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from w2s_jax.config import GRAM_OPTIMIZERS, ConfigError, Params, Static
 from w2s_jax.data import SIGNAL_DIMS, Data, signal_vectors
 from w2s_jax.models import HIGHEST, relu
+from w2s_jax.run import (logistic_loss, make_optimizer, predict, record, sample_all,
+                         segment_lengths, train_weak)
 
 __all__ = ["NoiseGram", "NoiseCoordinates", "gram_from_noise", "train_strong_gram",
            "train_in_gram", "bartlett_factor", "sample_wishart", "sample_noise_coordinates",
@@ -102,8 +104,6 @@ def train_in_gram(static: Static, params: Params, train: Data, test: Data, pseud
     Only `train.X[:, :2, :4]`, `test.X[:, :2, :4]` (the signal patches on e1..e4), the labels
     and categories are read from the data; the noise enters through `gram`.
     """
-    from w2s_jax.run import logistic_loss, make_optimizer, record, segment_lengths
-
     dtype = gram.train.dtype
     n_st = params.n_st.astype(dtype)
     pseudo = pseudo_labels.astype(dtype)
@@ -246,8 +246,6 @@ def run_wishart(static: Static, params: Params, key: PRNGKeyArray, mask, coords=
         `(train, test, pseudo_labels, weak_test_pred, records)`; `train.X`, `test.X` are
         `(n, 3, 4)` (signal coordinates; the noise lives in the Gram matrix).
     """
-    from w2s_jax.run import predict, sample_all, train_weak
-
     _check_optimizer(static)
     signal_static = static._replace(d=SIGNAL_DIMS)
     weak_set, train, test = sample_all(signal_static, params, key)
