@@ -328,13 +328,20 @@ def signal_noise(traj: pd.DataFrame, cells: Sequence[dict] | None = None, path=N
               "gamma_nu_neg": ("gamma nu, −", "-"),
               "rho_correct": ("rho, right pseudo-labels", "--"),
               "rho_wrong": ("rho, wrong pseudo-labels", "--")}
+    twins = []
     for ax, (title, frame) in zip(axes, chosen):
         means = frame.groupby("step")[list(styles)].mean()
-        for column, (label, ls) in styles.items():
-            ax.plot(means.index, means[column], ls=ls, label=label)
-        ax.set(title=title, xlabel="step", ylabel="component")
+        # Noise components are normalized by |xi|^2 ~ sigma_p^2 d, so they get their own axis.
+        twin = ax.twinx()
+        twins.append(twin)
+        for k, (column, (label, ls)) in enumerate(styles.items()):
+            target = twin if column.startswith("rho") else ax
+            target.plot(means.index, means[column], ls=ls, label=label, color=f"C{k}")
+        ax.set(title=title, xlabel="step", ylabel="signal component gamma")
+        twin.set_ylabel("noise component rho (dashed)")
     if len(axes):
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
+        h1, l1 = axes[0].get_legend_handles_labels()
+        h2, l2 = twins[0].get_legend_handles_labels()
+        fig.legend(h1 + h2, l1 + l2, loc="outside lower center", ncols=len(l1 + l2), frameon=False)
     fig.suptitle("Signal learning versus noise memorization")
     return save(fig, path)

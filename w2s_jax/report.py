@@ -118,11 +118,13 @@ def write_report(directory: str | Path, out: str | Path | None = None, rule: str
     lines += [f"{runs['cell'].nunique() if 'cell' in runs else len(per_cell(runs))} cells × "
               f"{runs['seed'].nunique()} seeds = {len(runs)} runs; swept: "
               f"{', '.join(f'`{c}` ({runs[c].nunique()})' for c in swept) or 'nothing'}."]
-    timing = manifest.get("timings", {})
-    if isinstance(timing, dict) and timing:
-        total = timing.get("total_s", timing.get("wall_s"))
-        if total is not None:
-            lines[-1] += f" Sweep time {float(total):.0f} s."
+    timing = manifest.get("timings") if isinstance(manifest.get("timings"), dict) else {}
+    total = manifest.get("wall_s", timing.get("total_s"))
+    if total is not None:
+        lines[-1] += f" Sweep time {float(total):.0f} s"
+        if manifest.get("platform"):
+            lines[-1] += f" on {manifest['platform']} ({', '.join(manifest.get('devices', []))})"
+        lines[-1] += "."
     lines += ["", "## Classes", "",
               "Rule (see `w2s_jax.analysis`): `label_correction` if at the best step at least half "
               "of the wrongly pseudo-labelled training points get their true label and the test "
