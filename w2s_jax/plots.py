@@ -218,6 +218,15 @@ def collapse(runs: pd.DataFrame, C: float | None = None, along: str = "n_st", ru
     return save(fig, path)
 
 
+def _step_scale(ax, steps):
+    """A symmetric-log step axis when the record schedule is log-spaced (uneven gaps)."""
+    steps = np.unique(np.asarray(steps))
+    gaps = np.diff(steps)
+    if len(gaps) > 2 and gaps.max() > 3 * gaps.min():
+        ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xlim(0, steps.max() * 1.1)
+
+
 def _select(frame: pd.DataFrame, cells: Sequence[dict] | None, limit: int = 6):
     """The sub-frames for `cells` (dicts of parameter values); default: up to `limit` cells
     spread along the swept axes."""
@@ -264,6 +273,7 @@ def trajectories(traj: pd.DataFrame, summary: pd.DataFrame | None = None,
             if len(match):
                 ax.axhline(match["weak_test_acc"].mean(), color="gray", ls=":", lw=1.5)
         ax.set(title=title, ylim=(-0.02, 1.02))
+        _step_scale(ax, frame["step"])
     if len(axes):
         handles, labels = axes[0].get_legend_handles_labels()
         if axes[0].get_legend() is not None:
@@ -338,6 +348,7 @@ def signal_noise(traj: pd.DataFrame, cells: Sequence[dict] | None = None, path=N
             target = twin if column.startswith("rho") else ax
             target.plot(means.index, means[column], ls=ls, label=label, color=f"C{k}")
         ax.set(title=title, xlabel="step", ylabel="signal component gamma")
+        _step_scale(ax, means.index)
         twin.set_ylabel("noise component rho (dashed)")
     if len(axes):
         h1, l1 = axes[0].get_legend_handles_labels()
