@@ -49,8 +49,9 @@ def test_plot_and_report_commands(sweep_dir, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert main(["plot", str(root), "--kind", "phase", "--x", "n_st", "--y", "p_b"]) == 0
+        assert main(["plot", str(root), "--kind", "trajectories", "--cell", "n_st=25,p_b=0.4"]) == 0
         assert main(["report", str(root), "--bootstrap", "10"]) == 0
-    assert _both(root / "figures" / "phase")
+    assert _both(root / "figures" / "phase") and _both(root / "figures" / "trajectories")
     text = (root / "report.md").read_text()
     for needle in ("Fitted constant", "Free exponents", "![phase](figures/phase.png)", "| harmful |"):
         assert needle in text
