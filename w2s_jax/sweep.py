@@ -30,6 +30,7 @@ from w2s_jax.grid import (MAX_TIERS, Run, Tier, auto_chunk_size, check_options, 
 from w2s_jax.run import RECORD_FIELDS, Trajectory, run
 from w2s_jax.store import SORT_SUMMARY, SORT_TRAJECTORIES, Store, merge_frames, now, versions
 from w2s_jax.summary import summarize
+from w2s_jax.theory import tau
 
 __all__ = ["sweep", "run_sweep", "SweepResult", "ChunkProgram", "OutOfMemoryError",
            "chunk_tables", "chunk_name", "PARAMETER_COLUMNS", "ENGINES"]
@@ -170,11 +171,6 @@ def compile_tier(tier: Tier, size: int | None, devices: Sequence, n_runs: int) -
     return program
 
 
-def tau(n_st, p_b, nu_norm, sigma_p, d):
-    """The benign/harmful statistic of Theorem 3.4: `n_st p_b² nu_norm⁴ / (sigma_p⁴ d)`."""
-    return n_st * p_b**2 * nu_norm**4 / (sigma_p**4 * d)
-
-
 def chunk_name(runs: Sequence[Run]) -> str:
     return f"{runs[0].index:07d}-{runs[-1].index:07d}"
 
@@ -190,8 +186,8 @@ def chunk_tables(runs: Sequence[Run], steps: Sequence[int],
     for name in PARAMETER_COLUMNS:
         source = "data" if name in DATA_FIELDS else "train"
         columns[name] = np.asarray([getattr(getattr(r, source), name) for r in runs])
-    columns["tau"] = tau(columns["n_st"].astype(float), columns["p_b"], columns["nu_norm"],
-                         columns["sigma_p"], columns["d"].astype(float))
+    columns["tau"] = tau(columns["n_st"], columns["p_b"], columns["nu_norm"],
+                         columns["sigma_p"], columns["d"])
     parameters = dict(columns)
     columns |= summary
     columns["weak_test_acc_hard"] = host["weak_test_acc_hard"]
