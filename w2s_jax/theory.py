@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["tau", "n_st_at_tau", "on_benign_side", "weak_test_accuracy", "harmful_error",
+__all__ = ["tau", "add_tau", "n_st_at_tau", "on_benign_side", "weak_test_accuracy", "harmful_error",
            "THEORY_EXPONENTS", "TAU_FEATURES"]
 
 #: Exponents of (n_st, p_b, nu_norm, sigma_p, d) in tau (Theorem 3.4).
