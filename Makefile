@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: install test paper clean
+.PHONY: install test paper bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,17 @@ install: $(STAMP)
 ## The whole test suite (what .ci/run runs).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## The main job: the three regimes at the SPEC §5 calibration point (4 n_st x 8 seeds,
+## about 3 minutes on two CPU cores), its report and figures in results/paper/.
+paper: $(STAMP)
+	$(BIN)/w2s sweep sweeps/calibration.toml --out results/paper
+	$(BIN)/w2s report results/paper
+	@echo "report: results/paper/report.md, figures: results/paper/figures/"
+
+## The speed benchmark (w2s bench): loop vs vmapped direct vs vmapped Gram engine.
+bench: $(STAMP)
+	$(BIN)/w2s bench --out results/bench.json
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
