@@ -20,7 +20,7 @@ __all__ = ["SweepConfig", "load_config", "DATA_FIELDS", "TRAIN_FIELDS", "NUMERIC
 DATA_FIELDS = tuple(f.name for f in dataclasses.fields(DataConfig))
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 _STRING_FIELDS = {"easy_layout", "hard_sign", "record_schedule", "output_scale", "optimizer",
-                  "optimizer_wk", "engine", "dtype"}
+                  "optimizer_wk", "engine", "gram_noise", "dtype"}
 #: Fields that may be a grid axis: every numeric data or training field.
 NUMERIC_FIELDS = tuple(k for k in DATA_FIELDS + TRAIN_FIELDS if k not in _STRING_FIELDS)
 _TOP_KEYS = {"name", "seeds", "base_seed", "description", "data", "train", "grid", "sweep"}
