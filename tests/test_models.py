@@ -89,3 +89,15 @@ def test_logistic_loss_is_stable():
     loss = logistic_loss(z)
     assert np.all(np.isfinite(np.asarray(loss)))
     np.testing.assert_allclose(loss, [1000.0, 30.0, np.log(2.0), np.exp(-30.0), 0.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("easy_layout, hard_sign", [("orthogonal", "shared"), ("antipodal", "antipodal")])
+def test_split_patch_logits_equal_the_full_network(easy_layout, hard_sign):
+    """The direct engine's cheaper form: x1, x2 in the signal span, x3 the noise."""
+    cfg = w2s.DataConfig(d=40, easy_layout=easy_layout, hard_sign=hard_sign)
+    data = w2s.sample(jax.random.key(12), 50, cfg)
+    W = jax.random.normal(jax.random.key(13), (2, 6, 40))
+    for scale in ("1/m", "1"):
+        net = w2s.ReLUCNN(W, scale)
+        np.testing.assert_allclose(net.split_patch_logits(data.X[:, :2, :4], data.noise),
+                                   net(data.X), rtol=1e-5, atol=1e-5)

@@ -60,3 +60,18 @@ class ReLUCNN(eqx.Module):
         F = self.branch_outputs(_batched(X))
         logits = F[:, 0] - F[:, 1]
         return logits[0] if X.ndim == 2 else logits
+
+    def split_patch_logits(self, signal_patches: Float[Array, "n 2 k"],
+                           noise: Float[Array, "n d"]) -> Float[Array, " n"]:
+        """Logits of samples of D given as the signal coordinates of `x1, x2` and the noise `x3`.
+
+        Equal to `self(X)` for samples of D: `x1, x2` lie in the span of `e1..ek` (k = 4), so
+        `<w, x_p>` needs only `w[:k]`, and only the noise patch needs all of `w`. Three times
+        fewer flops than `__call__`; the direct engine trains with it.
+        """
+        k = signal_patches.shape[-1]
+        pre_signal = jnp.einsum("srk,npk->nsrp", self.W[..., :k], signal_patches, precision=HIGHEST)
+        pre_noise = jnp.einsum("srd,nd->nsr", self.W, noise, precision=HIGHEST)
+        total = relu(pre_signal).sum(axis=(2, 3)) + relu(pre_noise).sum(axis=2)
+        scale = 1.0 / self.W.shape[1] if self.output_scale == "1/m" else 1.0
+        return scale * (total[:, 0] - total[:, 1])

@@ -18,7 +18,7 @@ import optax
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from w2s_jax.config import Params, Static
-from w2s_jax.data import BOTH, EASY, HARD, Data, sample_with, signal_vectors
+from w2s_jax.data import BOTH, EASY, HARD, SIGNAL_DIMS, Data, sample_with, signal_vectors
 from w2s_jax.models import HIGHEST, LinearCNN, ReLUCNN
 
 __all__ = ["run", "Trajectory", "logistic_loss", "make_optimizer", "predict", "sample_all",
@@ -172,17 +172,21 @@ def record(*, train_logits, test_logits, train_loss, finite, train: Data, test: 
 
 
 def _train_strong_direct(static, params, train, test, pseudo_labels, mask, W0):
-    """Strong training in the ambient space: `~6·m·n_max·3·d` flops per step."""
+    """Strong training in the ambient space: `~6·m·n_max·d` flops per step.
+
+    Only the noise patch needs all `d` coordinates of a filter (`ReLUCNN.split_patch_logits`).
+    """
     dtype = W0.dtype
     n_st = params.n_st.astype(dtype)
     pseudo = pseudo_labels.astype(dtype)
     signals = signal_vectors(static.d, params.mu_norm, params.nu_norm, static.easy_layout, dtype)
     noise = train.noise
+    train_signal, test_signal = train.X[:, :2, :SIGNAL_DIMS], test.X[:, :2, :SIGNAL_DIMS]
     noise_sq = jnp.maximum(jnp.sum(noise * noise, axis=1), jnp.finfo(dtype).tiny)
     optimizer = make_optimizer(static.optimizer, params.eta)
 
     def loss(W):
-        logits = ReLUCNN(W, static.output_scale)(train.X)
+        logits = ReLUCNN(W, static.output_scale).split_patch_logits(train_signal, noise)
         return jnp.sum(jnp.where(mask, logistic_loss(pseudo * logits), 0.0)) / n_st, logits
 
     def gd_step(_, state):
@@ -199,7 +203,7 @@ def _train_strong_direct(static, params, train, test, pseudo_labels, mask, W0):
         rho = jnp.einsum("srd,nd->srn", delta, noise, precision=HIGHEST) / noise_sq[None, None]
         return record(
             train_logits=train_logits,
-            test_logits=ReLUCNN(W, static.output_scale)(test.X),
+            test_logits=ReLUCNN(W, static.output_scale).split_patch_logits(test_signal, test.noise),
             train_loss=train_loss, finite=jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(W)),
             train=train, test=test, pseudo_labels=pseudo_labels, mask=mask, gamma=gamma, rho=rho)
 
