@@ -20,7 +20,7 @@ import jax
 import numpy as np
 import pandas as pd
 from jax.sharding import Mesh, NamedSharding, PartitionSpec, SingleDeviceSharding
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar: tqdm.auto warns in Jupyter without ipywidgets
 
 from w2s_jax.config import ConfigError, Static
 from w2s_jax.config_file import DATA_FIELDS, TRAIN_FIELDS, SweepConfig, load_config
