@@ -286,8 +286,9 @@ def engine_flops(static: Static) -> dict[str, float]:
     d, m, n, nt, n_wk = static.d, static.m, static.n_max, static.n_test, static.n_wk
     T, R = static.T, len(static.record_steps)
     weak = 2.0 * 2 * n_wk * d * static.T_wk + 2.0 * 3 * (n + nt) * d
-    direct = (T * 2 * 2 * (2 * m) * 3 * n * d                 # forward + backward, 3 patches
-              + R * 2 * (2 * m) * (3 * (n + nt) + n + 4) * d)  # logits, rho, gamma
+    # Only the noise patch meets all d coordinates (ReLUCNN.split_patch_logits).
+    direct = (T * 2 * 2 * (2 * m) * n * (d + 2 * SIGNAL_DIMS)   # forward + backward
+              + R * 2 * (2 * m) * ((n + nt) + n + 4) * d)       # logits, rho, gamma
     gram_steps = (T * 2 * (2 * m) * n * n                      # C @ G
                   + R * 2 * (2 * m) * n * (2 * n + nt))         # train, rho, test logits
     sampled_setup = 2.0 * (n * (n + nt) + 2 * m * (n + nt)) * d

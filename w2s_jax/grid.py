@@ -101,9 +101,10 @@ def n_max_tiers(n_values: Sequence[int], max_tiers: int, tier_cost: float = 0.0)
 def flops_per_sample(static: Static) -> float:
     """Strong-training flops that one padded training sample costs over a run.
 
-    Forward and backward through `2m` filters on 3 patches of dimension `d`, `T` steps.
+    Forward and backward through `2m` filters on the noise patch (the only one with `d`
+    coordinates, see `ReLUCNN.split_patch_logits`), two flops a multiply-add, `T` steps.
     """
-    return 6.0 * 2 * static.m * 3 * static.d * max(static.T, 1)
+    return 2.0 * 2 * 2 * static.m * static.d * max(static.T, 1)
 
 
 def plan_tiers(runs: Sequence[Run], max_tiers: int = MAX_TIERS, platform: str = "cpu",
