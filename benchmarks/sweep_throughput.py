@@ -1,6 +1,6 @@
 """Cells per second and peak memory: the vmapped sweep against a Python loop of jitted runs.
 
-    python tests/helpers/sweep_throughput.py [--d 64] [--max-tiers 3] [--cpu-devices 1] [--json OUT.json]
+    python benchmarks/sweep_throughput.py [--d 64] [--max-tiers 3] [--cpu-devices 1] [--json OUT.json]
 
 The same 48-run grid (4 n_st x 3 p_b x 4 seeds) is evaluated twice in one invocation, each
 way in its own child process so that peak resident memory (ru_maxrss) belongs to one method:
