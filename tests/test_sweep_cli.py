@@ -76,6 +76,9 @@ BAD_CONFIGS = {
     "p_h + p_b above one": (_variant("p_b = [0.2, 0.4]", "p_b = [0.2, 0.8]"), "p_h + p_b"),
     "p_e + p_h + p_b not one": (_variant("p_h = 0.3\n", "p_h = 0.3\np_e = 0.5\np_b = 0.4\n")
                                 .replace("p_b = [0.2, 0.4]\n", ""), "must sum to 1"),
+    "fixed p_e against a swept p_b": (_variant("p_h = 0.3\n", "p_h = 0.3\np_e = 0.3\n"),
+                                      "p_e + p_h + p_b: must sum to 1"),
+    "p_e as a grid axis": (_variant("p_b = [0.2, 0.4]", "p_e = [0.2, 0.4]"), "grid.p_e: unknown key"),
     "non-positive size": (_variant("n_test = 64", "n_test = 0"), "n_test: must be"),
     "non-positive n_st": (_variant("n_st = [16, 24]", "n_st = [0, 24]"), "grid.n_st: must be"),
     "non-positive norm": (_variant("p_h = 0.3\n", "p_h = 0.3\nnu_norm = 0.0\n"),

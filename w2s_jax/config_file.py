@@ -21,8 +21,9 @@ DATA_FIELDS = tuple(f.name for f in dataclasses.fields(DataConfig))
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 _STRING_FIELDS = {"easy_layout", "hard_sign", "record_schedule", "output_scale", "optimizer",
                   "optimizer_wk", "engine", "gram_noise", "dtype"}
-#: Fields that may be a grid axis: every numeric data or training field.
-NUMERIC_FIELDS = tuple(k for k in DATA_FIELDS + TRAIN_FIELDS if k not in _STRING_FIELDS)
+#: Fields that may be a grid axis: every numeric data or training field but `p_e`, which is
+#: implied by `p_h` and `p_b` (SPEC §1); sweep those instead.
+NUMERIC_FIELDS = tuple(k for k in DATA_FIELDS + TRAIN_FIELDS if k not in _STRING_FIELDS | {"p_e"})
 _TOP_KEYS = {"name", "seeds", "base_seed", "description", "data", "train", "grid", "sweep"}
 _SWEEP_KEYS = {"chunk_size", "max_tiers"}
 
@@ -57,9 +58,6 @@ class SweepConfig:
         """The validated (data, train) configuration of one cell."""
         data = self.data | {k: v for k, v in cell.items() if k in DATA_FIELDS}
         train = self.train | {k: v for k, v in cell.items() if k in TRAIN_FIELDS}
-        # A swept p_h or p_b makes a fixed p_e inconsistent; p_e is then implied.
-        if ("p_h" in cell or "p_b" in cell) and "p_e" not in cell:
-            data.pop("p_e", None)
         return DataConfig(**data), TrainConfig(**train)
 
     def to_dict(self) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def _draw(key: PRNGKeyArray, d: int, dtype) -> _Draws:
 
 def sample_with(key: PRNGKeyArray, n: int, d: int, *, p_e, p_h, mu_norm, nu_norm, sigma_p,
                 easy_layout: str = "orthogonal", hard_sign: str = "shared",
-                dtype=jnp.float32, **_unused) -> Data:
+                dtype=jnp.float32) -> Data:
     """Draw `n` samples of D with traceable numeric parameters (the jitted core uses this).
 
     `p_b` is implied by `p_e` and `p_h` (categories: u < p_e easy, u < p_e + p_h hard, else both).

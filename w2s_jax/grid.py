@@ -126,7 +126,10 @@ def plan_tiers(runs: Sequence[Run], max_tiers: int = MAX_TIERS, platform: str = 
     tiers = []
     for shape, members in groups.items():
         tier_cost = COMPILE_SECONDS * throughput / flops_per_sample(shape)
-        edges = n_max_tiers([r.train.n_st for r, _ in members], max_tiers, tier_cost)
+        # Wishart draws are sized by n_max (one Bartlett factor), so one tier per shape keeps
+        # them independent of the tier heuristics; they still depend on the grid's largest n_st.
+        tiers_allowed = 1 if shape.gram_noise == "wishart" else max_tiers
+        edges = n_max_tiers([r.train.n_st for r, _ in members], tiers_allowed, tier_cost)
         by_edge: dict[int, list[Run]] = {e: [] for e in edges}
         for run, _ in members:
             by_edge[edges[int(np.searchsorted(edges, run.train.n_st))]].append(run)

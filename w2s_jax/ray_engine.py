@@ -126,7 +126,7 @@ class Cluster:
             if not todo:
                 continue
             size = chunk_size or auto_chunk_size(estimate_run_bytes(tier.static), self.budget,
-                                                 self.n_devices, len(tier.runs))
+                                                 self.n_devices, len(todo))
             parts = chunks(todo, size)
             report.append(dict(n_max=tier.static.n_max, d=tier.static.d, m=tier.static.m,
                                T=tier.static.T, runs=len(todo), chunk_size=size,

@@ -118,8 +118,7 @@ def write_report(directory: str | Path, out: str | Path | None = None, rule: str
     lines += [f"{runs['cell'].nunique() if 'cell' in runs else len(per_cell(runs))} cells × "
               f"{runs['seed'].nunique()} seeds = {len(runs)} runs; swept: "
               f"{', '.join(f'`{c}` ({runs[c].nunique()})' for c in swept) or 'nothing'}."]
-    timing = manifest.get("timings") if isinstance(manifest.get("timings"), dict) else {}
-    total = manifest.get("wall_s", timing.get("total_s"))
+    total = manifest.get("wall_s")
     if total is not None:
         lines[-1] += f" Sweep time {float(total):.0f} s"
         if manifest.get("platform"):

@@ -234,7 +234,7 @@ def run(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
         pseudo_labels = predict(weak(train.X))
         weak_test_pred = predict(weak(test.X))
         W0 = init_filters(static, params, key)
-        if static.engine in ("gram", "auto") and _use_gram(static):
+        if _use_gram(static):
             from w2s_jax.gram import train_strong_gram
             records = train_strong_gram(static, params, train, test, pseudo_labels, mask, W0)
         else:
@@ -251,13 +251,8 @@ def run(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
 
 
 def _use_gram(static: Static) -> bool:
-    if static.engine == "gram":
-        return True
-    try:
-        from w2s_jax.gram import gram_is_cheaper
-    except ImportError:
-        return False
-    return gram_is_cheaper(static)
+    from w2s_jax.gram import gram_is_cheaper
+    return static.engine == "gram" or (static.engine == "auto" and gram_is_cheaper(static))
 
 
 def run_key(base_seed: int, seed: int) -> PRNGKeyArray:

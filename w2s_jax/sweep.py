@@ -323,7 +323,7 @@ def _execute_local(tiers: Sequence[Tier], done: set[int], base_seed: int,
         todo = [r for r in tier.runs if r.index not in done]
         if not todo:
             continue
-        program = compile_tier(tier, chunk_size, devices, len(tier.runs))
+        program = compile_tier(tier, chunk_size, devices, len(todo))
         compile_s += program.compile_s
         per_chunk = min(chunk_size, program.size) if chunk_size else program.size
         parts = chunks(todo, per_chunk)

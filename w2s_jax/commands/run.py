@@ -47,7 +47,6 @@ def execute(args) -> int:
         raise ConfigError(f"--seed: must be an integer >= 0, got {args.seed}")
     if args.save is not None and args.save.suffix not in (".csv", ".parquet"):
         raise ConfigError(f"--save: the file must end in .csv or .parquet, got {args.save.name!r}")
-    config = config.replace(grid={k: (v,) for k, v in cell.items()})
     data, train = config.configs(cell)
 
     static, params = split(data, train)
