@@ -28,14 +28,14 @@ import numpy as np
 import pandas as pd
 
 from w2s_jax.config_file import DATA_FIELDS, TRAIN_FIELDS
-from w2s_jax.theory import add_tau
+from w2s_jax.theory import HARMFUL_FRACTION, add_tau
 
 __all__ = ["CLASSES", "parameter_columns", "swept_columns", "classify", "early_stopping_windows",
            "per_cell", "class_counts", "gain"]
 
 CLASSES = ("harmful", "benign", "label_correction", "not_converged")
 #: Defaults of the classification rule (see the module docstring).
-HARMFUL_ERROR, FIT_MIN, LC_MIN, WINDOW_TOL = 0.12, 0.99, 0.5, 0.01
+HARMFUL_ERROR, FIT_MIN, LC_MIN, WINDOW_TOL = HARMFUL_FRACTION, 0.99, 0.5, 0.01
 
 
 def parameter_columns(df: pd.DataFrame) -> list[str]:

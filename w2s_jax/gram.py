@@ -32,7 +32,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from w2s_jax.config import GRAM_OPTIMIZERS, ConfigError, Params, Static
 from w2s_jax.data import SIGNAL_DIMS, Data, signal_vectors
-from w2s_jax.models import HIGHEST, relu
+from w2s_jax.models import HIGHEST, output_scale_factor, relu
 from w2s_jax.run import (logistic_loss, make_optimizer, predict, record, sample_all,
                          segment_lengths, train_weak)
 
@@ -111,7 +111,7 @@ def train_in_gram(static: Static, params: Params, train: Data, test: Data, pseud
     test_signal = test.X[:, :2, :SIGNAL_DIMS]
     signals = signal_vectors(SIGNAL_DIMS, params.mu_norm, params.nu_norm, static.easy_layout, dtype)
     noise_sq = jnp.maximum(jnp.diagonal(gram.train), jnp.finfo(dtype).tiny)
-    scale = 1.0 / static.m if static.output_scale == "1/m" else 1.0
+    scale = output_scale_factor(static.output_scale, static.m)
     optimizer = make_optimizer(static.optimizer, params.eta)
 
     def preactivations(coef, signal_patches, filters_noise, noise_gram):

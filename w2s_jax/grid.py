@@ -161,15 +161,24 @@ def estimate_run_bytes(static: Static) -> int:
     """A shape-based upper estimate of one run's device memory (bytes).
 
     The three samples `(n, 3, d)`, the strong model's activations and gradients, and the
-    `(2, m, n_max)` noise projections; doubled for XLA temporaries.
+    `(2, m, n_max)` noise projections; with the Gram engine its `n_max × (n_max + n_test)`
+    blocks, and on the Wishart path its Bartlett factor instead of any `d`-sized array;
+    doubled for XLA temporaries.
     """
+    from w2s_jax.run import _use_gram
+
     itemsize = np.dtype(static.dtype).itemsize
-    d, m = static.d, static.m
-    n_all = static.n_wk + static.n_max + static.n_test
-    data = 2 * n_all * 3 * d  # patches plus draws of the noise
-    activations = 4 * (static.n_max + static.n_test) * 3 * 2 * m
-    weights = 8 * 2 * m * d + 2 * 2 * m * static.n_max
-    return 2 * itemsize * (data + activations + weights) + 64 * len(static.record_steps)
+    d, m, n = static.d, static.m, static.n_max
+    wishart = static.gram_noise == "wishart"
+    n_all = static.n_wk + n + static.n_test
+    data = 2 * n_all * 3 * (4 if wishart else d)  # patches plus draws of the noise
+    activations = 4 * (n + static.n_test) * 3 * 2 * m
+    weights = (0 if wishart else 8 * 2 * m * d) + 2 * 2 * m * n
+    gram = 2 * n * (n + static.n_test + 2 * m) if _use_gram(static) else 0
+    if wishart:
+        n1 = static.n_wk + n + 2 * m
+        gram += n1 * n1 + static.n_test * n1
+    return 2 * itemsize * (data + activations + weights + gram) + 64 * len(static.record_steps)
 
 
 def memory_budget(device, n_devices: int) -> int:

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-__all__ = ["LinearCNN", "ReLUCNN", "HIGHEST", "relu"]
+__all__ = ["LinearCNN", "ReLUCNN", "HIGHEST", "relu", "output_scale_factor"]
 
 HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -23,6 +23,11 @@ def relu(z):
     Not `jnp.maximum(z, 0)`: its derivative at a tie is 1/2. `jax.nn.relu` fixes it to 0.
     """
     return jax.nn.relu(z)
+
+
+def output_scale_factor(output_scale: str, m: int) -> float:
+    """The second-layer weight of SPEC §2: `1/m` (default) or `1`."""
+    return 1.0 / m if output_scale == "1/m" else 1.0
 
 
 def _batched(X):
@@ -53,7 +58,7 @@ class ReLUCNN(eqx.Module):
         """`(F_{+1}, F_{-1})` for each sample."""
         pre = jnp.einsum("srd,npd->nsrp", self.W, X, precision=HIGHEST)
         total = relu(pre).sum(axis=(2, 3))
-        scale = 1.0 / self.W.shape[1] if self.output_scale == "1/m" else 1.0
+        scale = output_scale_factor(self.output_scale, self.W.shape[1])
         return scale * total
 
     def __call__(self, X: Float[Array, "*n 3 d"]) -> Float[Array, "*n"]:
@@ -73,5 +78,5 @@ class ReLUCNN(eqx.Module):
         pre_signal = jnp.einsum("srk,npk->nsrp", self.W[..., :k], signal_patches, precision=HIGHEST)
         pre_noise = jnp.einsum("srd,nd->nsr", self.W, noise, precision=HIGHEST)
         total = relu(pre_signal).sum(axis=(2, 3)) + relu(pre_noise).sum(axis=2)
-        scale = 1.0 / self.W.shape[1] if self.output_scale == "1/m" else 1.0
+        scale = output_scale_factor(self.output_scale, self.W.shape[1])
         return scale * (total[:, 0] - total[:, 1])

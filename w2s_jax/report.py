@@ -14,6 +14,7 @@ import pandas as pd
 from w2s_jax import fit, plots
 from w2s_jax.analysis import CLASSES, class_counts, classify, per_cell, swept_columns
 from w2s_jax.config import ConfigError
+from w2s_jax.theory import TAU_FEATURES
 
 __all__ = ["load_results", "analyse", "default_axes", "make_figures", "write_report",
            "markdown_table"]
@@ -53,7 +54,7 @@ def analyse(summary: pd.DataFrame, trajectories: pd.DataFrame, rule: str = "clas
         out["constant"] = fit.fit_constant(data, n_boot=n_boot)
         if "n_st" in data and data["n_st"].nunique() > 1:
             out["slices"] = fit.boundary_per_slice(data, n_boot=n_boot)
-            varying = [f for f in ("n_st", "p_b", "nu_norm", "sigma_p", "d")
+            varying = [f for f in TAU_FEATURES
                        if f in data and data[f].nunique() > 1]
             if len(varying) > 1:
                 out["exponents"] = fit.fit_exponents(data, n_boot=n_boot)

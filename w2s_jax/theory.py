@@ -46,9 +46,13 @@ def weak_test_accuracy(p_h):
     return 1.0 - 0.5 * np.asarray(p_h, dtype=float)
 
 
+#: Theorem 3.4: harmful overfitting means test error at least HARMFUL_FRACTION · p_h.
+HARMFUL_FRACTION = 0.12
+
+
 def harmful_error(p_h):
     """The test error that Theorem 3.4 guarantees in the harmful regime: `0.12 · p_h`."""
-    return 0.12 * np.asarray(p_h, dtype=float)
+    return HARMFUL_FRACTION * np.asarray(p_h, dtype=float)
 
 
 def add_tau(df):
