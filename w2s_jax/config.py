@@ -20,6 +20,7 @@ __all__ = [
     "Params",
     "record_steps",
     "split",
+    "static_of",
     "N_ST_MAX",
 ]
 
@@ -232,12 +233,12 @@ DATA_PARAMS = ("p_e", "p_h", "p_b", "mu_norm", "nu_norm", "sigma_p")
 TRAIN_PARAMS = ("n_st", "sigma_0", "eta", "eta_wk")
 
 
-def split(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> tuple[Static, Params]:
-    """Split a (data, train) configuration into the static part and the traced parameters."""
+def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> Static:
+    """The static part of a (data, train) configuration; `n_max` defaults to `n_st`."""
     n_max = train.n_st if n_max is None else n_max
     if n_max < train.n_st:
         raise ConfigError(f"n_max: must be >= n_st = {train.n_st}, got {n_max}")
-    static = Static(
+    return Static(
         d=data.d, m=train.m, n_max=int(n_max), n_wk=train.n_wk, n_test=train.n_test,
         T=train.T, T_wk=train.T_wk, record_steps=record_steps(train),
         easy_layout=data.easy_layout, hard_sign=data.hard_sign,
@@ -245,6 +246,11 @@ def split(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> tup
         optimizer_wk=train.optimizer_wk, engine=train.engine, dtype=train.dtype,
         gram_noise=train.gram_noise,
     )
+
+
+def split(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> tuple[Static, Params]:
+    """Split a (data, train) configuration into the static part and the traced parameters."""
+    static = static_of(data, train, n_max)
     dtype = jnp.dtype(train.dtype)
     numbers = {k: getattr(data, k) for k in DATA_PARAMS} | {k: getattr(train, k) for k in TRAIN_PARAMS}
     params = Params(**{k: jnp.asarray(v, dtype=jnp.int32 if k == "n_st" else dtype)

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from w2s_jax.config import (DATA_PARAMS, ConfigError, DataConfig, Params, Static,
-                            TrainConfig, split)
+                            TrainConfig, static_of)
 from w2s_jax.config_file import SweepConfig, load_config
 
 __all__ = ["Run", "Tier", "expand", "plan_tiers", "n_max_tiers", "chunks", "stack_params",
@@ -114,14 +114,13 @@ def plan_tiers(runs: Sequence[Run], max_tiers: int = MAX_TIERS, platform: str = 
     Each extra tier costs a compile, weighed against the padded work it saves on
     `n_devices` devices of `platform` (see `COMPILE_SECONDS`).
     """
-    groups: dict[Static, list[tuple[Run, Static]]] = {}
-    statics = {}
+    groups: dict[Static, list[Run]] = {}
+    shapes: dict[tuple, Static] = {}
     for run in runs:
         key = (run.data, run.train)
-        if key not in statics:
-            statics[key] = split(run.data, run.train)[0]
-        static = statics[key]
-        groups.setdefault(static._replace(n_max=0), []).append((run, static))
+        if key not in shapes:
+            shapes[key] = static_of(run.data, run.train)._replace(n_max=0)
+        groups.setdefault(shapes[key], []).append(run)
     throughput = DEVICE_FLOPS.get(platform, DEVICE_FLOPS["gpu"]) * n_devices
     tiers = []
     for shape, members in groups.items():
@@ -129,9 +128,9 @@ def plan_tiers(runs: Sequence[Run], max_tiers: int = MAX_TIERS, platform: str = 
         # Wishart draws are sized by n_max (one Bartlett factor), so one tier per shape keeps
         # them independent of the tier heuristics; they still depend on the grid's largest n_st.
         tiers_allowed = 1 if shape.gram_noise == "wishart" else max_tiers
-        edges = n_max_tiers([r.train.n_st for r, _ in members], tiers_allowed, tier_cost)
+        edges = n_max_tiers([r.train.n_st for r in members], tiers_allowed, tier_cost)
         by_edge: dict[int, list[Run]] = {e: [] for e in edges}
-        for run, _ in members:
+        for run in members:
             by_edge[edges[int(np.searchsorted(edges, run.train.n_st))]].append(run)
         tiers += [Tier(shape._replace(n_max=e), tuple(rs)) for e, rs in by_edge.items() if rs]
     return tiers

@@ -9,7 +9,6 @@ built without pyplot (no global state, no GUI backend), so they work headless an
 from __future__ import annotations
 
 import contextlib
-import itertools
 import warnings
 from pathlib import Path
 from typing import Sequence
