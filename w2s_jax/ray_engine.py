@@ -37,15 +37,19 @@ def _probe() -> tuple[int, int, str]:
     return len(devices), memory_budget(devices[0], len(devices)), devices[0].platform
 
 
-def _run_chunk(static: Static, runs: Sequence[Run], base_seed: int, out: str | None):
-    """On a worker: evaluate one chunk, write its parts if DIR is reachable, return its tables."""
+def _run_chunk(static: Static, runs: Sequence[Run], size: int, base_seed: int, out: str | None):
+    """On a worker: evaluate one chunk, write its parts if DIR is reachable, return its tables.
+
+    `size` is the tier's chunk size: a shorter last chunk is padded to it, so a worker that
+    has compiled the tier does not compile it again for the remainder.
+    """
     import jax
 
     from w2s_jax.store import Store
     from w2s_jax.sweep import chunk_name, chunk_tables, program_for
 
     devices = jax.local_devices()
-    size = -(-len(runs) // len(devices)) * len(devices)
+    size = -(-max(size, len(runs)) // len(devices)) * len(devices)
     program = program_for(static, size, devices, runs)
     summary, trajectories = chunk_tables(runs, static.record_steps, program(runs, base_seed))
     name = chunk_name(runs)
@@ -132,7 +136,7 @@ class Cluster:
                                T=tier.static.T, runs=len(todo), chunk_size=size,
                                chunks=len(parts)))
             for part in parts:
-                pending[task.remote(tier.static, part, base_seed, out)] = part
+                pending[task.remote(tier.static, part, size, base_seed, out)] = part
         compile_s, devices = 0.0, set()
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
