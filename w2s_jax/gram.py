@@ -34,7 +34,7 @@ from w2s_jax.config import GRAM_OPTIMIZERS, ConfigError, Params, Static
 from w2s_jax.data import SIGNAL_DIMS, Data, signal_vectors
 from w2s_jax.models import HIGHEST, output_scale_factor, relu
 from w2s_jax.run import (logistic_loss, make_optimizer, predict, record, sample_all,
-                         segment_lengths, train_weak)
+                         scan_records, signal_components, train_weak)
 
 __all__ = ["NoiseGram", "NoiseCoordinates", "gram_from_noise", "train_strong_gram",
            "train_in_gram", "bartlett_factor", "sample_wishart", "sample_noise_coordinates",
@@ -146,23 +146,16 @@ def train_in_gram(static: Static, params: Params, train: Data, test: Data, pseud
             preactivations(coef, train_signal, gram.filters_train, gram.train))
         test_logits = logits_of(
             preactivations(coef, test_signal, gram.filters_test, gram.train_test))
-        gamma = jnp.einsum("srk,uk->sru", A, signals, precision=HIGHEST) / jnp.sum(
-            signals * signals, axis=1)[None, None]
+        gamma = signal_components(A, signals)
         rho = jnp.einsum("srj,jn->srn", C, gram.train, precision=HIGHEST) / noise_sq[None, None]
         finite = jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(A)) & jnp.all(jnp.isfinite(C))
         return record(train_logits=train_logits, test_logits=test_logits, train_loss=train_loss,
                       finite=finite, train=train, test=test, pseudo_labels=pseudo_labels,
                       mask=mask, gamma=gamma, rho=rho)
 
-    def segment(state, length):
-        state = jax.lax.fori_loop(0, length, gd_step, state)
-        return state, measure(state[0])
-
     two, m = gram.filters_signal.shape[:2]
     coef0 = (jnp.zeros((two, m, SIGNAL_DIMS), dtype), jnp.zeros((two, m, train_signal.shape[0]), dtype))
-    first = measure(coef0)
-    _, rest = jax.lax.scan(segment, (coef0, optimizer.init(coef0)), segment_lengths(static))
-    return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
+    return scan_records(static, coef0, optimizer, gd_step, measure)
 
 
 # --- Wishart: the Gram matrix drawn from its law ------------------------------------------

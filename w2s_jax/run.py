@@ -22,7 +22,8 @@ from w2s_jax.data import BOTH, EASY, HARD, SIGNAL_DIMS, Data, sample_with, signa
 from w2s_jax.models import HIGHEST, LinearCNN, ReLUCNN
 
 __all__ = ["run", "Trajectory", "logistic_loss", "make_optimizer", "predict", "sample_all",
-           "train_weak", "init_filters", "record", "segment_lengths", "run_key"]
+           "train_weak", "init_filters", "record", "scan_records", "signal_components",
+           "segment_lengths", "run_key"]
 
 
 def logistic_loss(z):
@@ -134,6 +135,29 @@ def segment_lengths(static: Static) -> Int[Array, " R-1"]:
     return steps[1:] - steps[:-1]
 
 
+def scan_records(static: Static, weights0, optimizer: optax.GradientTransformation, gd_step,
+                 measure) -> dict:
+    """The nested scan every engine records with: measure at step 0, then an outer scan over
+    record points whose body runs `gd_step` for the steps in between and measures.
+
+    `gd_step(i, (weights, opt_state))` is one GD step; `measure(weights)` returns the dict of
+    `record`. Returns that dict with a leading axis over `static.record_steps`.
+    """
+    def segment(state, length):
+        state = jax.lax.fori_loop(0, length, gd_step, state)
+        return state, measure(state[0])
+
+    first = measure(weights0)
+    _, rest = jax.lax.scan(segment, (weights0, optimizer.init(weights0)), segment_lengths(static))
+    return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
+
+
+def signal_components(delta_on_signal_span, signals):
+    """`gamma[s, r, u] = <delta_{s,r}, u> / |u|^2` for the four signals (`(4, k)` each)."""
+    return jnp.einsum("srk,uk->sru", delta_on_signal_span, signals, precision=HIGHEST) / jnp.sum(
+        signals * signals, axis=1)[None, None]
+
+
 def record(*, train_logits, test_logits, train_loss, finite, train: Data, test: Data,
            pseudo_labels, mask, gamma, rho) -> dict:
     """The metrics of one record point, common to every engine.
@@ -198,8 +222,7 @@ def _train_strong_direct(static, params, train, test, pseudo_labels, mask, W0):
     def measure(W):
         train_loss, train_logits = loss(W)
         delta = W - W0
-        gamma = jnp.einsum("srd,ud->sru", delta, signals, precision=HIGHEST) / jnp.sum(
-            signals * signals, axis=1)[None, None]
+        gamma = signal_components(delta, signals)
         rho = jnp.einsum("srd,nd->srn", delta, noise, precision=HIGHEST) / noise_sq[None, None]
         return record(
             train_logits=train_logits,
@@ -207,14 +230,7 @@ def _train_strong_direct(static, params, train, test, pseudo_labels, mask, W0):
             train_loss=train_loss, finite=jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(W)),
             train=train, test=test, pseudo_labels=pseudo_labels, mask=mask, gamma=gamma, rho=rho)
 
-    def segment(state, length):
-        state = jax.lax.fori_loop(0, length, gd_step, state)
-        return state, measure(state[0])
-
-    state0 = (W0, optimizer.init(W0))
-    first = measure(W0)
-    _, rest = jax.lax.scan(segment, state0, segment_lengths(static))
-    return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
+    return scan_records(static, W0, optimizer, gd_step, measure)
 
 
 def run(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
