@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from w2s_jax.config import DataConfig, Params, Static, TrainConfig, split
+from w2s_jax.config_file import DATA_FIELDS
 from w2s_jax.gram import engine_flops
 from w2s_jax.models import HIGHEST
 from w2s_jax.run import run, run_key
@@ -87,14 +88,13 @@ def grid_batch(fields: dict, cells: int, **switches) -> tuple[Static, Params, ja
     `(Params, key)` list a Python loop would use.
     """
     fields = fields | switches
-    data_keys = {f.name for f in dataclasses.fields(DataConfig)}
     p_bs, nu_norms = (0.2, 0.3, 0.4, 0.5), (3.0, 4.0, 5.0, 6.0)
     seeds = range(-(-cells // (len(p_bs) * len(nu_norms))))
     singles = []
     for p_b, nu_norm, seed in itertools.islice(itertools.product(p_bs, nu_norms, seeds), cells):
-        data = DataConfig(**{k: v for k, v in fields.items() if k in data_keys},
+        data = DataConfig(**{k: v for k, v in fields.items() if k in DATA_FIELDS},
                           p_b=p_b, nu_norm=nu_norm)
-        train = TrainConfig(**{k: v for k, v in fields.items() if k not in data_keys})
+        train = TrainConfig(**{k: v for k, v in fields.items() if k not in DATA_FIELDS})
         static, params = split(data, train)
         singles.append((params, run_key(0, seed)))
     params = jax.tree.map(lambda *xs: jnp.stack(xs), *(p for p, _ in singles))
