@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: install test paper bench clean
+.PHONY: install test lint format paper bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The whole test suite (what .ci/run runs).
-test: $(STAMP)
+## The whole test suite (what .ci/run runs): lint and format check first, then pytest.
+test: lint
 	$(BIN)/python -m pytest
+
+## ruff: the linter and the formatter's check (`make format` rewrites the tree).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 ## The main job: the three regimes at the SPEC §5 calibration point (4 n_st x 8 seeds,
 ## about 3 minutes on two CPU cores), its report and figures in results/paper/.

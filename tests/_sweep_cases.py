@@ -59,12 +59,16 @@ def snapshot(root: Path) -> dict[str, str]:
     root = Path(root)
     if not root.exists():
         return {}
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
-def assert_same_results(a: pd.DataFrame, b: pd.DataFrame, keys=("cell", "seed"), rtol=1e-5,
-                        atol=1e-6):
+def assert_same_results(
+    a: pd.DataFrame, b: pd.DataFrame, keys=("cell", "seed"), rtol=1e-5, atol=1e-6
+):
     """Equal tables up to float tolerance: same rows (matched on parameters) and columns."""
     assert list(a.columns) == list(b.columns)
     assert len(a) == len(b)

@@ -1,11 +1,18 @@
 """Strict JAX for the whole suite: four fake CPU devices (so sharded paths run in CI) and
-rank promotion as an error. Both must be set before JAX initializes its backend."""
+rank promotion as an error. Both must be set before JAX initializes its backend.
+
+The persistent compile cache goes to a folder of this session (never the user's own), which
+the suite's subprocesses and notebook kernels share.
+"""
 
 import os
+import tempfile
 
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                           " --xla_force_host_platform_device_count=4").strip()
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
+).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ["W2S_CACHE_DIR"] = tempfile.mkdtemp(prefix="w2s-test-cache-")
 
 import jax  # noqa: E402
 

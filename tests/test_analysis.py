@@ -1,11 +1,12 @@
 """The classifier and the early-stopping windows on synthetic trajectories with known answers."""
 
+import _synthetic as S
 import numpy as np
 import pandas as pd
 import pytest
 
-import _synthetic as S
-from w2s_jax import analysis, theory
+from w2s_jax.analysis import classes
+from w2s_jax.model import theory
 
 KINDS = ("harmful", "benign", "label_correction", "not_converged")
 
@@ -14,7 +15,7 @@ KINDS = ("harmful", "benign", "label_correction", "not_converged")
 def four():
     kinds = {(i, s): k for i, k in enumerate(KINDS) for s in range(3)}
     summary, traj = S.frames(kinds, [dict(n_st=n) for n in (75, 300, 2000, 20000)], 3)
-    return summary, traj, analysis.classify(summary, traj)
+    return summary, traj, classes.classify(summary, traj)
 
 
 def test_each_planted_class_is_recovered(four):
@@ -37,7 +38,7 @@ def test_label_correction_records_its_end_state_and_degradation(four):
 
 def test_window_is_contiguous_stretch_within_tolerance(four):
     summary, traj, _ = four
-    windows = analysis.early_stopping_windows(summary, traj, tol=0.01)
+    windows = classes.early_stopping_windows(summary, traj, tol=0.01)
     row = windows[windows["n_st"] == 2000].iloc[0]
     curve = S.curves("label_correction")["test_acc"]
     inside = S.STEPS[curve >= curve.max() - 0.01]
@@ -53,12 +54,27 @@ def test_harmful_threshold_is_theorem_level():
     for seed, acc in enumerate((level - 1e-6, level + 1e-3)):
         c = S.curves("benign")
         c["test_acc"] = np.r_[0.5, np.full(len(S.STEPS) - 1, acc)]
-        rows.append(pd.DataFrame(c | dict(step=S.STEPS, seed=seed, n_st=100, p_h=p_h, p_b=0.4,
-                                          nu_norm=5.0, sigma_p=1.0, d=1000)))
+        rows.append(
+            pd.DataFrame(
+                c
+                | dict(
+                    step=S.STEPS,
+                    seed=seed,
+                    n_st=100,
+                    p_h=p_h,
+                    p_b=0.4,
+                    nu_norm=5.0,
+                    sigma_p=1.0,
+                    d=1000,
+                )
+            )
+        )
     traj = pd.concat(rows, ignore_index=True)
-    summary = traj.drop_duplicates("seed")[["n_st", "p_h", "p_b", "nu_norm", "sigma_p", "d", "seed"]]
+    summary = traj.drop_duplicates("seed")[
+        ["n_st", "p_h", "p_b", "nu_norm", "sigma_p", "d", "seed"]
+    ]
     summary = summary.assign(weak_test_acc=0.85, status="ok")
-    runs = analysis.classify(summary, traj).sort_values("seed")
+    runs = classes.classify(summary, traj).sort_values("seed")
     assert list(runs["class"]) == ["harmful", "benign"]
 
 
@@ -66,18 +82,18 @@ def test_diverged_runs_are_not_converged(four):
     summary, traj, _ = four
     summary = summary.copy()
     summary.loc[summary["n_st"] == 300, "status"] = "diverged"
-    runs = analysis.classify(summary, traj)
+    runs = classes.classify(summary, traj)
     assert set(runs.loc[runs["n_st"] == 300, "class"]) == {"not_converged"}
 
 
 def test_per_cell_and_counts(four):
     *_, runs = four
-    cells = analysis.per_cell(runs)
+    cells = classes.per_cell(runs)
     assert len(cells) == 4 and (cells["n_seeds"] == 3).all()
-    assert np.allclose(cells[[f"p_{c}" for c in analysis.CLASSES]].sum(axis=1), 1.0)
-    counts = analysis.class_counts(runs)
+    assert np.allclose(cells[[f"p_{c}" for c in classes.CLASSES]].sum(axis=1), 1.0)
+    counts = classes.class_counts(runs)
     assert counts.loc[0, list(KINDS)].tolist() == [3, 3, 3, 3]
-    assert analysis.class_counts(runs, ["n_st"]).shape == (4, 5)
+    assert classes.class_counts(runs, ["n_st"]).shape == (4, 5)
 
 
 def test_tau_formula():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import w2s_jax as w2s
-from w2s_jax.data import BOTH, EASY, HARD
+from w2s_jax.model.data import BOTH, EASY, HARD
 
 
 def _sample(n=20_000, **kw):
@@ -43,10 +43,12 @@ def test_noise_variance_and_orthogonality():
 @pytest.mark.parametrize("easy_layout", ["orthogonal", "antipodal"])
 @pytest.mark.parametrize("hard_sign", ["shared", "antipodal"])
 def test_patch_structure(easy_layout, hard_sign):
-    cfg, data = _sample(n=500, easy_layout=easy_layout, hard_sign=hard_sign, mu_norm=3.0,
-                        nu_norm=2.0)
+    cfg, data = _sample(
+        n=500, easy_layout=easy_layout, hard_sign=hard_sign, mu_norm=3.0, nu_norm=2.0
+    )
     mu_pos, mu_neg, nu_pos, nu_neg = np.asarray(
-        w2s.signal_vectors(cfg.d, cfg.mu_norm, cfg.nu_norm, cfg.easy_layout))
+        w2s.signal_vectors(cfg.d, cfg.mu_norm, cfg.nu_norm, cfg.easy_layout)
+    )
     if easy_layout == "antipodal":
         np.testing.assert_array_equal(mu_neg, -mu_pos)
     X, y, cat, eps = (np.asarray(a) for a in (data.X, data.y, data.category, data.eps))
@@ -98,12 +100,21 @@ def test_proposition_2_1_weak_model_is_at_chance_on_hard_only_data(hard_sign):
         assert _within(acc, 0.5, n, sigmas=4.5), acc
 
 
-@pytest.mark.parametrize("kwargs, key", [
-    (dict(d=4), "d"), (dict(sigma_p=0.0), "sigma_p"), (dict(nu_norm=-1.0), "nu_norm"),
-    (dict(p_h=1.2), "p_h"), (dict(p_h=0.7, p_b=0.5), "p_h + p_b"),
-    (dict(p_e=0.5, p_h=0.3, p_b=0.3), "p_e + p_h + p_b"), (dict(hard_sign="mixed"), "hard_sign"),
-    (dict(easy_layout="x"), "easy_layout"), (dict(d=10.5), "d"), (dict(mu_norm="5"), "mu_norm"),
-])
+@pytest.mark.parametrize(
+    "kwargs, key",
+    [
+        (dict(d=4), "d"),
+        (dict(sigma_p=0.0), "sigma_p"),
+        (dict(nu_norm=-1.0), "nu_norm"),
+        (dict(p_h=1.2), "p_h"),
+        (dict(p_h=0.7, p_b=0.5), "p_h + p_b"),
+        (dict(p_e=0.5, p_h=0.3, p_b=0.3), "p_e + p_h + p_b"),
+        (dict(hard_sign="mixed"), "hard_sign"),
+        (dict(easy_layout="x"), "easy_layout"),
+        (dict(d=10.5), "d"),
+        (dict(mu_norm="5"), "mu_norm"),
+    ],
+)
 def test_data_config_errors_name_the_field(kwargs, key):
     with pytest.raises(ValueError, match=f"^{key.replace('+', '[+]')}:"):
         w2s.DataConfig(**kwargs)

@@ -1,23 +1,24 @@
 """The boundary fits on planted boundaries where the answer is known."""
 
+import _synthetic as S
 import numpy as np
 import pandas as pd
 import pytest
 
-import _synthetic as S
-from w2s_jax import analysis, fit, theory
+from w2s_jax.analysis import classes, fit
+from w2s_jax.model import theory
 
 
 @pytest.fixture(scope="module")
 def planted():
     summary, traj = S.planted_boundary(C=2.0, k=4.0, seeds=6)
-    return fit.benign_outcome(analysis.classify(summary, traj))
+    return fit.benign_outcome(classes.classify(summary, traj))
 
 
 def test_constant_recovered_within_interval(planted):
     result = fit.fit_constant(planted, n_boot=100)
     assert result.C_lo <= 2.0 <= result.C_hi or result.C_wald_lo <= 2.0 <= result.C_wald_hi
-    assert result.C == pytest.approx(2.0, rel=0.25)
+    assert pytest.approx(2.0, rel=0.25) == result.C
     assert result.k > 1.0 and result.accuracy > 0.85
     assert "C =" in str(result)
 
@@ -35,7 +36,7 @@ def test_exponents_of_the_theory_are_accepted(planted):
 def test_planted_other_exponents_are_found_and_theory_rejected():
     """Plant nu_norm^2 (not nu_norm^4): the fit finds ~2 and the LR test rejects (1, 2, 4, -4)."""
     summary, traj = S.planted_boundary(C=0.1, k=6.0, seeds=6, exponents=(1, 2, 2, -4), rng=1)
-    data = fit.benign_outcome(analysis.classify(summary, traj))
+    data = fit.benign_outcome(classes.classify(summary, traj))
     result = fit.fit_exponents(data, n_boot=20)
     nu = result.table.set_index("feature").loc["nu_norm"]
     assert abs(nu["exponent"] - 2.0) < 0.8 and not (nu["wald_lo"] <= 4.0 <= nu["wald_hi"])
@@ -52,7 +53,9 @@ def test_per_slice_crossings_follow_tau(planted):
     ratio = crossed["n_st_50"].to_numpy() / np.asarray(expected)
     assert np.all((ratio > 0.4) & (ratio < 2.5))
     ok = crossed.dropna(subset=["n_st_50_lo"])
-    assert np.all(ok["n_st_50_lo"] <= ok["n_st_50"] + 1e-6) and np.all(ok["n_st_50"] <= ok["n_st_50_hi"] + 1e-6)
+    assert np.all(ok["n_st_50_lo"] <= ok["n_st_50"] + 1e-6) and np.all(
+        ok["n_st_50"] <= ok["n_st_50_hi"] + 1e-6
+    )
 
 
 def test_separated_data_give_finite_boundary():
@@ -65,9 +68,18 @@ def test_separated_data_give_finite_boundary():
 
 
 def test_benign_outcome_rules():
-    runs = pd.DataFrame(dict(end_class=["harmful", "benign", "not_converged", "harmful"],
-                             **{"class": ["harmful", "benign", "not_converged", "label_correction"]},
-                             n_st=[1, 2, 3, 4], p_b=0.4, nu_norm=5.0, sigma_p=1.0, d=10, seed=0))
+    runs = pd.DataFrame(
+        dict(
+            end_class=["harmful", "benign", "not_converged", "harmful"],
+            **{"class": ["harmful", "benign", "not_converged", "label_correction"]},
+            n_st=[1, 2, 3, 4],
+            p_b=0.4,
+            nu_norm=5.0,
+            sigma_p=1.0,
+            d=10,
+            seed=0,
+        )
+    )
     assert fit.benign_outcome(runs, "end")["benign"].tolist() == [0, 1, 0]
     assert fit.benign_outcome(runs, "class")["benign"].tolist() == [0, 1, 1]
     assert fit.benign_outcome(runs, "label_correction")["benign"].tolist() == [0, 0, 1]

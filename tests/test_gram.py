@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from w2s_jax.config import ConfigError, DataConfig, TrainConfig, split
-from w2s_jax.data import SIGNAL_DIMS
-from w2s_jax.gram import (NoiseCoordinates, bartlett_factor, engine_flops, gram_is_cheaper,
-                          run_wishart, sample_wishart)
-from w2s_jax.run import init_filters, run, run_key, sample_all
+from w2s_jax.engines.cost import engine_flops, gram_is_cheaper
+from w2s_jax.engines.run import run, run_key
+from w2s_jax.engines.wishart import NoiseCoordinates, bartlett_factor, run_wishart, sample_wishart
+from w2s_jax.model.config import ConfigError, DataConfig, TrainConfig, split
+from w2s_jax.model.data import SIGNAL_DIMS
+from w2s_jax.training.pipeline import init_filters, sample_all
 
 TINY = dict(n_st=20, m=4, n_wk=16, n_test=32, T=20, T_wk=10, record_every=5)
 
@@ -38,12 +39,14 @@ ANTIPODAL = DataConfig(d=48, easy_layout="antipodal", hard_sign="antipodal", p_h
 
 # Each case compiles two full runs (~10 s each on a loaded 2-core machine), so the switches
 # are paired rather than crossed.
-@pytest.mark.parametrize("optimizer,output_scale,data", [("sgd", "1/m", ORTHOGONAL),
-                                                         ("momentum", "1", ANTIPODAL)])
+@pytest.mark.parametrize(
+    "optimizer,output_scale,data", [("sgd", "1/m", ORTHOGONAL), ("momentum", "1", ANTIPODAL)]
+)
 def test_gram_engine_reproduces_direct_engine(x64, optimizer, output_scale, data):
     # n_max > n_st: the padded points must stay out of the dynamics in both engines.
-    static, params = _static_params(data=data, dtype="float64", optimizer=optimizer,
-                                    output_scale=output_scale, eta=0.5)
+    static, params = _static_params(
+        data=data, dtype="float64", optimizer=optimizer, output_scale=output_scale, eta=0.5
+    )
     key = run_key(0, 3)
     direct = jax.jit(run, static_argnums=0)(static, params, key)
     gram = jax.jit(run, static_argnums=0)(static._replace(engine="gram"), params, key)
@@ -64,19 +67,29 @@ def test_wishart_pipeline_is_exact_in_span_coordinates(x64):
     Q, R = jnp.linalg.qr(span.T)
     rows = R.T
     n_wk, n = static.n_wk, static.n_max
-    coords = NoiseCoordinates(weak=rows[:n_wk], train=rows[n_wk:n_wk + n],
-                              filters=rows[n_wk + n:], test=test.noise @ Q,
-                              filters_signal=W0[..., :SIGNAL_DIMS])
+    coords = NoiseCoordinates(
+        weak=rows[:n_wk],
+        train=rows[n_wk : n_wk + n],
+        filters=rows[n_wk + n :],
+        test=test.noise @ Q,
+        filters_signal=W0[..., :SIGNAL_DIMS],
+    )
     mask = jnp.arange(n) < params.n_st
     wishart = jax.jit(run_wishart, static_argnums=0)
     _, _, pseudo_labels, weak_test_pred, records = wishart(
-        static._replace(engine="gram", gram_noise="wishart"), params, key, mask, coords)
+        static._replace(engine="gram", gram_noise="wishart"), params, key, mask, coords
+    )
     direct = jax.jit(run, static_argnums=0)(static, params, key)
     weak_test_acc = jnp.mean((weak_test_pred == test.y).astype(jnp.float64))
     np.testing.assert_allclose(weak_test_acc, direct.weak_test_acc)
     for name, value in records.items():
-        np.testing.assert_allclose(np.asarray(value, float), np.asarray(getattr(direct, name), float),
-                                   atol=1e-9, rtol=1e-8, err_msg=name)
+        np.testing.assert_allclose(
+            np.asarray(value, float),
+            np.asarray(getattr(direct, name), float),
+            atol=1e-9,
+            rtol=1e-8,
+            err_msg=name,
+        )
 
 
 def test_wishart_run_never_forms_d_sized_arrays():
@@ -123,7 +136,9 @@ def test_wishart_law_matches_z_zt(x64):
     ours = _wishart_draws(sample_wishart, n, dof, 4000, seed=1)
     ref = _direct_draws(n, dof, 4000, seed=2)
     statistics = {
-        "W00": lambda w: w[:, 0, 0], "W22": lambda w: w[:, 2, 2], "W12": lambda w: w[:, 1, 2],
+        "W00": lambda w: w[:, 0, 0],
+        "W22": lambda w: w[:, 2, 2],
+        "W12": lambda w: w[:, 1, 2],
         "min_eig": lambda w: np.linalg.eigvalsh(w)[:, 0],
         "corr01": lambda w: w[:, 0, 1] / np.sqrt(w[:, 0, 0] * w[:, 1, 1]),
     }

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import w2s_jax as w2s
-from w2s_jax.data import BOTH, EASY, HARD
-from w2s_jax.run import logistic_loss
+from w2s_jax.model.data import BOTH, EASY, HARD
+from w2s_jax.training.rules import logistic_loss
 
 
 def test_single_sample_and_batch_agree():
@@ -39,8 +39,9 @@ def test_proposition_2_2_relu_cnn_separates_every_category(easy_layout, hard_sig
 
     The filters carry a random component too, so the noise patch does reach them.
     """
-    cfg = w2s.DataConfig(d=400, sigma_p=1.0, p_h=0.4, p_b=0.3, easy_layout=easy_layout,
-                         hard_sign=hard_sign)
+    cfg = w2s.DataConfig(
+        d=400, sigma_p=1.0, p_h=0.4, p_b=0.3, easy_layout=easy_layout, hard_sign=hard_sign
+    )
     data = w2s.sample(jax.random.key(7), 3000, cfg)
     mu_pos, mu_neg, nu_pos, nu_neg = w2s.signal_vectors(cfg.d, 1.0, 1.0, easy_layout)
     W = jnp.stack([jnp.stack([mu_pos, nu_pos, -nu_pos]), jnp.stack([mu_neg, nu_neg, -nu_neg])])
@@ -79,9 +80,12 @@ def test_autodiff_gradient_equals_closed_form(output_scale):
         def loss(W):
             return jnp.mean(logistic_loss(yhat * w2s.ReLUCNN(W, output_scale)(data.X)))
 
-        np.testing.assert_allclose(jax.grad(loss)(W),
-                                   _closed_form_gradient(W, data.X, yhat, output_scale),
-                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(
+            jax.grad(loss)(W),
+            _closed_form_gradient(W, data.X, yhat, output_scale),
+            rtol=1e-10,
+            atol=1e-12,
+        )
 
 
 def test_logistic_loss_is_stable():
@@ -91,7 +95,9 @@ def test_logistic_loss_is_stable():
     np.testing.assert_allclose(loss, [1000.0, 30.0, np.log(2.0), np.exp(-30.0), 0.0], rtol=1e-6)
 
 
-@pytest.mark.parametrize("easy_layout, hard_sign", [("orthogonal", "shared"), ("antipodal", "antipodal")])
+@pytest.mark.parametrize(
+    "easy_layout, hard_sign", [("orthogonal", "shared"), ("antipodal", "antipodal")]
+)
 def test_split_patch_logits_equal_the_full_network(easy_layout, hard_sign):
     """The direct engine's cheaper form: x1, x2 in the signal span, x3 the noise."""
     cfg = w2s.DataConfig(d=40, easy_layout=easy_layout, hard_sign=hard_sign)
@@ -99,5 +105,6 @@ def test_split_patch_logits_equal_the_full_network(easy_layout, hard_sign):
     W = jax.random.normal(jax.random.key(13), (2, 6, 40))
     for scale in ("1/m", "1"):
         net = w2s.ReLUCNN(W, scale)
-        np.testing.assert_allclose(net.split_patch_logits(data.X[:, :2, :4], data.noise),
-                                   net(data.X), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            net.split_patch_logits(data.X[:, :2, :4], data.noise), net(data.X), rtol=1e-5, atol=1e-5
+        )

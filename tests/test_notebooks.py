@@ -10,8 +10,11 @@ NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 
 def test_three_notebooks_exist():
-    assert [p.name for p in NOTEBOOKS] == ["01_quick_tour.ipynb", "02_paper_table.ipynb",
-                                           "03_phase_boundary.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == [
+        "01_quick_tour.ipynb",
+        "02_paper_table.ipynb",
+        "03_phase_boundary.ipynb",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -28,6 +31,7 @@ def test_runs_at_smoke_size(path, tmp_path, monkeypatch):
     monkeypatch.setenv("W2S_NOTEBOOK_SMOKE", "1")
     monkeypatch.setenv("W2S_NOTEBOOK_OUT", str(tmp_path))
     book = nbformat.read(path, as_version=4)
-    NotebookClient(book, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        book, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     assert list(tmp_path.glob("*.png")), "the notebook drew no figure"

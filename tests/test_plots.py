@@ -3,11 +3,11 @@
 import json
 import warnings
 
+import _synthetic as S
 import pytest
 
-import _synthetic as S
-from w2s_jax import analysis, fit, plots
-from w2s_jax.cli import main
+from w2s_jax.analysis import classes, fit, plots
+from w2s_jax.cli.main import main
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +28,16 @@ def _both(stem):
 
 def test_every_figure_without_warnings(sweep_dir, tmp_path):
     _, summary, traj = sweep_dir
-    runs = analysis.classify(summary, traj)
+    runs = classes.classify(summary, traj)
     C = fit.fit_constant(fit.benign_outcome(runs), n_boot=10).C
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plots.phase_diagram(runs, "n_st", "p_b", C=C, path=tmp_path / "phase")
         plots.phase_diagram(runs, "n_st", "sigma_p", value="benign", path=tmp_path / "phase_b")
         plots.collapse(runs, C=C, path=tmp_path / "collapse")
-        plots.trajectories(traj, summary, cells=[dict(n_st=25, p_b=0.4, sigma_p=0.8)],
-                           path=tmp_path / "traj")
+        plots.trajectories(
+            traj, summary, cells=[dict(n_st=25, p_b=0.4, sigma_p=0.8)], path=tmp_path / "traj"
+        )
         plots.window_map(runs, "n_st", path=tmp_path / "window")
         plots.window_map(runs, "n_st", "p_b", path=tmp_path / "window2")
         plots.signal_noise(traj, path=tmp_path / "signal")
@@ -53,7 +54,12 @@ def test_plot_and_report_commands(sweep_dir, capsys):
         assert main(["report", str(root), "--bootstrap", "10"]) == 0
     assert _both(root / "figures" / "phase") and _both(root / "figures" / "trajectories")
     text = (root / "report.md").read_text()
-    for needle in ("Fitted constant", "Free exponents", "![phase](figures/phase.png)", "| harmful |"):
+    for needle in (
+        "Fitted constant",
+        "Free exponents",
+        "![phase](figures/phase.png)",
+        "| harmful |",
+    ):
         assert needle in text
     assert "wrote" in capsys.readouterr().out
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from _sweep_cases import TINY, TINY_TOML, assert_same_results
 
-from w2s_jax.cli import main
-from w2s_jax.sweep import run_sweep
+from w2s_jax.cli.main import main
+from w2s_jax.sweeping.driver import run_sweep
 
 ray = pytest.importorskip("ray")
 # Ray starts its processes with fork + exec, which JAX's fork warning cannot tell apart.
@@ -21,8 +21,12 @@ def test_unreachable_address_exits_2_with_one_line(tmp_path, capsys):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY_TOML)
     out = tmp_path / "out"
-    assert main(["sweep", str(config), "--out", str(out), "--engine", "ray",
-                 "--address", "127.0.0.1:1"]) == 2
+    assert (
+        main(
+            ["sweep", str(config), "--out", str(out), "--engine", "ray", "--address", "127.0.0.1:1"]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "address: cannot reach" in err, err
     assert not out.exists()
@@ -31,8 +35,12 @@ def test_unreachable_address_exits_2_with_one_line(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def cluster():
     """A one-CPU local cluster: one worker process, so each tier compiles once."""
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False,
-             object_store_memory=100 * 1024 * 1024)
+    ray.init(
+        num_cpus=1,
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=100 * 1024 * 1024,
+    )
     yield
     ray.shutdown()
 
@@ -46,8 +54,11 @@ def test_ray_engine_equals_local_engine(cluster, tmp_path):
 
     # One task per chunk (3 + 3 + 2 runs), each writing its own parts; the driver merged them.
     parts = sorted(p.name for p in (out / "parts").glob("*.summary.parquet"))
-    assert parts == ["0000000-0000002.summary.parquet", "0000003-0000005.summary.parquet",
-                     "0000006-0000007.summary.parquet"]
+    assert parts == [
+        "0000000-0000002.summary.parquet",
+        "0000003-0000005.summary.parquet",
+        "0000006-0000007.summary.parquet",
+    ]
     pd.testing.assert_frame_equal(pd.read_parquet(out / "summary.parquet"), result.summary)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["engine"] == "ray" and manifest["status"] == "complete"
@@ -58,4 +69,3 @@ def test_ray_engine_equals_local_engine(cluster, tmp_path):
     again = run_sweep(TINY, out, engine="ray", chunk_size=3, quiet=True)
     assert (again.manifest["runs_computed"], again.manifest["runs_resumed"]) == (0, 8)
     assert_same_results(again.summary, result.summary)
-

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import w2s_jax as w2s
-from w2s_jax.run import run_key
-from w2s_jax.summary import summarize
+from w2s_jax.engines.run import run_key
+from w2s_jax.sweeping.tables import summarize
 
 SEEDS = 4
 DATA = w2s.DataConfig()  # the SPEC §5 calibration point is the default
@@ -26,7 +26,8 @@ def _regime(n_st):
     static, params = w2s.split(DATA, w2s.TrainConfig(n_st=n_st, record_every=10))
     keys = jax.vmap(lambda s: run_key(0, s))(np.arange(SEEDS))
     traj = jax.jit(jax.vmap(w2s.run, in_axes=(None, None, 0)), static_argnums=0)(
-        static, params, keys)
+        static, params, keys
+    )
     summary = summarize(static.record_steps, traj)
     best = np.asarray(traj.test_acc).argmax(axis=1)
     at_best = lambda field: np.asarray(getattr(traj, field))[np.arange(SEEDS), best]  # noqa: E731

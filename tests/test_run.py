@@ -6,16 +6,20 @@ import numpy as np
 import pytest
 
 import w2s_jax as w2s
-from w2s_jax.run import RECORD_FIELDS, run_key
-from w2s_jax.summary import summarize
+from w2s_jax.engines.run import run_key
+from w2s_jax.sweeping.tables import summarize
+from w2s_jax.training.records import RECORD_FIELDS
 
 TINY_DATA = dict(d=48, mu_norm=4.0, nu_norm=4.0, sigma_p=1.0)
 TINY_TRAIN = dict(m=4, n_wk=64, T_wk=30, n_test=128, T=30, record_every=5)
 
 
 def _split(n_max=None, data=None, **train):
-    return w2s.split(w2s.DataConfig(**(TINY_DATA | (data or {}))),
-                     w2s.TrainConfig(**(TINY_TRAIN | train)), n_max=n_max)
+    return w2s.split(
+        w2s.DataConfig(**(TINY_DATA | (data or {}))),
+        w2s.TrainConfig(**(TINY_TRAIN | train)),
+        n_max=n_max,
+    )
 
 
 _run = jax.jit(w2s.run, static_argnums=0)
@@ -23,9 +27,13 @@ _run = jax.jit(w2s.run, static_argnums=0)
 
 def _assert_same(a, b, rtol=1e-5, atol=1e-6):
     for field in w2s.Trajectory._fields:
-        np.testing.assert_allclose(np.asarray(getattr(a, field), dtype=float),
-                                   np.asarray(getattr(b, field), dtype=float),
-                                   rtol=rtol, atol=atol, err_msg=field)
+        np.testing.assert_allclose(
+            np.asarray(getattr(a, field), dtype=float),
+            np.asarray(getattr(b, field), dtype=float),
+            rtol=rtol,
+            atol=atol,
+            err_msg=field,
+        )
 
 
 def test_trajectory_shapes():
@@ -62,10 +70,14 @@ def test_traces_once_for_many_parameter_values():
     """n_st, p_b, nu_norm, sigma_p are traced: new values never recompile."""
     counted = jax.jit(eqx.debug.assert_max_traces(w2s.run, max_traces=1), static_argnums=0)
     static, _ = _split(n_max=40, n_st=40)
-    for n_st, p_b, nu_norm, sigma_p in [(10, 0.4, 4.0, 1.0), (40, 0.2, 3.0, 0.5),
-                                        (25, 0.6, 5.0, 2.0)]:
-        _, params = _split(n_max=40, n_st=n_st, data=dict(p_b=p_b, p_h=0.3, nu_norm=nu_norm,
-                                                          sigma_p=sigma_p))
+    for n_st, p_b, nu_norm, sigma_p in [
+        (10, 0.4, 4.0, 1.0),
+        (40, 0.2, 3.0, 0.5),
+        (25, 0.6, 5.0, 2.0),
+    ]:
+        _, params = _split(
+            n_max=40, n_st=n_st, data=dict(p_b=p_b, p_h=0.3, nu_norm=nu_norm, sigma_p=sigma_p)
+        )
         jax.block_until_ready(counted(static, params, run_key(0, 0)))
 
 
@@ -78,8 +90,9 @@ def test_log_spaced_record_schedule():
     linear, lparams = _split(n_st=16, T=200, record_every=1)
     log_traj, lin_traj = _run(static, params, run_key(0, 0)), _run(linear, lparams, run_key(0, 0))
     np.testing.assert_allclose(log_traj.test_acc, np.asarray(lin_traj.test_acc)[steps], atol=1e-6)
-    np.testing.assert_allclose(log_traj.train_loss, np.asarray(lin_traj.train_loss)[steps],
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        log_traj.train_loss, np.asarray(lin_traj.train_loss)[steps], rtol=1e-4
+    )
 
 
 @pytest.mark.parametrize("optimizer", ["momentum", "adam"])
@@ -98,7 +111,10 @@ def test_divergence_is_flagged():
     assert not np.all(np.asarray(traj.finite))
     assert summarize(static.record_steps, traj)["status"] == "diverged"
     ok_static, ok_params = _split(n_st=16)
-    assert summarize(ok_static.record_steps, _run(ok_static, ok_params, run_key(0, 0)))["status"] == "ok"
+    assert (
+        summarize(ok_static.record_steps, _run(ok_static, ok_params, run_key(0, 0)))["status"]
+        == "ok"
+    )
 
 
 def test_pseudo_labels_and_label_correction_are_consistent():
@@ -112,9 +128,13 @@ def test_pseudo_labels_and_label_correction_are_consistent():
 
 
 def test_train_config_errors_name_the_field():
-    for kwargs, key in [(dict(n_st=0), "n_st"), (dict(eta=-1.0), "eta"), (dict(m=2.5), "m"),
-                        (dict(record_schedule="cubic"), "record_schedule"),
-                        (dict(n_st=10**7), "n_st")]:
+    for kwargs, key in [
+        (dict(n_st=0), "n_st"),
+        (dict(eta=-1.0), "eta"),
+        (dict(m=2.5), "m"),
+        (dict(record_schedule="cubic"), "record_schedule"),
+        (dict(n_st=10**7), "n_st"),
+    ]:
         with pytest.raises(w2s.ConfigError, match=f"^{key}:"):
             w2s.TrainConfig(**kwargs)
     with pytest.raises(w2s.ConfigError, match="^n_max:"):

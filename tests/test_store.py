@@ -12,15 +12,20 @@ import pandas as pd
 import pytest
 from _sweep_cases import TINY, TINY_TOML, assert_same_results, tiny
 
-from w2s_jax.config import ConfigError
-from w2s_jax.config_file import load_config
-from w2s_jax.store import Store
-from w2s_jax.sweep import run_sweep
+from w2s_jax.model.config import ConfigError
+from w2s_jax.sweeping.config_file import load_config
+from w2s_jax.sweeping.driver import run_sweep
+from w2s_jax.sweeping.store import Store
 
 
 def _tables(cells, seeds=2, steps=(0, 5)):
-    summary = pd.DataFrame({"cell": [c for c in cells for _ in range(seeds)],
-                            "seed": [s for _ in cells for s in range(seeds)], "x": 1.0})
+    summary = pd.DataFrame(
+        {
+            "cell": [c for c in cells for _ in range(seeds)],
+            "seed": [s for _ in cells for s in range(seeds)],
+            "x": 1.0,
+        }
+    )
     trajectories = summary.loc[summary.index.repeat(len(steps))].reset_index(drop=True)
     trajectories["step"] = list(steps) * len(summary)
     return summary, trajectories
@@ -73,8 +78,11 @@ def test_chunks_are_atomic_and_merge_ignores_unfinished_parts(tmp_path):
     assert summary[["cell", "seed"]].values.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
     assert len(trajectories) == 8 and set(trajectories.cell) == {0, 1}
     assert sorted(p.name for p in store.parts.iterdir()) == [
-        "0000000-0000001.summary.parquet", "0000000-0000001.trajectories.parquet",
-        "0000002-0000003.summary.parquet", "0000002-0000003.trajectories.parquet"]
+        "0000000-0000001.summary.parquet",
+        "0000000-0000001.trajectories.parquet",
+        "0000002-0000003.summary.parquet",
+        "0000002-0000003.trajectories.parquet",
+    ]
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "summary.parquet"), summary)
 
 
@@ -82,7 +90,7 @@ def test_chunks_are_atomic_and_merge_ignores_unfinished_parts(tmp_path):
 # after its trajectory part is written and before its summary part: one chunk is finished.
 KILLER = textwrap.dedent("""
     import os, signal, sys
-    from w2s_jax.store import Store
+    from w2s_jax.sweeping.store import Store
     original = Store.write_chunk
     def write_chunk(self, name, summary, trajectories):
         if len(self._finished()) == 1:
@@ -90,7 +98,7 @@ KILLER = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
         original(self, name, summary, trajectories)
     Store.write_chunk = write_chunk
-    from w2s_jax.cli import main
+    from w2s_jax.cli.main import main
     sys.exit(main(sys.argv[1:]))
 """)
 
@@ -99,34 +107,51 @@ def test_sigkill_mid_sweep_then_rerun_finishes_without_redoing_chunks(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY_TOML)
     out = tmp_path / "out"
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1",
-               JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(tmp_path / "jax-cache"),
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-               JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+    env = dict(
+        os.environ,
+        XLA_FLAGS="--xla_force_host_platform_device_count=1",
+        JAX_PLATFORMS="cpu",
+        JAX_COMPILATION_CACHE_DIR=str(tmp_path / "jax-cache"),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+    )
     args = ["sweep", str(config), "--out", str(out), "--chunk-size", "3", "--quiet"]
 
-    killed = subprocess.run([sys.executable, "-c", KILLER, *args], env=env,
-                            capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, *args], env=env, capture_output=True, text=True, timeout=300
+    )
     assert killed.returncode == -9, killed.stderr
     finished = sorted((out / "parts").glob("*.summary.parquet"))
     assert [p.name for p in finished] == ["0000000-0000002.summary.parquet"]
     assert not (out / "summary.parquet").exists()
-    stamp = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "parts").iterdir()
-             if p.name.startswith("0000000-")}
+    stamp = {
+        p.name: (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in (out / "parts").iterdir()
+        if p.name.startswith("0000000-")
+    }
 
-    rerun = subprocess.run([sys.executable, "-m", "w2s_jax.cli", *args], env=env,
-                           capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "w2s_jax.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rerun.returncode == 0, rerun.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"
     assert (manifest["runs_resumed"], manifest["runs_computed"]) == (3, 5)
-    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "parts").iterdir()
-            if p.name.startswith("0000000-")} == stamp  # the finished chunk was not redone
+    assert {
+        p.name: (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in (out / "parts").iterdir()
+        if p.name.startswith("0000000-")
+    } == stamp  # the finished chunk was not redone
 
     reference = run_sweep(TINY, tmp_path / "reference", chunk_size=3, devices=1, quiet=True)
     summary = pd.read_parquet(out / "summary.parquet")
     trajectories = pd.read_parquet(out / "trajectories.parquet")
     assert_same_results(summary, reference.summary, rtol=1e-6, atol=1e-7)
-    assert_same_results(trajectories, reference.trajectories, ("cell", "seed", "step"),
-                        rtol=1e-6, atol=1e-7)
+    assert_same_results(
+        trajectories, reference.trajectories, ("cell", "seed", "step"), rtol=1e-6, atol=1e-7
+    )
     assert len(trajectories) == 8 * 5  # no duplicate rows from the half-written chunk

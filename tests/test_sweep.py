@@ -3,8 +3,6 @@ unchunked, sharded == unsharded), plus its planning and failure modes."""
 
 from __future__ import annotations
 
-import importlib
-
 import jax
 import numpy as np
 import pandas as pd
@@ -12,16 +10,18 @@ import pytest
 from _sweep_cases import TINY, assert_same_results, tiny
 
 import w2s_jax as w2s
-from w2s_jax.config import ConfigError, split
-from w2s_jax.config_file import load_config
-from w2s_jax.grid import (MAX_AUTO_CHUNK, auto_chunk_size, expand, n_max_tiers, plan_tiers,
-                          smoke_config)
-from w2s_jax.run import RECORD_FIELDS, run, run_key
-from w2s_jax.summary import summarize
-from w2s_jax.sweep import OutOfMemoryError, run_sweep
+from w2s_jax.engines.run import run, run_key
+from w2s_jax.model.config import ConfigError, split
+from w2s_jax.sweeping import chunk as chunk_module
+from w2s_jax.sweeping import local as local_module
+from w2s_jax.sweeping.chunk import OutOfMemoryError
+from w2s_jax.sweeping.config_file import load_config
+from w2s_jax.sweeping.driver import run_sweep
+from w2s_jax.sweeping.memory import MAX_AUTO_CHUNK, auto_chunk_size
+from w2s_jax.sweeping.plan import expand, n_max_tiers, plan_tiers, smoke_config
+from w2s_jax.sweeping.tables import summarize
+from w2s_jax.training.records import RECORD_FIELDS
 
-# `w2s_jax.sweep` names the function (w2s.sweep); the module is reached through importlib.
-sweep_module = importlib.import_module("w2s_jax.sweep")
 PARAMS = ["n_st", "p_b", "seed"]  # identify a run independently of its cell index
 
 
@@ -32,6 +32,7 @@ def chunk3():
 
 
 # --- planning -------------------------------------------------------------------------------
+
 
 def test_n_max_tiers_minimize_padding_plus_compiles():
     assert n_max_tiers([75, 300, 2000, 20000], 3) == [300, 2000, 20000]
@@ -80,6 +81,7 @@ def test_smoke_config_shrinks_and_stays_valid():
 
 # --- the engine against references ----------------------------------------------------------
 
+
 def test_vmapped_sweep_equals_loop_of_single_runs(chunk3):
     config = load_config(TINY)
     single = jax.jit(run, static_argnums=0)
@@ -92,20 +94,30 @@ def test_vmapped_sweep_equals_loop_of_single_runs(chunk3):
             traj = single(static, params, run_key(config.base_seed, seed))
             row = summary[(summary.cell == c) & (summary.seed == seed)].iloc[0]
             expected = summarize(static.record_steps, traj)
-            for key in ("weak_test_acc", "pseudo_label_acc", "final_test_acc",
-                        "final_train_acc_pseudo", "best_test_acc"):
+            for key in (
+                "weak_test_acc",
+                "pseudo_label_acc",
+                "final_test_acc",
+                "final_train_acc_pseudo",
+                "best_test_acc",
+            ):
                 np.testing.assert_allclose(row[key], expected[key], atol=1e-6, err_msg=key)
             assert row["status"] == expected["status"]
             rows = trajectories[(trajectories.cell == c) & (trajectories.seed == seed)]
             assert rows["step"].tolist() == list(static.record_steps)
             for key in RECORD_FIELDS:
-                np.testing.assert_allclose(rows[key].to_numpy(), np.asarray(getattr(traj, key)),
-                                           rtol=1e-4, atol=1e-5, err_msg=key)
+                np.testing.assert_allclose(
+                    rows[key].to_numpy(),
+                    np.asarray(getattr(traj, key)),
+                    rtol=1e-4,
+                    atol=1e-5,
+                    err_msg=key,
+                )
 
 
 def test_chunk_sizes_1_3_and_auto_agree(chunk3, monkeypatch):
     traces = []
-    monkeypatch.setattr(sweep_module, "run", lambda *a: traces.append(1) or run(*a))
+    monkeypatch.setattr(chunk_module, "run", lambda *a: traces.append(1) or run(*a))
     one = run_sweep(TINY, chunk_size=1, devices=1, quiet=True)
     assert len(traces) <= 1  # eight chunks, at most one trace (none if already cached)
     auto = run_sweep(TINY, devices=1, quiet=True)
@@ -119,16 +131,18 @@ def test_chunk_sizes_1_3_and_auto_agree(chunk3, monkeypatch):
 
 def test_cells_do_not_depend_on_the_rest_of_the_grid(chunk3):
     # More cells, and the axes listed in another order: the original cells are unchanged.
-    bigger = run_sweep(tiny(grid=dict(p_b=[0.4, 0.6, 0.2], n_st=[24, 16])), chunk_size=3,
-                       devices=1, quiet=True)
+    bigger = run_sweep(
+        tiny(grid=dict(p_b=[0.4, 0.6, 0.2], n_st=[24, 16])), chunk_size=3, devices=1, quiet=True
+    )
     assert len(bigger.summary) == 12
     common = bigger.summary.merge(chunk3.summary[PARAMS], on=PARAMS)
     assert len(common) == 8
     drop = ["cell"]
     assert_same_results(common.drop(columns=drop), chunk3.summary.drop(columns=drop), PARAMS)
     traj = bigger.trajectories.merge(chunk3.trajectories[PARAMS + ["step"]], on=PARAMS + ["step"])
-    assert_same_results(traj.drop(columns=drop), chunk3.trajectories.drop(columns=drop),
-                        PARAMS + ["step"])
+    assert_same_results(
+        traj.drop(columns=drop), chunk3.trajectories.drop(columns=drop), PARAMS + ["step"]
+    )
 
 
 def test_sharded_over_four_devices_equals_unsharded(chunk3):
@@ -141,8 +155,9 @@ def test_sharded_over_four_devices_equals_unsharded(chunk3):
 
 
 def test_diverged_cell_is_marked_and_does_not_disturb_others(chunk3):
-    result = run_sweep(tiny(grid=dict(n_st=[24], p_b=[0.4], eta=[3e38, 0.5])), chunk_size=3,
-                       devices=1, quiet=True)
+    result = run_sweep(
+        tiny(grid=dict(n_st=[24], p_b=[0.4], eta=[3e38, 0.5])), chunk_size=3, devices=1, quiet=True
+    )
     summary = result.summary
     assert (summary[summary.eta > 1].status == "diverged").all()
     records = result.trajectories
@@ -157,14 +172,35 @@ def test_diverged_cell_is_marked_and_does_not_disturb_others(chunk3):
 def test_python_api_returns_frames_with_spec_columns(chunk3):
     summary, trajectories = w2s.sweep(TINY, chunk_size=3, devices=1, quiet=True)
     assert isinstance(summary, pd.DataFrame) and isinstance(trajectories, pd.DataFrame)
-    for column in ("n_st", "p_b", "p_e", "p_h", "nu_norm", "mu_norm", "sigma_p", "d", "m", "eta",
-                   "T", "seed", "tau", "weak_test_acc", "pseudo_label_acc", "final_test_acc",
-                   "final_train_acc_pseudo", "final_train_acc_true", "best_test_acc",
-                   "best_step", "status"):
+    for column in (
+        "n_st",
+        "p_b",
+        "p_e",
+        "p_h",
+        "nu_norm",
+        "mu_norm",
+        "sigma_p",
+        "d",
+        "m",
+        "eta",
+        "T",
+        "seed",
+        "tau",
+        "weak_test_acc",
+        "pseudo_label_acc",
+        "final_test_acc",
+        "final_train_acc_pseudo",
+        "final_train_acc_true",
+        "best_test_acc",
+        "best_step",
+        "status",
+    ):
         assert column in summary.columns, column
     for column in ("n_st", "p_b", "p_e", "seed", "step", *RECORD_FIELDS):
         assert column in trajectories.columns, column
-    expected_tau = summary.n_st * summary.p_b**2 * summary.nu_norm**4 / (summary.sigma_p**4 * summary.d)
+    expected_tau = (
+        summary.n_st * summary.p_b**2 * summary.nu_norm**4 / (summary.sigma_p**4 * summary.d)
+    )
     np.testing.assert_allclose(summary.tau, expected_tau)
     np.testing.assert_allclose(summary.p_e, 1 - summary.p_h - summary.p_b)
     assert_same_results(summary, chunk3.summary)
@@ -172,8 +208,9 @@ def test_python_api_returns_frames_with_spec_columns(chunk3):
 
 # --- memory ---------------------------------------------------------------------------------
 
+
 def test_auto_chunk_shrinks_to_the_memory_budget(chunk3, monkeypatch):
-    monkeypatch.setattr(sweep_module, "memory_budget", lambda device, n: 1)
+    monkeypatch.setattr(local_module, "memory_budget", lambda device, n: 1)
     result = run_sweep(TINY, devices=1, quiet=True)
     assert [t["chunk_size"] for t in result.manifest["tiers"]] == [1]
     assert_same_results(result.summary, chunk3.summary)
@@ -181,7 +218,7 @@ def test_auto_chunk_shrinks_to_the_memory_budget(chunk3, monkeypatch):
 
 def test_out_of_memory_names_a_chunk_size_and_keeps_finished_chunks(chunk3, tmp_path, monkeypatch):
     calls = []
-    original = sweep_module.ChunkProgram.__call__
+    original = chunk_module.ChunkProgram.__call__
 
     def failing(self, runs, base_seed):
         calls.append(1)
@@ -189,7 +226,7 @@ def test_out_of_memory_names_a_chunk_size_and_keeps_finished_chunks(chunk3, tmp_
             raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 9 GB")
         return original(self, runs, base_seed)
 
-    monkeypatch.setattr(sweep_module.ChunkProgram, "__call__", failing)
+    monkeypatch.setattr(chunk_module.ChunkProgram, "__call__", failing)
     with pytest.raises(OutOfMemoryError, match=r"chunk of 3 runs .* --chunk-size 1"):
         run_sweep(TINY, tmp_path, chunk_size=3, devices=1, quiet=True)
     assert len(list((tmp_path / "parts").glob("*.summary.parquet"))) == 1
@@ -208,7 +245,8 @@ def test_bad_options_are_config_errors():
 
 def test_split_matches_config_objects():
     # The sweep fills Params from the configs exactly as `split` does.
-    from w2s_jax.grid import stack_params
+    from w2s_jax.sweeping.plan import stack_params
+
     config = load_config(TINY)
     runs = expand(config)
     params, seeds = stack_params(runs[:3], 4, "float32")

@@ -11,13 +11,32 @@ import pandas as pd
 import pytest
 from _sweep_cases import TINY_TOML, snapshot
 
-from w2s_jax.cli import main
-from w2s_jax.run import RECORD_FIELDS
+from w2s_jax.cli.main import main
+from w2s_jax.training.records import RECORD_FIELDS
 
-SUMMARY_COLUMNS = ["n_st", "p_b", "p_e", "p_h", "nu_norm", "mu_norm", "sigma_p", "d", "m", "eta",
-                   "T", "seed", "tau", "weak_test_acc", "pseudo_label_acc", "final_test_acc",
-                   "final_train_acc_pseudo", "final_train_acc_true", "best_test_acc",
-                   "best_step", "status"]
+SUMMARY_COLUMNS = [
+    "n_st",
+    "p_b",
+    "p_e",
+    "p_h",
+    "nu_norm",
+    "mu_norm",
+    "sigma_p",
+    "d",
+    "m",
+    "eta",
+    "T",
+    "seed",
+    "tau",
+    "weak_test_acc",
+    "pseudo_label_acc",
+    "final_test_acc",
+    "final_train_acc_pseudo",
+    "final_train_acc_true",
+    "best_test_acc",
+    "best_step",
+    "status",
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +57,9 @@ def test_sweep_writes_the_spec_files(finished):
     assert len(summary) == 4 * 2
     assert set(SUMMARY_COLUMNS) <= set(summary.columns)
     assert set(summary.status) == {"ok"}
-    assert {"step", *RECORD_FIELDS, "n_st", "p_b", "p_e", "p_h", "seed"} <= set(trajectories.columns)
+    assert {"step", *RECORD_FIELDS, "n_st", "p_b", "p_e", "p_h", "seed"} <= set(
+        trajectories.columns
+    )
     assert len(trajectories) == 8 * 5  # steps 0, 5, 10, 15, 20
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"
@@ -74,17 +95,30 @@ BAD_CONFIGS = {
     "wrong type": (_variant("m = 4\n", 'm = "four"\n'), "m: expected an integer"),
     "empty grid": (_variant("n_st = [16, 24]", "n_st = []"), "grid.n_st: empty list"),
     "p_h + p_b above one": (_variant("p_b = [0.2, 0.4]", "p_b = [0.2, 0.8]"), "p_h + p_b"),
-    "p_e + p_h + p_b not one": (_variant("p_h = 0.3\n", "p_h = 0.3\np_e = 0.5\np_b = 0.4\n")
-                                .replace("p_b = [0.2, 0.4]\n", ""), "must sum to 1"),
-    "fixed p_e against a swept p_b": (_variant("p_h = 0.3\n", "p_h = 0.3\np_e = 0.3\n"),
-                                      "p_e + p_h + p_b: must sum to 1"),
-    "p_e as a grid axis": (_variant("p_b = [0.2, 0.4]", "p_e = [0.2, 0.4]"), "grid.p_e: unknown key"),
+    "p_e + p_h + p_b not one": (
+        _variant("p_h = 0.3\n", "p_h = 0.3\np_e = 0.5\np_b = 0.4\n").replace(
+            "p_b = [0.2, 0.4]\n", ""
+        ),
+        "must sum to 1",
+    ),
+    "fixed p_e against a swept p_b": (
+        _variant("p_h = 0.3\n", "p_h = 0.3\np_e = 0.3\n"),
+        "p_e + p_h + p_b: must sum to 1",
+    ),
+    "p_e as a grid axis": (
+        _variant("p_b = [0.2, 0.4]", "p_e = [0.2, 0.4]"),
+        "grid.p_e: unknown key",
+    ),
     "non-positive size": (_variant("n_test = 64", "n_test = 0"), "n_test: must be"),
     "non-positive n_st": (_variant("n_st = [16, 24]", "n_st = [0, 24]"), "grid.n_st: must be"),
-    "non-positive norm": (_variant("p_h = 0.3\n", "p_h = 0.3\nnu_norm = 0.0\n"),
-                          "nu_norm: must be > 0"),
-    "n_st above the maximum": (_variant("n_st = [16, 24]", "n_st = [16, 2000000]"),
-                               "n_st: must be an integer in [1, 1000000]"),
+    "non-positive norm": (
+        _variant("p_h = 0.3\n", "p_h = 0.3\nnu_norm = 0.0\n"),
+        "nu_norm: must be > 0",
+    ),
+    "n_st above the maximum": (
+        _variant("n_st = [16, 24]", "n_st = [16, 2000000]"),
+        "n_st: must be an integer in [1, 1000000]",
+    ),
     "malformed TOML": (_variant("[grid]", "[grid\n"), "is not valid TOML"),
     "another config in DIR": (_variant("seeds = 2", "seeds = 3"), "different config"),
 }
@@ -109,33 +143,46 @@ def test_bad_config_exits_2_with_one_line(case, finished, tmp_path, capsys):
     _check_refused(["sweep", str(config), "--out", str(out), "--quiet"], out, message, capsys)
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--chunk-size", "0"], "chunk_size: must be an integer >= 1"),
-    (["--address", "127.0.0.1:6379"], "address: only used with --engine ray"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--chunk-size", "0"], "chunk_size: must be an integer >= 1"),
+        (["--address", "127.0.0.1:6379"], "address: only used with --engine ray"),
+    ],
+)
 def test_bad_option_exits_2_with_one_line(extra, message, finished, capsys):
     config, out = finished
-    _check_refused(["sweep", str(config), "--out", str(out), "--quiet", *extra], out, message,
-                   capsys)
+    _check_refused(
+        ["sweep", str(config), "--out", str(out), "--quiet", *extra], out, message, capsys
+    )
 
 
 def test_unreadable_config_and_non_sweep_dir(finished, tmp_path, capsys):
     config, out = finished
-    _check_refused(["sweep", str(tmp_path / "missing.toml"), "--out", str(out)], out,
-                   "config: cannot read", capsys)
+    _check_refused(
+        ["sweep", str(tmp_path / "missing.toml"), "--out", str(out)],
+        out,
+        "config: cannot read",
+        capsys,
+    )
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
-    _check_refused(["sweep", str(config), "--out", str(other)], other,
-                   "not empty and holds no sweep", capsys)
+    _check_refused(
+        ["sweep", str(config), "--out", str(other)], other, "not empty and holds no sweep", capsys
+    )
 
 
 def test_missing_ray_exits_2(finished, tmp_path, capsys, monkeypatch):
     config, out = finished
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     fresh = tmp_path / "fresh"
-    _check_refused(["sweep", str(config), "--out", str(fresh), "--engine", "ray"], fresh,
-                   "pip install 'w2s_jax[ray]'", capsys)
+    _check_refused(
+        ["sweep", str(config), "--out", str(fresh), "--engine", "ray"],
+        fresh,
+        "pip install 'w2s_jax[ray]'",
+        capsys,
+    )
     assert not fresh.exists()
 
 
@@ -146,8 +193,12 @@ def test_bad_input_in_a_real_process_has_no_traceback(case, finished, tmp_path):
     config = tmp_path / "bad.toml"
     config.write_text(text)
     before = snapshot(out)
-    done = subprocess.run([sys.executable, "-m", "w2s_jax.cli", "sweep", str(config), "--out",
-                           str(out)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "w2s_jax.cli", "sweep", str(config), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr
     assert snapshot(out) == before

@@ -1,17 +1,42 @@
 """w2s_jax: weak-to-strong generalization (linear CNN teacher, ReLU CNN student) in JAX."""
 
-from w2s_jax.config import (ConfigError, DataConfig, Params, Static, TrainConfig, record_steps,
-                            split)
-from w2s_jax.data import BOTH, EASY, HARD, Data, sample, signal_vectors
-from w2s_jax.models import LinearCNN, ReLUCNN
-from w2s_jax.run import Trajectory, run
-from w2s_jax.sweep import sweep
-from w2s_jax.theory import tau
+from w2s_jax.engines.run import run
+from w2s_jax.model.config import (
+    ConfigError,
+    DataConfig,
+    Params,
+    Static,
+    TrainConfig,
+    record_steps,
+    split,
+)
+from w2s_jax.model.data import BOTH, EASY, HARD, Data, sample, signal_vectors
+from w2s_jax.model.networks import LinearCNN, ReLUCNN
+from w2s_jax.model.theory import tau
+from w2s_jax.sweeping.driver import sweep
+from w2s_jax.training.records import Trajectory
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BOTH", "ConfigError", "Data", "DataConfig", "EASY", "HARD", "LinearCNN", "Params",
-    "ReLUCNN", "Static", "TrainConfig", "Trajectory", "__version__", "record_steps", "run",
-    "sample", "signal_vectors", "split", "sweep", "tau",
+    "BOTH",
+    "ConfigError",
+    "Data",
+    "DataConfig",
+    "EASY",
+    "HARD",
+    "LinearCNN",
+    "Params",
+    "ReLUCNN",
+    "Static",
+    "TrainConfig",
+    "Trajectory",
+    "__version__",
+    "record_steps",
+    "run",
+    "sample",
+    "signal_vectors",
+    "split",
+    "sweep",
+    "tau",
 ]

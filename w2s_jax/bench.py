@@ -21,28 +21,37 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from w2s_jax.config import DataConfig, Params, Static, TrainConfig, split
-from w2s_jax.config_file import DATA_FIELDS
-from w2s_jax.gram import engine_flops
-from w2s_jax.models import HIGHEST
-from w2s_jax.run import run, run_key
+from w2s_jax.engines.cost import engine_flops
+from w2s_jax.engines.run import run, run_key
+from w2s_jax.model.config import DataConfig, Params, Static, TrainConfig, split
+from w2s_jax.model.networks import HIGHEST
+from w2s_jax.sweeping.config_file import DATA_FIELDS
 
-__all__ = ["BenchSizes", "SIZES", "SMOKE", "matmul_rate", "prepare_mode", "time_group", "grid_batch",
-           "benchmark", "format_table"]
+__all__ = [
+    "BenchSizes",
+    "SIZES",
+    "SMOKE",
+    "matmul_rate",
+    "prepare_mode",
+    "time_group",
+    "grid_batch",
+    "benchmark",
+    "format_table",
+]
 
 
 @dataclasses.dataclass(frozen=True)
 class BenchSizes:
     """Shapes of each study. Every cell of a study shares one static part (no recompiles)."""
 
-    small: dict            # train/data fields of the many-small-cells grid
-    grid_cells: int        # cells of that grid (p_b x nu_norm x seeds)
-    cell_counts: tuple     # scaling with the number of cells
-    wide: dict             # the engine comparison at d = 20 n_st
+    small: dict  # train/data fields of the many-small-cells grid
+    grid_cells: int  # cells of that grid (p_b x nu_norm x seeds)
+    cell_counts: tuple  # scaling with the number of cells
+    wide: dict  # the engine comparison at d = 20 n_st
     wide_cells: int
-    n_st_sizes: tuple      # scaling with n_st at the d of `wide`
-    d_sizes: tuple         # scaling with d at the n_st of `wide`
-    wishart: dict          # Gram engine, Wishart noise, flat-in-d study
+    n_st_sizes: tuple  # scaling with n_st at the d of `wide`
+    d_sizes: tuple  # scaling with d at the n_st of `wide`
+    wishart: dict  # Gram engine, Wishart noise, flat-in-d study
     wishart_d: tuple
     wishart_cells: int
     matmul_n: int
@@ -53,17 +62,36 @@ class BenchSizes:
 # which per-call overhead, not arithmetic, decides between a loop and a vmap.
 _SMALL = dict(n_st=20, d=40, m=4, n_wk=40, n_test=100, T=100, T_wk=50, record_every=10)
 SIZES = BenchSizes(
-    small=_SMALL, grid_cells=256, cell_counts=(64, 256, 1024),
+    small=_SMALL,
+    grid_cells=256,
+    cell_counts=(64, 256, 1024),
     wide=dict(n_st=200, d=4000, m=20, n_wk=200, n_test=500, T=100, T_wk=50, record_every=10),
-    wide_cells=4, n_st_sizes=(100, 200, 400), d_sizes=(1000, 4000, 16000),
+    wide_cells=4,
+    n_st_sizes=(100, 200, 400),
+    d_sizes=(1000, 4000, 16000),
     wishart=dict(n_st=1000, m=10, n_wk=200, n_test=500, T=100, T_wk=50, record_every=10),
-    wishart_d=(10_000, 100_000, 1_000_000), wishart_cells=2, matmul_n=2048, reps=3)
+    wishart_d=(10_000, 100_000, 1_000_000),
+    wishart_cells=2,
+    matmul_n=2048,
+    reps=3,
+)
 # Every smoke study repeats one shape, and T = 0 makes the profile's setup-only runs the same
 # programs too, so the smoke run compiles four programs (its numbers mean nothing).
 _TINY = dict(n_st=8, d=16, m=2, n_wk=8, n_test=16, T=0, T_wk=2, record_every=2)
 SMOKE = BenchSizes(
-    small=_TINY, grid_cells=2, cell_counts=(2,), wide=_TINY, wide_cells=2, n_st_sizes=(8,),
-    d_sizes=(16,), wishart=_TINY, wishart_d=(16,), wishart_cells=2, matmul_n=128, reps=1)
+    small=_TINY,
+    grid_cells=2,
+    cell_counts=(2,),
+    wide=_TINY,
+    wide_cells=2,
+    n_st_sizes=(8,),
+    d_sizes=(16,),
+    wishart=_TINY,
+    wishart_d=(16,),
+    wishart_cells=2,
+    matmul_n=128,
+    reps=1,
+)
 
 
 def matmul_rate(n: int, reps: int = 3) -> dict[str, float]:
@@ -92,8 +120,9 @@ def grid_batch(fields: dict, cells: int, **switches) -> tuple[Static, Params, ja
     seeds = range(-(-cells // (len(p_bs) * len(nu_norms))))
     singles = []
     for p_b, nu_norm, seed in itertools.islice(itertools.product(p_bs, nu_norms, seeds), cells):
-        data = DataConfig(**{k: v for k, v in fields.items() if k in DATA_FIELDS},
-                          p_b=p_b, nu_norm=nu_norm)
+        data = DataConfig(
+            **{k: v for k, v in fields.items() if k in DATA_FIELDS}, p_b=p_b, nu_norm=nu_norm
+        )
         train = TrainConfig(**{k: v for k, v in fields.items() if k not in DATA_FIELDS})
         static, params = split(data, train)
         singles.append((params, run_key(0, seed)))
@@ -121,14 +150,22 @@ def _peak_bytes(compiled) -> int | None:
     """XLA's buffer assignment: arguments + outputs + temporaries (an upper bound on live bytes)."""
     try:
         m = compiled.memory_analysis()
-        return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
-                   - m.alias_size_in_bytes)
+        return int(
+            m.argument_size_in_bytes
+            + m.output_size_in_bytes
+            + m.temp_size_in_bytes
+            - m.alias_size_in_bytes
+        )
     except Exception:  # not every backend reports it
         return None
 
 
-_FLOP_KEY = {"loop": "direct", "vmap_direct": "direct", "vmap_gram": "gram_sampled",
-             "vmap_wishart": "gram_wishart"}
+_FLOP_KEY = {
+    "loop": "direct",
+    "vmap_direct": "direct",
+    "vmap_gram": "gram_sampled",
+    "vmap_wishart": "gram_wishart",
+}
 
 
 def prepare_mode(mode: str, static: Static, params, keys, singles) -> tuple:
@@ -152,9 +189,19 @@ def prepare_mode(mode: str, static: Static, params, keys, singles) -> tuple:
 
         def go():
             jax.block_until_ready(compiled(params, keys))
+
     flops = engine_flops(static)[_FLOP_KEY[mode]] * cells
-    return go, dict(mode=mode, cells=cells, n_st=static.n_max, d=static.d, m=static.m, T=static.T,
-                    compile_s=compile_s, flops=flops, peak_bytes=_peak_bytes(compiled))
+    return go, dict(
+        mode=mode,
+        cells=cells,
+        n_st=static.n_max,
+        d=static.d,
+        m=static.m,
+        T=static.T,
+        compile_s=compile_s,
+        flops=flops,
+        peak_bytes=_peak_bytes(compiled),
+    )
 
 
 def time_group(prepared: list[tuple], reps: int) -> list[dict]:
@@ -169,7 +216,9 @@ def time_group(prepared: list[tuple], reps: int) -> list[dict]:
     for _ in range(reps):
         for i, (go, _) in enumerate(prepared):
             best[i] = min(best[i], _elapsed(go))
-    return [row | dict(seconds=t, cells_per_s=row["cells"] / t) for (_, row), t in zip(prepared, best)]
+    return [
+        row | dict(seconds=t, cells_per_s=row["cells"] / t) for (_, row), t in zip(prepared, best)
+    ]
 
 
 def _main_product(engine: str, cells: int, n: int, d: int, m: int, rate: float) -> tuple:
@@ -205,33 +254,59 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
             prepared.append(prepare_mode(mode, static, params, keys, singles))
         rows = time_group(prepared, sizes.reps)
         for row in rows:
-            log(f"  {row['mode']:13s} cells={row['cells']:5d} n_st={row['n_st']:6d} "
+            log(
+                f"  {row['mode']:13s} cells={row['cells']:5d} n_st={row['n_st']:6d} "
                 f"d={row['d']:8d} T={row['T']:4d} {row['seconds']:8.3f} s "
-                f"{row['cells_per_s']:9.2f} cells/s")
+                f"{row['cells_per_s']:9.2f} cells/s"
+            )
         return rows
 
     log("grid of many small cells")
-    grid = {r["mode"]: r for r in study([(sizes.small, sizes.grid_cells, mode)
-                                         for mode in ("loop", "vmap_direct", "vmap_gram")])}
+    grid = {
+        r["mode"]: r
+        for r in study(
+            [(sizes.small, sizes.grid_cells, mode) for mode in ("loop", "vmap_direct", "vmap_gram")]
+        )
+    }
     log("engines at d = 20 n_st, with setup-only (T = 0) runs for the profile")
-    wide_rows = study([(sizes.wide, sizes.wide_cells, mode) for mode in
-                       ("loop", "vmap_direct", "vmap_gram", "vmap_wishart")]
-                      + [(sizes.wide | dict(T=0), sizes.wide_cells, mode)
-                         for mode in ("vmap_direct", "vmap_gram")])
+    wide_rows = study(
+        [
+            (sizes.wide, sizes.wide_cells, mode)
+            for mode in ("loop", "vmap_direct", "vmap_gram", "vmap_wishart")
+        ]
+        + [
+            (sizes.wide | dict(T=0), sizes.wide_cells, mode)
+            for mode in ("vmap_direct", "vmap_gram")
+        ]
+    )
     wide = {r["mode"]: r for r in wide_rows[:4]}
     setup = {r["mode"]: r for r in wide_rows[4:]}
     pairs = ("vmap_direct", "vmap_gram")
     log("scaling with the number of cells")
     cells = study([(sizes.small, c, mode) for c in sizes.cell_counts for mode in pairs])
     log("scaling with n_st")
-    n_st = study([(sizes.wide | dict(n_st=n), sizes.wide_cells, mode)
-                  for n in sizes.n_st_sizes for mode in pairs])
+    n_st = study(
+        [
+            (sizes.wide | dict(n_st=n), sizes.wide_cells, mode)
+            for n in sizes.n_st_sizes
+            for mode in pairs
+        ]
+    )
     log("scaling with d")
-    d = study([(sizes.wide | dict(d=dd), sizes.wide_cells, mode)
-               for dd in sizes.d_sizes for mode in pairs])
+    d = study(
+        [
+            (sizes.wide | dict(d=dd), sizes.wide_cells, mode)
+            for dd in sizes.d_sizes
+            for mode in pairs
+        ]
+    )
     log("Gram engine with Wishart noise, scaling with d")
-    d_wishart = study([(sizes.wishart | dict(d=dd), sizes.wishart_cells, "vmap_wishart")
-                       for dd in sizes.wishart_d])
+    d_wishart = study(
+        [
+            (sizes.wishart | dict(d=dd), sizes.wishart_cells, "vmap_wishart")
+            for dd in sizes.wishart_d
+        ]
+    )
     matmul_end = matmul_rate(sizes.matmul_n, reps=5)
     if matmul_end["flops_per_s"] > matmul["flops_per_s"]:
         matmul = matmul_end
@@ -242,31 +317,53 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
     for engine in ("direct", "gram"):
         at_T, at_0 = wide[f"vmap_{engine}"], setup[f"vmap_{engine}"]
         w = sizes.wide
-        product_s, product_share = _main_product(engine, sizes.wide_cells, w["n_st"], w["d"],
-                                                 w["m"], rate)
+        product_s, product_share = _main_product(
+            engine, sizes.wide_cells, w["n_st"], w["d"], w["m"], rate
+        )
         # A step is t(T) - t(0) over T; the direct step does its product twice (fwd + bwd).
         step_s = max(at_T["seconds"] - at_0["seconds"], 0.0) / max(w["T"], 1)
         per_step = 2 if engine == "direct" else 1
-        profile.append(dict(
-            engine=engine, cells=sizes.wide_cells, n_st=w["n_st"], d=w["d"], m=w["m"],
-            run_s=at_T["seconds"], setup_s=at_0["seconds"], step_s=step_s,
-            main_product_s=product_s, main_product_flop_share=product_share,
-            main_product_share_of_step=per_step * product_s / step_s if step_s > 0 else None))
+        profile.append(
+            dict(
+                engine=engine,
+                cells=sizes.wide_cells,
+                n_st=w["n_st"],
+                d=w["d"],
+                m=w["m"],
+                run_s=at_T["seconds"],
+                setup_s=at_0["seconds"],
+                step_s=step_s,
+                main_product_s=product_s,
+                main_product_flop_share=product_share,
+                main_product_share_of_step=per_step * product_s / step_s if step_s > 0 else None,
+            )
+        )
 
     ratio = lambda rows, b, a: rows[b]["cells_per_s"] / rows[a]["cells_per_s"]  # noqa: E731
     wishart_seconds = [r["seconds"] for r in d_wishart]
     return dict(
-        device=str(jax.devices()[0]), platform=platform.platform(), jax_version=jax.__version__,
-        cpu_count=os.cpu_count(), loadavg_start=load_start, loadavg_end=os.getloadavg(),
+        device=str(jax.devices()[0]),
+        platform=platform.platform(),
+        jax_version=jax.__version__,
+        cpu_count=os.cpu_count(),
+        loadavg_start=load_start,
+        loadavg_end=os.getloadavg(),
         note="timings on a machine shared with other jobs; the load averages say how busy",
         matmul=matmul,
-        grid=dict(fields=sizes.small, modes=grid, ratio_b_over_a=ratio(grid, "vmap_direct", "loop"),
-                  ratio_c_over_a=ratio(grid, "vmap_gram", "loop")),
-        wide=dict(fields=sizes.wide, modes=wide,
-                  ratio_b_over_a=ratio(wide, "vmap_direct", "loop"),
-                  ratio_c_over_a=ratio(wide, "vmap_gram", "loop"),
-                  ratio_c_over_b=ratio(wide, "vmap_gram", "vmap_direct"),
-                  ratio_wishart_over_b=ratio(wide, "vmap_wishart", "vmap_direct")),
+        grid=dict(
+            fields=sizes.small,
+            modes=grid,
+            ratio_b_over_a=ratio(grid, "vmap_direct", "loop"),
+            ratio_c_over_a=ratio(grid, "vmap_gram", "loop"),
+        ),
+        wide=dict(
+            fields=sizes.wide,
+            modes=wide,
+            ratio_b_over_a=ratio(wide, "vmap_direct", "loop"),
+            ratio_c_over_a=ratio(wide, "vmap_gram", "loop"),
+            ratio_c_over_b=ratio(wide, "vmap_gram", "vmap_direct"),
+            ratio_wishart_over_b=ratio(wide, "vmap_wishart", "vmap_direct"),
+        ),
         scaling=dict(cells=cells, n_st=n_st, d=d, d_wishart=d_wishart),
         wishart_flatness=max(wishart_seconds) / min(wishart_seconds),
         profile=profile,
@@ -277,14 +374,18 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
 
 def format_table(result: dict) -> str:
     """The benchmark as a Markdown table plus its headline ratios."""
-    lines = ["| study | mode | cells | n_st | d | s | cells/s | flop share | peak MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| study | mode | cells | n_st | d | s | cells/s | flop share | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
 
     def add(study, row):
         peak = "" if row["peak_bytes"] is None else f"{row['peak_bytes'] / 2**20:.0f}"
-        lines.append(f"| {study} | {row['mode']} | {row['cells']} | {row['n_st']} | {row['d']} | "
-                     f"{row['seconds']:.3f} | {row['cells_per_s']:.2f} | "
-                     f"{row['flop_share']:.3f} | {peak} |")
+        lines.append(
+            f"| {study} | {row['mode']} | {row['cells']} | {row['n_st']} | {row['d']} | "
+            f"{row['seconds']:.3f} | {row['cells_per_s']:.2f} | "
+            f"{row['flop_share']:.3f} | {peak} |"
+        )
 
     for row in result["grid"]["modes"].values():
         add("small cells", row)
@@ -294,20 +395,29 @@ def format_table(result: dict) -> str:
         for row in result["scaling"][axis]:
             add(f"scale {axis}", row)
     g, w = result["grid"], result["wide"]
-    lines += ["",
-              f"matmul rate {result['matmul']['flops_per_s'] / 1e9:.1f} GFLOP/s; "
-              f"load average {result['loadavg_start'][0]:.1f} -> {result['loadavg_end'][0]:.1f}",
-              f"small cells: vmap direct / loop = {g['ratio_b_over_a']:.1f}x, "
-              f"vmap gram / loop = {g['ratio_c_over_a']:.1f}x",
-              f"d = 20 n_st: vmap gram / vmap direct = {w['ratio_c_over_b']:.1f}x "
-              f"(wishart / direct = {w['ratio_wishart_over_b']:.1f}x)",
-              f"Wishart Gram engine, max/min time over d = "
-              f"{', '.join(str(r['d']) for r in result['scaling']['d_wishart'])}: "
-              f"{result['wishart_flatness']:.2f}",
-              "", "| profile | cells | setup s | step ms | main product ms | its share of step |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"matmul rate {result['matmul']['flops_per_s'] / 1e9:.1f} GFLOP/s; "
+        f"load average {result['loadavg_start'][0]:.1f} -> {result['loadavg_end'][0]:.1f}",
+        f"small cells: vmap direct / loop = {g['ratio_b_over_a']:.1f}x, "
+        f"vmap gram / loop = {g['ratio_c_over_a']:.1f}x",
+        f"d = 20 n_st: vmap gram / vmap direct = {w['ratio_c_over_b']:.1f}x "
+        f"(wishart / direct = {w['ratio_wishart_over_b']:.1f}x)",
+        f"Wishart Gram engine, max/min time over d = "
+        f"{', '.join(str(r['d']) for r in result['scaling']['d_wishart'])}: "
+        f"{result['wishart_flatness']:.2f}",
+        "",
+        "| profile | cells | setup s | step ms | main product ms | its share of step |",
+        "|---|---|---|---|---|---|",
+    ]
     for p in result["profile"]:
-        share = "" if p["main_product_share_of_step"] is None else f"{p['main_product_share_of_step']:.2f}"
-        lines.append(f"| {p['engine']} | {p['cells']} | {p['setup_s']:.3f} | {p['step_s'] * 1e3:.2f} | "
-                     f"{p['main_product_s'] * 1e3:.2f} | {share} |")
+        share = (
+            ""
+            if p["main_product_share_of_step"] is None
+            else f"{p['main_product_share_of_step']:.2f}"
+        )
+        lines.append(
+            f"| {p['engine']} | {p['cells']} | {p['setup_s']:.3f} | {p['step_s'] * 1e3:.2f} | "
+            f"{p['main_product_s'] * 1e3:.2f} | {share} |"
+        )
     return "\n".join(lines)

@@ -1,0 +1,236 @@
+"""A Markdown report of a sweep directory: class counts, the fitted constant `C` of
+`tau >= C`, the free exponents against Theorem 3.4's `(1, 2, 4, -4)`, the per-slice
+boundaries, the early-stopping windows and the figures of `w2s_jax.analysis.plots`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from w2s_jax.analysis import fit, plots
+from w2s_jax.analysis.classes import CLASSES, class_counts, classify, per_cell, swept_columns
+from w2s_jax.model.config import ConfigError
+from w2s_jax.model.theory import TAU_FEATURES
+
+__all__ = [
+    "load_results",
+    "analyse",
+    "default_axes",
+    "make_figures",
+    "write_report",
+    "markdown_table",
+]
+
+KINDS = ("phase", "collapse", "trajectories", "window", "signal")
+
+
+def load_results(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """`(summary, trajectories, manifest)` of a sweep directory (SPEC §6)."""
+    directory = Path(directory)
+    missing = [
+        n for n in ("summary.parquet", "trajectories.parquet") if not (directory / n).exists()
+    ]
+    if missing:
+        raise ConfigError(
+            f"DIR: {str(directory)!r} holds no finished sweep "
+            f"(missing {', '.join(missing)}; run `w2s sweep CONFIG --out DIR`)"
+        )
+    manifest_path = directory / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    return (
+        pd.read_parquet(directory / "summary.parquet"),
+        pd.read_parquet(directory / "trajectories.parquet"),
+        manifest,
+    )
+
+
+def default_axes(runs: pd.DataFrame) -> tuple[str, str]:
+    """`(x, y)` for the phase diagram: `n_st` against the swept axis with the most values."""
+    swept = [c for c in swept_columns(runs) if c not in ("p_e", "cell")]
+    x = "n_st" if "n_st" in swept else (swept[0] if swept else "n_st")
+    rest = sorted((c for c in swept if c != x), key=lambda c: -runs[c].nunique())
+    return x, (rest[0] if rest else "p_b")
+
+
+def analyse(
+    summary: pd.DataFrame,
+    trajectories: pd.DataFrame,
+    rule: str = "class",
+    n_boot: int = fit.BOOTSTRAP,
+) -> dict:
+    """Classification and every fit that the grid supports (None where it does not)."""
+    runs = classify(summary, trajectories)
+    data = fit.benign_outcome(runs, rule)
+    out = dict(runs=runs, data=data, rule=rule, constant=None, exponents=None, slices=None)
+    both = len(data) and data["benign"].nunique() == 2
+    if both and data["tau"].nunique() > 1:
+        out["constant"] = fit.fit_constant(data, n_boot=n_boot)
+        if "n_st" in data and data["n_st"].nunique() > 1:
+            out["slices"] = fit.boundary_per_slice(data, n_boot=n_boot)
+            varying = [f for f in TAU_FEATURES if f in data and data[f].nunique() > 1]
+            if len(varying) > 1:
+                out["exponents"] = fit.fit_exponents(data, n_boot=n_boot)
+    return out
+
+
+def make_figures(
+    results: dict,
+    trajectories: pd.DataFrame,
+    summary: pd.DataFrame,
+    directory: str | Path,
+    kinds=KINDS,
+    x: str | None = None,
+    y: str | None = None,
+    cells=None,
+) -> dict[str, Path]:
+    """Write the figures of `kinds` under `directory` (PNG and PDF); returns the PNG paths."""
+    directory = Path(directory)
+    runs = results["runs"]
+    dx, dy = default_axes(runs)
+    x, y = x or dx, y or dy
+    C = results["constant"].C if results["constant"] is not None else None
+    paths = {}
+    for kind in kinds:
+        stem = directory / kind
+        if kind == "phase":
+            plots.phase_diagram(runs, x, y, C=C, path=stem)
+        elif kind == "collapse":
+            plots.collapse(runs, C=C, rule=results.get("rule", "class"), path=stem)
+        elif kind == "trajectories":
+            plots.trajectories(trajectories, summary, cells=cells, path=stem)
+        elif kind == "window":
+            plots.window_map(runs, x, y if runs[y].nunique() > 1 else None, path=stem)
+        elif kind == "signal":
+            plots.signal_noise(trajectories, cells=cells, path=stem)
+        else:
+            raise ConfigError(f"--kind: must be one of {', '.join(KINDS)} or all, got {kind!r}")
+        paths[kind] = stem.with_suffix(".png")
+    return paths
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
+    """A GitHub Markdown table (no tabulate dependency)."""
+
+    def cell(v):
+        if isinstance(v, (float, np.floating)):
+            return "–" if not np.isfinite(v) else f"{v:.{digits}g}"
+        return str(v)
+
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def write_report(
+    directory: str | Path,
+    out: str | Path | None = None,
+    rule: str = "class",
+    n_boot: int = fit.BOOTSTRAP,
+) -> Path:
+    """Analyse the sweep in `directory` and write `report.md` with its figures beside it."""
+    directory = Path(directory)
+    summary, trajectories, manifest = load_results(directory)
+    results = analyse(summary, trajectories, rule, n_boot)
+    out = Path(out) if out is not None else directory / "report.md"
+    figures = make_figures(results, trajectories, summary, out.parent / "figures")
+    runs = results["runs"]
+    config = manifest.get("config", {})
+    name = config.get("name", directory.name)
+    swept = [c for c in swept_columns(runs) if c not in ("p_e", "cell")]
+    lines = [f"# Sweep report: {name}", ""]
+    if config.get("description"):
+        lines += [config["description"], ""]
+    lines += [
+        f"{runs['cell'].nunique() if 'cell' in runs else len(per_cell(runs))} cells × "
+        f"{runs['seed'].nunique()} seeds = {len(runs)} runs; swept: "
+        f"{', '.join(f'`{c}` ({runs[c].nunique()})' for c in swept) or 'nothing'}."
+    ]
+    total = manifest.get("wall_s")
+    if total is not None:
+        lines[-1] += f" Sweep time {float(total):.0f} s"
+        if manifest.get("platform"):
+            lines[-1] += f" on {manifest['platform']} ({', '.join(manifest.get('devices', []))})"
+        lines[-1] += "."
+    lines += [
+        "",
+        "## Classes",
+        "",
+        "Rule (see `w2s_jax.analysis.classes`): `label_correction` if at the best step at "
+        "least half "
+        "of the wrongly pseudo-labelled training points get their true label and the test "
+        "error is below `0.12·p_h`; else `harmful` / `benign` if the run fits the "
+        "pseudo-labels (final train accuracy ≥ 0.99) and ends with test error at / below "
+        "`0.12·p_h` (Theorem 3.4); else `not_converged`.",
+        "",
+        markdown_table(class_counts(runs)),
+        "",
+    ]
+    if "n_st" in runs and runs["n_st"].nunique() > 1:
+        lines += ["Per `n_st`:", "", markdown_table(class_counts(runs, ["n_st"])), ""]
+    lines += ["## The boundary against tau = n_st·p_b²·nu_norm⁴/(sigma_p⁴·d)", ""]
+    data = results["data"]
+    lines += [
+        f"Benign indicator: rule `{rule}` ({int(data['benign'].sum())} benign of "
+        f"{len(data)} runs; {len(runs) - len(data)} not converged and left out).",
+        "",
+    ]
+    if results["constant"] is not None:
+        lines += [f"**Fitted constant:** {results['constant']}.", ""]
+    else:
+        lines += ["No constant fitted: every run is on one side, or tau takes one value.", ""]
+    if results["exponents"] is not None:
+        e = results["exponents"]
+        lines += [
+            "**Free exponents** (relative to `n_st`'s; theory `(1, 2, 4, -4)`, and -1 for `d`):",
+            "",
+            markdown_table(e.table),
+            "",
+            f"Likelihood-ratio test of the theory's exponents against the free fit: "
+            f"chi² = {e.lr_statistic:.2f} with {e.lr_dof} dof, p = {e.lr_p_value:.3g}.",
+            "",
+        ]
+    if results["slices"] is not None:
+        lines += [
+            "**Per slice:** where the benign share crosses 1/2 along `n_st` "
+            "(95% bootstrap over seeds).",
+            "",
+            markdown_table(results["slices"]),
+            "",
+        ]
+    cells = per_cell(runs)
+    columns = (
+        [c for c in swept if c in cells]
+        + [
+            "tau",
+            "weak_test_acc",
+            "best_step",
+            "best_test_acc",
+            "window_start",
+            "window_end",
+            "final_test_acc",
+            "degradation",
+            "label_correction_best",
+        ]
+        + [f"p_{c}" for c in CLASSES]
+    )
+    lines += [
+        "## Early-stopping windows (mean over seeds)",
+        "",
+        "Window: the steps around the best step where test accuracy stays within 0.01 of the best.",
+        "",
+        markdown_table(cells[columns].head(60)),
+        "",
+    ]
+    if len(cells) > 60:
+        lines += [f"({len(cells) - 60} more cells not shown.)", ""]
+    lines += ["## Figures", ""]
+    for kind, path in figures.items():
+        lines += [f"![{kind}]({path.relative_to(out.parent).as_posix()})", ""]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
+    return out

@@ -1,0 +1,1 @@
+"""The `w2s` command line: one module per subcommand (see `w2s_jax.cli.main`)."""

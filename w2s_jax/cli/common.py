@@ -1,0 +1,26 @@
+"""Argument helpers shared by subcommands."""
+
+from __future__ import annotations
+
+import tomllib
+
+from w2s_jax.model.config import ConfigError
+from w2s_jax.sweeping.config_file import DATA_FIELDS, TRAIN_FIELDS
+
+__all__ = ["parse_assignment"]
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """`KEY=VALUE` with a TOML value: `eta=0.1`, `hard_sign="antipodal"`, `hard_sign=antipodal`."""
+    if "=" not in text:
+        raise ConfigError(f"--set: expected KEY=VALUE, got {text!r}")
+    key, value = (part.strip() for part in text.split("=", 1))
+    if key not in DATA_FIELDS + TRAIN_FIELDS:
+        raise ConfigError(
+            f"--set {key}: unknown key (allowed: {', '.join(DATA_FIELDS + TRAIN_FIELDS)})"
+        )
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value  # a bare word is a string
+    return key, parsed

@@ -1,0 +1,101 @@
+"""`w2s run CONFIG.toml`: one weak-to-strong run, printed as a short table.
+
+The run uses `[data]` and `[train]`; each `[grid]` axis takes its first value unless
+`--n-st` or `--set KEY=VALUE` overrides it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import jax
+
+from w2s_jax.cli.common import parse_assignment
+from w2s_jax.engines.run import run, run_key
+from w2s_jax.model.config import ConfigError, split
+from w2s_jax.sweeping.config_file import load_config
+from w2s_jax.sweeping.tables import summarize, trajectory_table
+
+SHOWN = [
+    "step",
+    "test_acc",
+    "test_acc_hard",
+    "train_acc_pseudo",
+    "train_acc_true",
+    "label_correction",
+    "train_loss",
+]
+
+
+def register(sub):
+    p = sub.add_parser(
+        "run", help="one weak-to-strong run, printed as a table", description=__doc__
+    )
+    p.add_argument("config", help="sweep config TOML (SPEC §6)")
+    p.add_argument("--n-st", type=int, default=None, help="number of strong training samples")
+    p.add_argument("--seed", type=int, default=0, help="seed index (default 0)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a data or train field, e.g. --set eta=0.1 (repeatable)",
+    )
+    p.add_argument(
+        "--save", type=Path, default=None, help="write the trajectory to a .csv or .parquet file"
+    )
+    p.add_argument("--rows", type=int, default=12, help="rows of the printed table (default 12)")
+    p.set_defaults(execute=execute)
+
+
+def execute(args) -> int:
+    config = load_config(args.config)
+    cell = {axis: values[0] for axis, values in config.grid.items()}
+    for text in args.set:
+        key, value = parse_assignment(text)
+        cell[key] = value
+    if args.n_st is not None:
+        cell["n_st"] = args.n_st
+    if args.seed < 0:
+        raise ConfigError(f"--seed: must be an integer >= 0, got {args.seed}")
+    if args.save is not None and args.save.suffix not in (".csv", ".parquet"):
+        raise ConfigError(f"--save: the file must end in .csv or .parquet, got {args.save.name!r}")
+    data, train = config.configs(cell)
+
+    static, params = split(data, train)
+    start = time.perf_counter()
+    traj = jax.block_until_ready(
+        jax.jit(run, static_argnums=0)(static, params, run_key(config.base_seed, args.seed))
+    )
+    elapsed = time.perf_counter() - start
+
+    summary = summarize(static.record_steps, traj)
+    table = trajectory_table(static.record_steps, traj)
+    print(
+        f"n_st={train.n_st}  d={data.d}  p_h={data.p_h}  p_b={data.p_b}  "
+        f"nu_norm={data.nu_norm}  sigma_p={data.sigma_p}  seed={args.seed}"
+    )
+    print(f"weak test accuracy      {float(summary['weak_test_acc']):.4f}")
+    print(f"pseudo-label accuracy   {float(summary['pseudo_label_acc']):.4f}")
+    print(
+        f"best test accuracy      {float(summary['best_test_acc']):.4f} "
+        f"at step {int(summary['best_step'])}"
+    )
+    print(
+        f"final test accuracy     {float(summary['final_test_acc']):.4f}   "
+        f"status {summary['status']}   ({elapsed:.1f} s with compilation)"
+    )
+    every = max(1, -(-len(table) // args.rows))
+    shown = table.iloc[
+        list(range(0, len(table), every)) + ([len(table) - 1] if (len(table) - 1) % every else [])
+    ]
+    print(shown[SHOWN].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.save is not None:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        if args.save.suffix == ".csv":
+            table.to_csv(args.save, index=False)
+        else:
+            table.to_parquet(args.save, index=False)
+        print(f"trajectory written to {args.save}")
+    return 0

@@ -1,1 +1,0 @@
-"""Subcommands of the `w2s` command line (see `w2s_jax.cli`)."""

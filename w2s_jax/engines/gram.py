@@ -1,0 +1,187 @@
+"""The Gram (kernel-space) engine: strong-model training at a per-step cost independent of `d`.
+
+Gradient descent only ever adds training patches to a filter, and every patch is either a
+signal patch on e1..e4 or a noise patch `xi_i`. So, exactly,
+
+    w_{s,r}(t) = w_{s,r}(0) + sum_{k<4} A_{s,r,k} e_k + sum_i C_{s,r,i} xi_i,
+
+and every inner product the dynamics and the evaluation need is a combination of
+`<xi_i, xi_j>` (training noise), `<xi_i, xi'_j>` (training x test noise), `<w_{s,r}(0), xi>`
+and the signal coordinates. The signal-noise decomposition of the proofs comes out exactly:
+`gamma_{s,r,u} = <A_{s,r}, u> / |u|^2` and `rho_{s,r,i} = (C G)_{s,r,i} / G_ii`.
+
+An optax rule that is linear in the gradient (`sgd`, `momentum`) commutes with this change of
+coordinates, so it runs on the coefficients `(A, C)` unchanged; Adam rescales each ambient
+coordinate and is refused (`ConfigError`).
+
+The noise Gram matrix comes either from the sampled noise (`gram_noise="sampled"`, the same
+draws as the direct engine, here) or from its law (`"wishart"`, `w2s_jax.engines.wishart`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Float
+
+from w2s_jax.model.config import GRAM_OPTIMIZERS, ConfigError, Params, Static
+from w2s_jax.model.data import SIGNAL_DIMS, Data, signal_vectors
+from w2s_jax.model.networks import HIGHEST, output_scale_factor, relu
+from w2s_jax.training.records import record, scan_records, signal_components
+from w2s_jax.training.rules import logistic_loss, make_optimizer
+
+__all__ = [
+    "NoiseGram",
+    "gram_from_noise",
+    "cross",
+    "check_optimizer",
+    "train_strong_gram",
+    "train_in_gram",
+]
+
+
+class NoiseGram(NamedTuple):
+    """Every inner product of the strong model's dynamics and evaluation.
+
+    Attributes:
+        train: `(n_max, n_max)`, `<xi_i, xi_j>` over the training noise.
+        train_test: `(n_max, n_test)`, `<xi_i, xi'_j>`.
+        filters_train: `(2, m, n_max)`, `<w_{s,r}(0), xi_i>`.
+        filters_test: `(2, m, n_test)`, `<w_{s,r}(0), xi'_j>`.
+        filters_signal: `(2, m, 4)`, `w_{s,r}(0)` on e1..e4.
+    """
+
+    train: Float[Array, "n n"]
+    train_test: Float[Array, "n n_test"]
+    filters_train: Float[Array, "2 m n"]
+    filters_test: Float[Array, "2 m n_test"]
+    filters_signal: Float[Array, "2 m 4"]
+
+
+def cross(a, b):
+    """`a bᵀ` over the leading columns both store (the rest are zero by construction)."""
+    width = min(a.shape[-1], b.shape[-1])
+    return jnp.matmul(a[:, :width], b[:, :width].T, precision=HIGHEST)
+
+
+def gram_from_noise(
+    train_noise: Float[Array, "n d"],
+    test_noise: Float[Array, "n_test d"],
+    W0: Float[Array, "2 m d"],
+) -> NoiseGram:
+    """The Gram blocks of sampled noise (`~2·n·(n + n_test + 2m)·d` flops, once per run)."""
+    two, m, d = W0.shape
+    filters = W0.reshape(two * m, d)
+    return NoiseGram(
+        train=cross(train_noise, train_noise),
+        train_test=cross(train_noise, test_noise),
+        filters_train=cross(filters, train_noise).reshape(two, m, -1),
+        filters_test=cross(filters, test_noise).reshape(two, m, -1),
+        filters_signal=W0[..., :SIGNAL_DIMS],
+    )
+
+
+def check_optimizer(static: Static):
+    for name in ("optimizer",) + (("optimizer_wk",) if static.gram_noise == "wishart" else ()):
+        if getattr(static, name) not in GRAM_OPTIMIZERS:
+            raise ConfigError(
+                f"{name}: the Gram engine needs one of {GRAM_OPTIMIZERS}, "
+                f"got {getattr(static, name)!r}"
+            )
+
+
+def train_strong_gram(
+    static: Static,
+    params: Params,
+    train: Data,
+    test: Data,
+    pseudo_labels,
+    mask,
+    W0: Float[Array, "2 m d"],
+) -> dict:
+    """The Gram engine on sampled noise: the same records as the direct engine."""
+    check_optimizer(static)
+    gram = gram_from_noise(train.noise, test.noise, W0)
+    return train_in_gram(static, params, train, test, pseudo_labels, mask, gram)
+
+
+def train_in_gram(
+    static: Static, params: Params, train: Data, test: Data, pseudo_labels, mask, gram: NoiseGram
+) -> dict:
+    """Strong training (SPEC §3 step 3) in the coefficients `(A, C)`: `~4·m·n_max²` flops a step.
+
+    Only `train.X[:, :2, :4]`, `test.X[:, :2, :4]` (the signal patches on e1..e4), the labels
+    and categories are read from the data; the noise enters through `gram`.
+    """
+    dtype = gram.train.dtype
+    n_st = params.n_st.astype(dtype)
+    pseudo = pseudo_labels.astype(dtype)
+    train_signal = train.X[:, :2, :SIGNAL_DIMS]
+    test_signal = test.X[:, :2, :SIGNAL_DIMS]
+    signals = signal_vectors(SIGNAL_DIMS, params.mu_norm, params.nu_norm, static.easy_layout, dtype)
+    noise_sq = jnp.maximum(jnp.diagonal(gram.train), jnp.finfo(dtype).tiny)
+    scale = output_scale_factor(static.output_scale, static.m)
+    optimizer = make_optimizer(static.optimizer, params.eta)
+
+    def preactivations(coef, signal_patches, filters_noise, noise_gram):
+        """`<w_{s,r}, x_{i,p}>` as `(n, 2, m, 3)`, the layout of `ReLUCNN`."""
+        A, C = coef
+        signal_pre = jnp.einsum(
+            "srk,npk->nsrp", gram.filters_signal + A, signal_patches, precision=HIGHEST
+        )
+        noise_pre = filters_noise + jnp.einsum("srj,jn->srn", C, noise_gram, precision=HIGHEST)
+        return jnp.concatenate([signal_pre, jnp.moveaxis(noise_pre, -1, 0)[..., None]], axis=-1)
+
+    def logits_of(pre):
+        F = scale * relu(pre).sum(axis=(2, 3))
+        return F[:, 0] - F[:, 1]
+
+    def loss_of(pre):
+        logits = logits_of(pre)
+        return jnp.sum(jnp.where(mask, logistic_loss(pseudo * logits), 0.0)) / n_st, logits
+
+    def gd_step(_, state):
+        coef, opt_state = state
+        pre = preactivations(coef, train_signal, gram.filters_train, gram.train)
+        # The same relu as ReLUCNN, differentiated the same way, so ReLU'(0) agrees with it.
+        dpre, _ = jax.grad(loss_of, has_aux=True)(pre)
+        grads = (
+            jnp.einsum("nsrp,npk->srk", dpre[..., :2], train_signal, precision=HIGHEST),
+            jnp.moveaxis(dpre[..., 2], 0, -1),
+        )
+        updates, opt_state = optimizer.update(grads, opt_state, coef)
+        return optax.apply_updates(coef, updates), opt_state
+
+    def measure(coef):
+        A, C = coef
+        train_loss, train_logits = loss_of(
+            preactivations(coef, train_signal, gram.filters_train, gram.train)
+        )
+        test_logits = logits_of(
+            preactivations(coef, test_signal, gram.filters_test, gram.train_test)
+        )
+        gamma = signal_components(A, signals)
+        rho = jnp.einsum("srj,jn->srn", C, gram.train, precision=HIGHEST) / noise_sq[None, None]
+        finite = jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(A)) & jnp.all(jnp.isfinite(C))
+        return record(
+            train_logits=train_logits,
+            test_logits=test_logits,
+            train_loss=train_loss,
+            finite=finite,
+            train=train,
+            test=test,
+            pseudo_labels=pseudo_labels,
+            mask=mask,
+            gamma=gamma,
+            rho=rho,
+        )
+
+    two, m = gram.filters_signal.shape[:2]
+    coef0 = (
+        jnp.zeros((two, m, SIGNAL_DIMS), dtype),
+        jnp.zeros((two, m, train_signal.shape[0]), dtype),
+    )
+    return scan_records(static, coef0, optimizer, gd_step, measure)

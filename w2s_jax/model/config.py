@@ -1,0 +1,303 @@
+"""Configuration: the data model (SPEC §1), the training pipeline (SPEC §2-§3), and
+their split into a static, hashable part (shapes, step counts, switches) and a traced
+pytree of numbers that grids vmap over (STYLE: "static config, traced parameters").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "TrainConfig",
+    "Static",
+    "Params",
+    "record_steps",
+    "split",
+    "static_of",
+    "N_ST_MAX",
+    "DATA_FIELDS",
+    "TRAIN_FIELDS",
+    "STRING_FIELDS",
+]
+
+PROBABILITY_TOLERANCE = 1e-9
+# The largest n_st we accept: 10^6 training points of 3 patches is already ~12 GB at d=1000.
+N_ST_MAX = 1_000_000
+
+
+class ConfigError(ValueError):
+    """A config value is missing, of the wrong type or out of range. The message names the key."""
+
+
+def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise ConfigError(f"{name}: expected an integer, got {value!r}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ConfigError(f"{name}: must be an integer {allowed}, got {value}")
+    return value
+
+
+def _check_float(
+    name: str,
+    value: Any,
+    *,
+    positive: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"{name}: expected a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}: must be finite, got {value}")
+    if positive and value <= 0:
+        raise ConfigError(f"{name}: must be > 0, got {value}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(f"{name}: must be in [{low}, {high}], got {value}")
+    return value
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name}: must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """The data distribution D of SPEC §1 (a reconstruction of Oh, Song & Yun 2025, §2).
+
+    `p_e` may be left out (it is `1 - p_h - p_b`); if given, the three must sum to 1.
+    """
+
+    d: int = 1000
+    mu_norm: float = 5.0
+    nu_norm: float = 5.0
+    sigma_p: float = 1.0
+    p_h: float = 0.3
+    p_b: float = 0.4
+    p_e: float | None = None
+    easy_layout: str = "orthogonal"
+    hard_sign: str = "shared"
+
+    def __post_init__(self):
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
+        set_("d", _check_int("d", self.d, 8))
+        for name in ("mu_norm", "nu_norm", "sigma_p"):
+            set_(name, _check_float(name, getattr(self, name), positive=True))
+        set_("p_h", _check_float("p_h", self.p_h, low=0.0, high=1.0))
+        set_("p_b", _check_float("p_b", self.p_b, low=0.0, high=1.0))
+        if self.p_e is None:
+            p_e = 1.0 - self.p_h - self.p_b
+            if p_e < -PROBABILITY_TOLERANCE:
+                raise ConfigError(
+                    f"p_h + p_b: must be <= 1 (p_e = 1 - p_h - p_b), got {self.p_h + self.p_b}"
+                )
+            set_("p_e", max(p_e, 0.0))
+        else:
+            set_("p_e", _check_float("p_e", self.p_e, low=0.0, high=1.0))
+            total = self.p_e + self.p_h + self.p_b
+            if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+                raise ConfigError(f"p_e + p_h + p_b: must sum to 1, got {total}")
+        _check_choice("easy_layout", self.easy_layout, ("orthogonal", "antipodal"))
+        _check_choice("hard_sign", self.hard_sign, ("shared", "antipodal"))
+
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+ENGINES = ("direct", "gram", "auto")
+GRAM_NOISES = ("sampled", "wishart")
+#: Update rules linear in the gradient: the Gram engine's coefficients follow them exactly.
+GRAM_OPTIMIZERS = ("sgd", "momentum")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """The pipeline of SPEC §2-§3: weak training, pseudo-labelling, strong training, evaluation.
+
+    `record_schedule="linear"` records every `record_every` steps; `"log"` records at
+    `record_points` log-spaced steps (the early-stopping peak can come within tens of steps).
+    Step 0 and step `T` are always recorded.
+
+    `engine="gram"` trains the strong model in kernel space (w2s_jax.engines.gram); `gram_noise`
+    says where its noise Gram matrix comes from: `"sampled"` noise (the same draws as the
+    direct engine) or `"wishart"` (drawn from its law, cost independent of `d`).
+    """
+
+    n_st: int = 300
+    m: int = 20
+    sigma_0: float = 0.01
+    n_wk: int = 1000
+    eta_wk: float = 0.1
+    T_wk: int = 200
+    eta: float = 0.2
+    T: int = 400
+    record_every: int = 20
+    record_schedule: str = "linear"
+    record_points: int = 40
+    n_test: int = 2000
+    output_scale: str = "1/m"
+    optimizer: str = "sgd"
+    optimizer_wk: str = "sgd"
+    engine: str = "direct"
+    gram_noise: str = "sampled"
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        set_("n_st", _check_int("n_st", self.n_st, 1, N_ST_MAX))
+        set_("m", _check_int("m", self.m, 1, 100_000))
+        set_("n_wk", _check_int("n_wk", self.n_wk, 1, N_ST_MAX))
+        set_("n_test", _check_int("n_test", self.n_test, 1, N_ST_MAX))
+        set_("T", _check_int("T", self.T, 0, 10_000_000))
+        set_("T_wk", _check_int("T_wk", self.T_wk, 0, 10_000_000))
+        set_("record_every", _check_int("record_every", self.record_every, 1))
+        set_("record_points", _check_int("record_points", self.record_points, 2, 100_000))
+        set_("sigma_0", _check_float("sigma_0", self.sigma_0, low=0.0))
+        set_("eta", _check_float("eta", self.eta, positive=True))
+        set_("eta_wk", _check_float("eta_wk", self.eta_wk, positive=True))
+        _check_choice("record_schedule", self.record_schedule, ("linear", "log"))
+        _check_choice("output_scale", self.output_scale, ("1/m", "1"))
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("optimizer_wk", self.optimizer_wk, OPTIMIZERS)
+        _check_choice("engine", self.engine, ENGINES)
+        _check_choice("gram_noise", self.gram_noise, GRAM_NOISES)
+        # Adam rescales each ambient coordinate, which no finite set of coefficients tracks.
+        if self.engine == "gram" and self.optimizer not in GRAM_OPTIMIZERS:
+            raise ConfigError(
+                f"optimizer: engine 'gram' needs one of {GRAM_OPTIMIZERS}, got {self.optimizer!r}"
+            )
+        if self.gram_noise == "wishart":
+            if self.engine == "direct":
+                raise ConfigError("gram_noise: 'wishart' needs engine 'gram' or 'auto'")
+            for name in ("optimizer", "optimizer_wk"):
+                if getattr(self, name) not in GRAM_OPTIMIZERS:
+                    raise ConfigError(
+                        f"{name}: gram_noise 'wishart' needs one of "
+                        f"{GRAM_OPTIMIZERS}, got {getattr(self, name)!r}"
+                    )
+        _check_choice("dtype", self.dtype, ("float32", "float64"))
+
+
+#: Field names of each config, in SPEC order (the parameter columns of the result tables).
+DATA_FIELDS = tuple(f.name for f in dataclasses.fields(DataConfig))
+TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+#: The switches (string-valued fields); every other field is a number.
+STRING_FIELDS = (
+    "easy_layout",
+    "hard_sign",
+    "record_schedule",
+    "output_scale",
+    "optimizer",
+    "optimizer_wk",
+    "engine",
+    "gram_noise",
+    "dtype",
+)
+
+
+def record_steps(train: TrainConfig) -> tuple[int, ...]:
+    """The steps at which the strong model's metrics are recorded, always including 0 and T."""
+    T = train.T
+    if train.record_schedule == "linear":
+        steps = set(range(0, T + 1, train.record_every))
+    else:
+        steps = set(
+            np.unique(np.round(np.geomspace(1, max(T, 1), train.record_points - 1))).astype(int)
+        )
+        steps.add(0)
+    steps.add(T)
+    return tuple(sorted(s for s in steps if 0 <= s <= T))
+
+
+class Static(NamedTuple):
+    """Everything that fixes shapes or control flow: hashable, never traced.
+
+    `n_max` is the padded size of the strong model's training set (n_st <= n_max is traced).
+    """
+
+    d: int
+    m: int
+    n_max: int
+    n_wk: int
+    n_test: int
+    T: int
+    T_wk: int
+    record_steps: tuple[int, ...]
+    easy_layout: str = "orthogonal"
+    hard_sign: str = "shared"
+    output_scale: str = "1/m"
+    optimizer: str = "sgd"
+    optimizer_wk: str = "sgd"
+    engine: str = "direct"
+    dtype: str = "float32"
+    gram_noise: str = "sampled"
+
+
+class Params(NamedTuple):
+    """Every number a user may sweep, as arrays (a pytree; grids vmap over its leaves)."""
+
+    n_st: Any
+    p_e: Any
+    p_h: Any
+    p_b: Any
+    mu_norm: Any
+    nu_norm: Any
+    sigma_p: Any
+    sigma_0: Any
+    eta: Any
+    eta_wk: Any
+
+
+#: Fields of Params that live in DataConfig; the rest live in TrainConfig.
+DATA_PARAMS = ("p_e", "p_h", "p_b", "mu_norm", "nu_norm", "sigma_p")
+TRAIN_PARAMS = ("n_st", "sigma_0", "eta", "eta_wk")
+
+
+def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> Static:
+    """The static part of a (data, train) configuration; `n_max` defaults to `n_st`."""
+    n_max = train.n_st if n_max is None else n_max
+    if n_max < train.n_st:
+        raise ConfigError(f"n_max: must be >= n_st = {train.n_st}, got {n_max}")
+    return Static(
+        d=data.d,
+        m=train.m,
+        n_max=int(n_max),
+        n_wk=train.n_wk,
+        n_test=train.n_test,
+        T=train.T,
+        T_wk=train.T_wk,
+        record_steps=record_steps(train),
+        easy_layout=data.easy_layout,
+        hard_sign=data.hard_sign,
+        output_scale=train.output_scale,
+        optimizer=train.optimizer,
+        optimizer_wk=train.optimizer_wk,
+        engine=train.engine,
+        dtype=train.dtype,
+        gram_noise=train.gram_noise,
+    )
+
+
+def split(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> tuple[Static, Params]:
+    """Split a (data, train) configuration into the static part and the traced parameters."""
+    static = static_of(data, train, n_max)
+    dtype = jnp.dtype(train.dtype)
+    numbers = {k: getattr(data, k) for k in DATA_PARAMS} | {
+        k: getattr(train, k) for k in TRAIN_PARAMS
+    }
+    params = Params(
+        **{k: jnp.asarray(v, dtype=jnp.int32 if k == "n_st" else dtype) for k, v in numbers.items()}
+    )
+    return static, params

@@ -1,0 +1,126 @@
+"""The data distribution D of SPEC §1: three patches, easy / hard / both-signal categories.
+
+Every random draw is made from uniform or standard-normal variates that do not depend on
+the parameters (categories by thresholding one uniform per sample against the cumulative
+probabilities, noise as `sigma_p` times a standard normal). Cells that differ only in
+parameters therefore share their draws (common random numbers), and sample `i` depends only
+on `fold_in(key, i)`, so a prefix of a larger sample equals a smaller sample.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from w2s_jax.model.config import DataConfig
+
+__all__ = ["Data", "sample", "sample_with", "signal_vectors", "EASY", "HARD", "BOTH"]
+
+EASY, HARD, BOTH = 0, 1, 2
+SIGNAL_DIMS = 4  # mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1} sit on e1..e4
+
+
+class Data(NamedTuple):
+    """A sample of D.
+
+    Attributes:
+        X: patches `(n, 3, d)`.
+        y: true labels `(n,)` in {+1, -1}.
+        category: `(n,)`, 0 easy-only, 1 hard-only, 2 both-signal.
+        eps: Rademacher signs `(n,)` in {+1, -1}.
+        noise: the noise patch `xi`, `(n, d)` (equal to `X[:, 2]`).
+    """
+
+    X: Float[Array, "n 3 d"]
+    y: Int[Array, " n"]
+    category: Int[Array, " n"]
+    eps: Int[Array, " n"]
+
+    @property
+    def noise(self) -> Float[Array, "n d"]:
+        return self.X[:, 2]
+
+
+def signal_vectors(d: int, mu_norm, nu_norm, easy_layout: str = "orthogonal", dtype=jnp.float32):
+    """`(mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1})` stacked as `(4, d)`, on the first four coordinates."""
+    eye = jnp.eye(SIGNAL_DIMS, d, dtype=dtype)
+    mu_neg = -eye[0] if easy_layout == "antipodal" else eye[1]
+    return jnp.stack([mu_norm * eye[0], mu_norm * mu_neg, nu_norm * eye[2], nu_norm * eye[3]])
+
+
+class _Draws(NamedTuple):
+    """Parameter-free variates of one sample."""
+
+    label_bit: Array  # bool
+    sign_bit: Array  # bool
+    category_u: Array  # uniform [0, 1)
+    z: Array  # standard normal (d,)
+
+
+def _draw(key: PRNGKeyArray, d: int, dtype) -> _Draws:
+    k_label, k_sign, k_cat, k_noise = jax.random.split(key, 4)
+    return _Draws(
+        label_bit=jax.random.bernoulli(k_label),
+        sign_bit=jax.random.bernoulli(k_sign),
+        category_u=jax.random.uniform(k_cat, dtype=dtype),
+        z=jax.random.normal(k_noise, (d,), dtype=dtype),
+    )
+
+
+def sample_with(
+    key: PRNGKeyArray,
+    n: int,
+    d: int,
+    *,
+    p_e,
+    p_h,
+    mu_norm,
+    nu_norm,
+    sigma_p,
+    easy_layout: str = "orthogonal",
+    hard_sign: str = "shared",
+    dtype=jnp.float32,
+) -> Data:
+    """Draw `n` samples of D with traceable numeric parameters (the jitted core uses this).
+
+    `p_b` is implied by `p_e` and `p_h` (categories: u < p_e easy, u < p_e + p_h hard, else both).
+    """
+    draws = jax.vmap(lambda i: _draw(jax.random.fold_in(key, i), d, dtype))(jnp.arange(n))
+    y = jnp.where(draws.label_bit, 1, -1)
+    eps = jnp.where(draws.sign_bit, 1, -1)
+    category = jnp.where(
+        draws.category_u < p_e, EASY, jnp.where(draws.category_u < p_e + p_h, HARD, BOTH)
+    )
+
+    mu_pos, mu_neg, nu_pos, nu_neg = signal_vectors(d, mu_norm, nu_norm, easy_layout, dtype)
+    is_pos = (y == 1)[:, None]
+    mu_y = jnp.where(is_pos, mu_pos, mu_neg)
+    nu_y = jnp.where(is_pos, nu_pos, nu_neg)
+    eps_nu_y = eps[:, None].astype(dtype) * nu_y
+    hard = (eps_nu_y, eps_nu_y) if hard_sign == "shared" else (nu_y, -nu_y)
+    cat = category[:, None]
+    x1 = jnp.where(cat == EASY, mu_y, jnp.where(cat == HARD, hard[0], mu_y))
+    x2 = jnp.where(cat == EASY, mu_y, jnp.where(cat == HARD, hard[1], eps_nu_y))
+    # xi ~ N(0, sigma_p^2 (I - P)): zero on the signal span.
+    xi = sigma_p * draws.z.at[:, :SIGNAL_DIMS].set(0.0)
+    return Data(X=jnp.stack([x1, x2, xi], axis=1), y=y, category=category, eps=eps)
+
+
+def sample(key: PRNGKeyArray, n: int, cfg: DataConfig, dtype=jnp.float32) -> Data:
+    """Draw `n` samples of D (SPEC §1, §7): `.X (n,3,d)`, `.y`, `.category`, `.eps`."""
+    return sample_with(
+        key,
+        n,
+        cfg.d,
+        p_e=cfg.p_e,
+        p_h=cfg.p_h,
+        mu_norm=cfg.mu_norm,
+        nu_norm=cfg.nu_norm,
+        sigma_p=cfg.sigma_p,
+        easy_layout=cfg.easy_layout,
+        hard_sign=cfg.hard_sign,
+        dtype=dtype,
+    )

@@ -1,0 +1,83 @@
+"""The two networks of SPEC §2 as Equinox modules; patches are handled by einsum.
+
+Both accept one sample `(3, d)` or a batch `(n, 3, d)` and return logits `()` or `(n,)`.
+Inner products use `precision="highest"`: on GPUs float32 matmuls otherwise run in TF32,
+whose 10-bit mantissa loses the signal-versus-noise contrast the theory is about.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+__all__ = ["LinearCNN", "ReLUCNN", "HIGHEST", "relu", "output_scale_factor"]
+
+HIGHEST = jax.lax.Precision.HIGHEST
+
+
+def relu(z):
+    """ReLU with ReLU'(0) = 0 (SPEC §2).
+
+    Not `jnp.maximum(z, 0)`: its derivative at a tie is 1/2. `jax.nn.relu` fixes it to 0.
+    """
+    return jax.nn.relu(z)
+
+
+def output_scale_factor(output_scale: str, m: int) -> float:
+    """The second-layer weight of SPEC §2: `1/m` (default) or `1`."""
+    return 1.0 / m if output_scale == "1/m" else 1.0
+
+
+def _batched(X):
+    return X[None] if X.ndim == 2 else X
+
+
+class LinearCNN(eqx.Module):
+    """The weak model `f_wk(w, X) = sum_p <w, x_p>`, `w` of shape `(d,)`."""
+
+    w: Float[Array, " d"]
+
+    def __call__(self, X: Float[Array, "*n 3 d"]) -> Float[Array, "*n"]:
+        logits = jnp.einsum("npd,d->n", _batched(X), self.w, precision=HIGHEST)
+        return logits[0] if X.ndim == 2 else logits
+
+
+class ReLUCNN(eqx.Module):
+    """The strong model `f_st(W, X) = F_{+1}(W[0], X) - F_{-1}(W[1], X)` (SPEC §2).
+
+    `F_s = scale * sum_r sum_p ReLU(<w_{s,r}, x_p>)`, scale `1/m` (default) or `1`.
+    `W` has shape `(2, m, d)`: `W[0]` the filters of `F_{+1}`, `W[1]` those of `F_{-1}`.
+    """
+
+    W: Float[Array, "2 m d"]
+    output_scale: str = eqx.field(static=True, default="1/m")
+
+    def branch_outputs(self, X: Float[Array, "n 3 d"]) -> Float[Array, "n 2"]:
+        """`(F_{+1}, F_{-1})` for each sample."""
+        pre = jnp.einsum("srd,npd->nsrp", self.W, X, precision=HIGHEST)
+        total = relu(pre).sum(axis=(2, 3))
+        scale = output_scale_factor(self.output_scale, self.W.shape[1])
+        return scale * total
+
+    def __call__(self, X: Float[Array, "*n 3 d"]) -> Float[Array, "*n"]:
+        F = self.branch_outputs(_batched(X))
+        logits = F[:, 0] - F[:, 1]
+        return logits[0] if X.ndim == 2 else logits
+
+    def split_patch_logits(
+        self, signal_patches: Float[Array, "n 2 k"], noise: Float[Array, "n d"]
+    ) -> Float[Array, " n"]:
+        """Logits of samples of D given as the signal coordinates of `x1, x2` and the noise `x3`.
+
+        Equal to `self(X)` for samples of D: `x1, x2` lie in the span of `e1..ek` (k = 4), so
+        `<w, x_p>` needs only `w[:k]`, and only the noise patch needs all of `w`. Three times
+        fewer flops than `__call__`; the direct engine trains with it.
+        """
+        k = signal_patches.shape[-1]
+        pre_signal = jnp.einsum("srk,npk->nsrp", self.W[..., :k], signal_patches, precision=HIGHEST)
+        pre_noise = jnp.einsum("srd,nd->nsr", self.W, noise, precision=HIGHEST)
+        total = relu(pre_signal).sum(axis=(2, 3)) + relu(pre_noise).sum(axis=2)
+        scale = output_scale_factor(self.output_scale, self.W.shape[1])
+        return scale * (total[:, 0] - total[:, 1])

@@ -1,0 +1,73 @@
+"""Theory quantities of SPEC §4 (Oh, Song & Yun 2025, Theorems 3.4 and 3.6, reconstructed).
+
+The benign/harmful statistic is `tau = n_st · p_b² · nu_norm⁴ / (sigma_p⁴ · d)`: the
+student's hard signal `nu` grows through the `p_b·n_st` bridge points at a rate
+`∝ nu_norm²` against noise memorization `∝ sigma_p²·d`, and the ratio of the two squared
+gives `tau`. Theorem 3.4 says the student overfits benignly when `tau >= C` and harmfully
+when `tau <= C'`; the constants are unknown and `w2s_jax.analysis.fit` estimates them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "tau",
+    "add_tau",
+    "n_st_at_tau",
+    "on_benign_side",
+    "weak_test_accuracy",
+    "harmful_error",
+    "THEORY_EXPONENTS",
+    "TAU_FEATURES",
+]
+
+#: Exponents of (n_st, p_b, nu_norm, sigma_p, d) in tau (Theorem 3.4).
+THEORY_EXPONENTS = {"n_st": 1.0, "p_b": 2.0, "nu_norm": 4.0, "sigma_p": -4.0, "d": -1.0}
+#: The parameters tau depends on, in the order of THEORY_EXPONENTS.
+TAU_FEATURES = tuple(THEORY_EXPONENTS)
+
+
+def tau(n_st, p_b, nu_norm, sigma_p, d):
+    """`tau = n_st · p_b² · nu_norm⁴ / (sigma_p⁴ · d)` (Theorem 3.4); broadcasts over arrays."""
+    n_st, p_b, nu_norm, sigma_p, d = (
+        np.asarray(v, dtype=float) for v in (n_st, p_b, nu_norm, sigma_p, d)
+    )
+    return n_st * p_b**2 * nu_norm**4 / (sigma_p**4 * d)
+
+
+def n_st_at_tau(C, p_b, nu_norm, sigma_p, d):
+    """The `n_st` at which `tau = C`: the theory's boundary along the `n_st` axis."""
+    return C / tau(1.0, p_b, nu_norm, sigma_p, d)
+
+
+def on_benign_side(tau_value, C):
+    """True where `tau >= C` (Theorem 3.4's benign condition for a fitted `C`)."""
+    return np.asarray(tau_value) >= C
+
+
+def weak_test_accuracy(p_h):
+    """The weak model's accuracy in the limit of many weak samples, `1 - p_h/2`.
+
+    It is exactly 1/2 on hard-only data for every weight vector (Proposition 2.1) and can
+    be perfect on the rest.
+    """
+    return 1.0 - 0.5 * np.asarray(p_h, dtype=float)
+
+
+#: Theorem 3.4: harmful overfitting means test error at least HARMFUL_FRACTION · p_h.
+HARMFUL_FRACTION = 0.12
+
+
+def harmful_error(p_h):
+    """The test error that Theorem 3.4 guarantees in the harmful regime: `0.12 · p_h`."""
+    return HARMFUL_FRACTION * np.asarray(p_h, dtype=float)
+
+
+def add_tau(df):
+    """Return `df` with a `tau` column computed from its parameter columns (if missing)."""
+    if "tau" in df.columns:
+        return df
+    out = df.copy()
+    out["tau"] = tau(df["n_st"], df["p_b"], df["nu_norm"], df["sigma_p"], df["d"])
+    return out

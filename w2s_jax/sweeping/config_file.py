@@ -1,0 +1,180 @@
+"""The sweep config of SPEC §6: a TOML file (or dict) with `[data]`, `[train]` and `[grid]`.
+
+`load_config` validates everything up front, so a bad key is reported before any work:
+unknown keys, wrong types, empty grid axes and out-of-range values raise `ConfigError`
+with a message that names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from w2s_jax.model.config import (
+    DATA_FIELDS,
+    STRING_FIELDS,
+    TRAIN_FIELDS,
+    ConfigError,
+    DataConfig,
+    TrainConfig,
+)
+
+__all__ = ["SweepConfig", "load_config", "NUMERIC_FIELDS"]
+
+#: Fields that may be a grid axis: every numeric data or training field but `p_e`, which is
+#: implied by `p_h` and `p_b` (SPEC §1); sweep those instead.
+NUMERIC_FIELDS = tuple(
+    k for k in DATA_FIELDS + TRAIN_FIELDS if k not in set(STRING_FIELDS) | {"p_e"}
+)
+_TOP_KEYS = {"name", "seeds", "base_seed", "description", "data", "train", "grid", "sweep"}
+_SWEEP_KEYS = {"chunk_size", "max_tiers"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """A validated sweep config. `grid` maps each axis to its values, in file order."""
+
+    name: str
+    seeds: int
+    base_seed: int
+    data: dict[str, Any]
+    train: dict[str, Any]
+    grid: dict[str, tuple]
+    sweep: dict[str, Any]
+    description: str = ""
+
+    def cells(self) -> Iterator[dict[str, Any]]:
+        """The Cartesian product of the grid, one dict of axis values per cell."""
+        axes = list(self.grid)
+        for values in itertools.product(*(self.grid[a] for a in axes)):
+            yield dict(zip(axes, values))
+
+    @property
+    def n_cells(self) -> int:
+        n = 1
+        for values in self.grid.values():
+            n *= len(values)
+        return n
+
+    def configs(self, cell: dict[str, Any]) -> tuple[DataConfig, TrainConfig]:
+        """The validated (data, train) configuration of one cell."""
+        data = self.data | {k: v for k, v in cell.items() if k in DATA_FIELDS}
+        train = self.train | {k: v for k, v in cell.items() if k in TRAIN_FIELDS}
+        return DataConfig(**data), TrainConfig(**train)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(
+            name=self.name,
+            description=self.description,
+            seeds=self.seeds,
+            base_seed=self.base_seed,
+            data=dict(self.data),
+            train=dict(self.train),
+            grid={k: list(v) for k, v in self.grid.items()},
+            sweep=dict(self.sweep),
+        )
+
+    def replace(self, **changes) -> SweepConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _table(raw: dict, key: str) -> dict:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a table [{key}], got {type(value).__name__}")
+    return value
+
+
+def _check_keys(table: dict, allowed, where: str):
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{where}{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def load_config(source: str | Path | dict) -> SweepConfig:
+    """Read and validate a sweep config from a TOML path, TOML text or a dict."""
+    if isinstance(source, dict):
+        raw = source
+    else:
+        path = Path(source)
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise ConfigError(
+                f"config: cannot read {str(path)!r} ({err.strerror or err})"
+            ) from None
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"config: {path} is not valid TOML ({err})") from None
+
+    _check_keys(raw, _TOP_KEYS, "")
+    name = raw.get("name", "sweep")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"name: expected a non-empty string, got {name!r}")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(f"description: expected a string, got {description!r}")
+    seeds = raw.get("seeds", 1)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"seeds: must be an integer >= 1, got {seeds!r}")
+    base_seed = raw.get("base_seed", 0)
+    if isinstance(base_seed, bool) or not isinstance(base_seed, int) or base_seed < 0:
+        raise ConfigError(f"base_seed: must be an integer >= 0, got {base_seed!r}")
+
+    data, train, grid_raw = _table(raw, "data"), _table(raw, "train"), _table(raw, "grid")
+    sweep = _table(raw, "sweep")
+    _check_keys(data, DATA_FIELDS, "data.")
+    _check_keys(train, TRAIN_FIELDS, "train.")
+    _check_keys(grid_raw, NUMERIC_FIELDS, "grid.")
+    _check_keys(sweep, _SWEEP_KEYS, "sweep.")
+
+    grid: dict[str, tuple] = {}
+    for key, values in grid_raw.items():
+        if not isinstance(values, list):
+            raise ConfigError(f"grid.{key}: expected a list of numbers, got {values!r}")
+        if not values:
+            raise ConfigError(f"grid.{key}: empty list (a grid axis needs at least one value)")
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ConfigError(f"grid.{key}: expected numbers, got {v!r}")
+        if len(set(values)) != len(values):
+            raise ConfigError(f"grid.{key}: repeated values {values!r}")
+        grid[key] = tuple(values)
+
+    config = SweepConfig(
+        name=name,
+        seeds=seeds,
+        base_seed=base_seed,
+        data=dict(data),
+        train=dict(train),
+        grid=grid,
+        sweep=dict(sweep),
+        description=description,
+    )
+    _validate_cells(config)
+    return config
+
+
+def _validate_cells(config: SweepConfig):
+    """Build every cell's configs once so that a bad value fails before any work starts."""
+    for cell in config.cells():
+        try:
+            config.configs(cell)
+        except ConfigError as err:
+            key = str(err).split(":", 1)[0]
+            section = (
+                "grid."
+                if key in cell
+                else ("data." if key in DATA_FIELDS else "train." if key in TRAIN_FIELDS else "")
+            )
+            where = ", ".join(f"{k}={v}" for k, v in cell.items())
+            raise ConfigError(
+                f"{section}{err}" + (f" (in the cell {where})" if cell else "")
+            ) from None
+        except TypeError as err:  # should not happen after _check_keys, but never a traceback
+            raise ConfigError(f"config: {err}") from None

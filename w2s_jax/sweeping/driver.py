@@ -1,0 +1,232 @@
+"""The sweep engine: a grid of SPEC §6 evaluated by `vmap` of the core `run`.
+
+Runs (grid cells × seed indices) are flattened to one axis. Each compile tier (one
+`Static`, see `w2s_jax.sweeping.plan`) is compiled once for a fixed chunk size
+(`w2s_jax.sweeping.chunk`); an executor, local (`sweeping.local`) or Ray (`sweeping.ray`),
+feeds it chunks, the last one padded, and the chunk axis is sharded over the local devices
+with `shard_map`. A run's key is `run_key(base_seed, seed)`, so its result depends neither
+on the chunking nor on the other cells of the grid. This module plans, checks, drives the
+executor, shows progress, stores and merges.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import pandas as pd
+from tqdm import tqdm  # the text bar: tqdm.auto warns in Jupyter without ipywidgets
+
+from w2s_jax.model.config import ConfigError
+from w2s_jax.sweeping import compile_cache
+from w2s_jax.sweeping.chunk import chunk_name
+from w2s_jax.sweeping.config_file import SweepConfig, load_config
+from w2s_jax.sweeping.local import execute_local
+from w2s_jax.sweeping.plan import MAX_TIERS, Run, check_options, expand, plan_tiers, smoke_config
+from w2s_jax.sweeping.store import (
+    SORT_SUMMARY,
+    SORT_TRAJECTORIES,
+    Store,
+    merge_frames,
+    now,
+    versions,
+)
+
+__all__ = ["sweep", "run_sweep", "SweepResult", "ENGINES"]
+
+ENGINES = ("local", "ray")
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """What `run_sweep` returns: both tables and the manifest of this invocation."""
+
+    summary: pd.DataFrame
+    trajectories: pd.DataFrame
+    manifest: dict[str, Any]
+
+
+def _devices(devices) -> list:
+    local = jax.local_devices()
+    if devices is None:
+        return local
+    if isinstance(devices, int):
+        if not 1 <= devices <= len(local):
+            raise ConfigError(f"devices: must be in [1, {len(local)}], got {devices}")
+        return local[:devices]
+    return list(devices)
+
+
+def run_sweep(
+    config_or_path,
+    out=None,
+    *,
+    chunk_size: int | None = None,
+    force: bool = False,
+    quiet: bool = False,
+    engine: str = "local",
+    address: str | None = None,
+    smoke: bool = False,
+    devices=None,
+    max_tiers: int | None = None,
+) -> SweepResult:
+    """Plan, check, run and store a sweep. Every check happens before anything is written."""
+    config = (
+        config_or_path if isinstance(config_or_path, SweepConfig) else load_config(config_or_path)
+    )
+    if smoke:
+        config = smoke_config(config)
+    chunk_size = config.sweep.get("chunk_size") if chunk_size is None else chunk_size
+    max_tiers = config.sweep.get("max_tiers", MAX_TIERS) if max_tiers is None else max_tiers
+    check_options(chunk_size, max_tiers)
+    if engine not in ENGINES:
+        raise ConfigError(f"engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if address is not None and engine != "ray":
+        raise ConfigError("address: only used with --engine ray")
+    store = Store(out) if out is not None else None
+    if store is not None:
+        store.check(config.to_dict(), force)
+    extra = dict(engine=engine, smoke=smoke, compile_cache=compile_cache.enable())
+    if engine == "local":
+        local = _devices(devices)
+
+        def execute(tiers, done, record):
+            return execute_local(tiers, done, config.base_seed, chunk_size, local, record)
+
+        return _sweep(
+            config,
+            store,
+            force,
+            quiet,
+            max_tiers,
+            local[0].platform,
+            len(local),
+            execute,
+            extra,
+        )
+
+    from w2s_jax.sweeping.ray import Cluster
+
+    cluster = Cluster(address, quiet)
+    try:
+        n_devices, _, platform = cluster.connect().probe()
+
+        def execute(tiers, done, record):
+            return cluster.execute(
+                tiers, done, config.base_seed, chunk_size, None if out is None else str(out), record
+            )
+
+        return _sweep(
+            config,
+            store,
+            force,
+            quiet,
+            max_tiers,
+            platform,
+            n_devices,
+            execute,
+            extra,
+        )
+    finally:
+        cluster.close()
+
+
+def _sweep(
+    config: SweepConfig,
+    store: Store | None,
+    force: bool,
+    quiet: bool,
+    max_tiers: int,
+    platform: str,
+    n_devices: int,
+    execute: Callable,
+    extra: dict,
+) -> SweepResult:
+    """Skip finished runs, plan tiers, run the rest through `execute`, merge and record."""
+    runs = expand(config)
+    done = store.done_runs(config.seeds) if store is not None and not force else set()
+    tiers = plan_tiers(runs, max_tiers, platform, n_devices)
+    manifest = dict(
+        name=config.name,
+        status="running",
+        config=config.to_dict(),
+        grid={k: list(v) for k, v in config.grid.items()},
+        n_cells=config.n_cells,
+        seeds=config.seeds,
+        base_seed=config.base_seed,
+        n_runs=len(runs),
+        **extra,
+        versions=versions(),
+        started=now(),
+        runs_resumed=len(done),
+    )
+    if store is not None:
+        store.begin(manifest, force)
+
+    bar = tqdm(
+        total=len(runs),
+        initial=len(done),
+        unit="cell",
+        disable=quiet,
+        desc=config.name,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+    collected: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+
+    def record(runs_: Sequence[Run], summary: pd.DataFrame, trajectories: pd.DataFrame) -> None:
+        if store is None:
+            collected.append((summary, trajectories))
+        elif not store.has_chunk(chunk_name(runs_)):  # a Ray worker may have written it
+            store.write_chunk(chunk_name(runs_), summary, trajectories)
+        bar.update(len(runs_))
+
+    start = time.perf_counter()
+    try:
+        info = execute(tiers, done, record)
+    finally:
+        bar.close()
+    wall_s = time.perf_counter() - start
+
+    if store is not None:
+        summary, trajectories = store.merge()
+    else:
+        summary = merge_frames([s for s, _ in collected], SORT_SUMMARY)
+        trajectories = merge_frames([t for _, t in collected], SORT_TRAJECTORIES)
+    computed = len(runs) - len(done)
+    # Ray compiles in parallel on the workers (compile_s is their sum): run_s is the wall time.
+    parallel = extra["engine"] == "ray"
+    run_s = wall_s if parallel else max(0.0, wall_s - info["compile_s"])
+    manifest |= info | dict(
+        status="complete",
+        finished=now(),
+        runs_computed=computed,
+        wall_s=round(wall_s, 3),
+        run_s=round(run_s, 3),
+        cells_per_s=round(computed / wall_s, 3) if computed and wall_s > 0 else None,
+    )
+    if store is not None:
+        store.write_manifest(manifest)
+    return SweepResult(summary, trajectories, manifest)
+
+
+def sweep(
+    config_or_path, out: str | Path | None = None, **options
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Evaluate a sweep config (SPEC §6) and return `(summary, trajectories)` DataFrames.
+
+    Args:
+        config_or_path: a TOML path, a dict, or a `SweepConfig`.
+        out: a directory for summary.parquet, trajectories.parquet and manifest.json
+            (resumable); `None` keeps everything in memory.
+        **options: `chunk_size` (runs per chunk; default automatic), `force`, `quiet`,
+            `engine` ("local" or "ray"), `address` (Ray), `smoke`, `devices` (a count or a
+            list; default all local devices), `max_tiers`.
+    """
+    result = run_sweep(config_or_path, out, **options)
+    return result.summary, result.trajectories

@@ -1,0 +1,84 @@
+"""Recorded trajectories as tables: the summary.parquet and trajectories.parquet rows of
+SPEC §6.
+
+Stopping times are derived from the recorded curves (STYLE: fixed-length scans, no
+run-until-converged loops). `summarize` works on one trajectory or a batch (leading axes kept).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS
+from w2s_jax.model.theory import tau
+from w2s_jax.sweeping.plan import Run
+from w2s_jax.training.records import RECORD_FIELDS, Trajectory
+
+__all__ = ["summarize", "trajectory_table", "chunk_tables", "PARAMETER_COLUMNS"]
+
+#: Every data and training field, in SPEC order: the parameter columns of both tables.
+PARAMETER_COLUMNS = DATA_FIELDS + TRAIN_FIELDS
+
+
+def summarize(steps, traj: Trajectory) -> dict[str, np.ndarray]:
+    """Final and best accuracies, the best step and the status of each run.
+
+    `best_step` is the first recorded step with the highest test accuracy. A run whose
+    loss or weights became non-finite at any record point has status `diverged`.
+    """
+    steps = np.asarray(steps)
+    test_acc = np.asarray(traj.test_acc)
+    finite = np.asarray(traj.finite).all(axis=-1)
+    safe = np.where(np.isfinite(test_acc), test_acc, -np.inf)
+    best = safe.argmax(axis=-1)
+    best_acc = np.take_along_axis(safe, best[..., None], axis=-1)[..., 0]
+    return dict(
+        weak_test_acc=np.asarray(traj.weak_test_acc),
+        pseudo_label_acc=np.asarray(traj.pseudo_label_acc),
+        final_test_acc=test_acc[..., -1],
+        final_train_acc_pseudo=np.asarray(traj.train_acc_pseudo)[..., -1],
+        final_train_acc_true=np.asarray(traj.train_acc_true)[..., -1],
+        best_test_acc=np.where(np.isfinite(best_acc), best_acc, np.nan),
+        best_step=steps[best],
+        status=np.where(finite, "ok", "diverged"),
+    )
+
+
+def trajectory_table(steps, traj: Trajectory) -> pd.DataFrame:
+    """One run's recorded metrics as a table with one row per recorded step."""
+    columns = {"step": np.asarray(steps)}
+    columns |= {k: np.asarray(getattr(traj, k)) for k in RECORD_FIELDS}
+    return pd.DataFrame(columns)
+
+
+def chunk_tables(
+    runs: Sequence[Run], steps: Sequence[int], outputs: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The summary rows (one per run) and trajectory rows (one per run × record) of a chunk."""
+    n, steps = len(runs), np.asarray(steps)
+    host = {k: np.asarray(v)[:n] for k, v in outputs.items()}
+    summary = summarize(steps, Trajectory(**host, gamma=None))
+    columns: dict[str, Any] = {
+        "cell": np.array([r.cell for r in runs], dtype=np.int64),
+        "seed": np.array([r.seed for r in runs], dtype=np.int64),
+    }
+    for name in PARAMETER_COLUMNS:
+        source = "data" if name in DATA_FIELDS else "train"
+        columns[name] = np.asarray([getattr(getattr(r, source), name) for r in runs])
+    columns["tau"] = tau(
+        columns["n_st"], columns["p_b"], columns["nu_norm"], columns["sigma_p"], columns["d"]
+    )
+    parameters = dict(columns)
+    columns |= summary
+    columns["weak_test_acc_hard"] = host["weak_test_acc_hard"]
+    columns["n_wrong_pseudo"] = host["n_wrong_pseudo"].astype(np.int64)
+    records = len(steps)
+    trajectories = {k: np.repeat(v, records) for k, v in parameters.items()}
+    trajectories["step"] = np.tile(steps.astype(np.int64), n)
+    trajectories |= {k: host[k].reshape(-1) for k in RECORD_FIELDS}
+    trajectories["finite"] = host["finite"].reshape(-1)  # where a diverged run broke down
+    return pd.DataFrame(columns), pd.DataFrame(trajectories)

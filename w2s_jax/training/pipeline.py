@@ -1,0 +1,68 @@
+"""Steps 1-2 of SPEC §3 and the start of step 3: the three data sets of a run, the weak
+teacher trained on true labels, and the student's initial filters.
+
+Each set has its own `fold_in` stream of the run key (0 weak, 1 strong, 2 test, 3 filters),
+so a run's draws depend only on its key.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from w2s_jax.model.config import Params, Static
+from w2s_jax.model.data import Data, sample_with
+from w2s_jax.model.networks import HIGHEST, LinearCNN
+from w2s_jax.training.rules import logistic_loss, make_optimizer
+
+__all__ = ["sample_all", "init_filters", "train_weak"]
+
+
+def sample_all(static: Static, params: Params, key: PRNGKeyArray) -> tuple[Data, Data, Data]:
+    """The weak model's training set, the strong model's (padded) training set, the test set."""
+    kw = dict(
+        p_e=params.p_e,
+        p_h=params.p_h,
+        mu_norm=params.mu_norm,
+        nu_norm=params.nu_norm,
+        sigma_p=params.sigma_p,
+        easy_layout=static.easy_layout,
+        hard_sign=static.hard_sign,
+        dtype=jnp.dtype(static.dtype),
+    )
+    keys = [jax.random.fold_in(key, i) for i in range(3)]
+    return (
+        sample_with(keys[0], static.n_wk, static.d, **kw),
+        sample_with(keys[1], static.n_max, static.d, **kw),
+        sample_with(keys[2], static.n_test, static.d, **kw),
+    )
+
+
+def init_filters(static: Static, params: Params, key: PRNGKeyArray) -> Float[Array, "2 m d"]:
+    """`W(0) ~ N(0, sigma_0^2 I)`, from the run key's fourth stream."""
+    z = jax.random.normal(
+        jax.random.fold_in(key, 3), (2, static.m, static.d), dtype=jnp.dtype(static.dtype)
+    )
+    return params.sigma_0 * z
+
+
+def train_weak(static: Static, params: Params, data: Data) -> LinearCNN:
+    """Full-batch GD on the mean logistic loss from `w = 0` (SPEC §3 step 1)."""
+    # f_wk is linear in the patch sum, so the weak model only ever sees sum_p x_p.
+    patch_sum = data.X.sum(axis=1)
+    y = data.y.astype(patch_sum.dtype)
+    optimizer = make_optimizer(static.optimizer_wk, params.eta_wk)
+
+    def loss(w):
+        return jnp.mean(logistic_loss(y * jnp.dot(patch_sum, w, precision=HIGHEST)))
+
+    def step(state, _):
+        w, opt_state = state
+        updates, opt_state = optimizer.update(jax.grad(loss)(w), opt_state, w)
+        return (optax.apply_updates(w, updates), opt_state), None
+
+    w0 = jnp.zeros(static.d, patch_sum.dtype)
+    (w, _), _ = jax.lax.scan(step, (w0, optimizer.init(w0)), length=static.T_wk)
+    return LinearCNN(w)

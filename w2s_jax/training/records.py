@@ -1,0 +1,166 @@
+"""What a run records: the `Trajectory`, the metrics of one record point, and the nested scan
+(outer over record points, inner over steps) that every engine records with.
+
+Only scalars and the small `gamma` array are stacked over record points (STYLE: stacking
+per-step state is what runs accelerators out of memory).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Bool, Float, Int
+
+from w2s_jax.model.config import Static
+from w2s_jax.model.data import BOTH, EASY, HARD, Data
+from w2s_jax.model.networks import HIGHEST
+from w2s_jax.training.rules import predict
+
+__all__ = [
+    "Trajectory",
+    "RECORD_FIELDS",
+    "masked_mean",
+    "record",
+    "scan_records",
+    "segment_lengths",
+    "signal_components",
+]
+
+
+class Trajectory(NamedTuple):
+    """What one run returns. Per-record fields have a leading axis over `static.record_steps`.
+
+    `gamma[k, s, r, u] = <w_{s,r}(t_k) - w_{s,r}(0), u> / |u|^2` for the signals
+    `u = (mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1})`. `rho_correct` / `rho_wrong`: the mean over
+    correctly / wrongly pseudo-labelled training points `i` of
+    `max_r <w_{yhat_i,r}(t) - w_{yhat_i,r}(0), xi_i> / |xi_i|^2` (noise memorization by the
+    branch that the pseudo-label rewards).
+    """
+
+    weak_test_acc: Float[Array, ""]
+    weak_test_acc_hard: Float[Array, ""]
+    pseudo_label_acc: Float[Array, ""]
+    n_wrong_pseudo: Int[Array, ""]
+    test_acc: Float[Array, " R"]
+    test_acc_easy: Float[Array, " R"]
+    test_acc_hard: Float[Array, " R"]
+    test_acc_both: Float[Array, " R"]
+    train_acc_pseudo: Float[Array, " R"]
+    train_acc_true: Float[Array, " R"]
+    train_loss: Float[Array, " R"]
+    label_correction: Float[Array, " R"]
+    gamma_mu: Float[Array, " R"]
+    gamma_nu_pos: Float[Array, " R"]
+    gamma_nu_neg: Float[Array, " R"]
+    rho_correct: Float[Array, " R"]
+    rho_wrong: Float[Array, " R"]
+    finite: Bool[Array, " R"]
+    gamma: Float[Array, "R 2 m 4"]
+
+
+#: Per-record scalar columns of a Trajectory (the trajectories.parquet metrics).
+RECORD_FIELDS = (
+    "test_acc",
+    "test_acc_easy",
+    "test_acc_hard",
+    "test_acc_both",
+    "train_acc_pseudo",
+    "train_acc_true",
+    "train_loss",
+    "label_correction",
+    "gamma_mu",
+    "gamma_nu_pos",
+    "gamma_nu_neg",
+    "rho_correct",
+    "rho_wrong",
+)
+
+
+def masked_mean(values, mask):
+    """Mean of `values` where `mask`; NaN where the mask is empty (e.g. no hard-only data)."""
+    mask = mask.astype(values.dtype)
+    return jnp.sum(values * mask) / jnp.sum(mask)
+
+
+def segment_lengths(static: Static) -> Int[Array, " R-1"]:
+    """Number of GD steps between consecutive record points."""
+    steps = jnp.asarray(static.record_steps, dtype=jnp.int32)
+    return steps[1:] - steps[:-1]
+
+
+def scan_records(
+    static: Static, weights0, optimizer: optax.GradientTransformation, gd_step, measure
+) -> dict:
+    """The nested scan every engine records with: measure at step 0, then an outer scan over
+    record points whose body runs `gd_step` for the steps in between and measures.
+
+    `gd_step(i, (weights, opt_state))` is one GD step; `measure(weights)` returns the dict of
+    `record`. Returns that dict with a leading axis over `static.record_steps`.
+    """
+
+    def segment(state, length):
+        state = jax.lax.fori_loop(0, length, gd_step, state)
+        return state, measure(state[0])
+
+    first = measure(weights0)
+    _, rest = jax.lax.scan(segment, (weights0, optimizer.init(weights0)), segment_lengths(static))
+    return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
+
+
+def signal_components(delta_on_signal_span, signals):
+    """`gamma[s, r, u] = <delta_{s,r}, u> / |u|^2` for the four signals (`(4, k)` each)."""
+    return (
+        jnp.einsum("srk,uk->sru", delta_on_signal_span, signals, precision=HIGHEST)
+        / jnp.sum(signals * signals, axis=1)[None, None]
+    )
+
+
+def record(
+    *,
+    train_logits,
+    test_logits,
+    train_loss,
+    finite,
+    train: Data,
+    test: Data,
+    pseudo_labels,
+    mask,
+    gamma,
+    rho,
+) -> dict:
+    """The metrics of one record point, common to every engine.
+
+    Args:
+        train_logits: `(n_max,)` student logits on the training set.
+        test_logits: `(n_test,)` student logits on the test set.
+        gamma: `(2, m, 4)` signal components of `W - W(0)`.
+        rho: `(2, m, n_max)` noise components `<w_{s,r} - w_{s,r}(0), xi_i> / |xi_i|^2`.
+    """
+    test_correct = (predict(test_logits) == test.y).astype(test_logits.dtype)
+    train_pred = predict(train_logits)
+    wrong = mask & (pseudo_labels != train.y)
+    right = mask & (pseudo_labels == train.y)
+    # rho of the branch that the pseudo-label rewards: index 0 for yhat = +1, 1 for yhat = -1.
+    rho_own = jnp.where(pseudo_labels == 1, rho[0].max(axis=0), rho[1].max(axis=0))
+    own_nu = jnp.stack([gamma[0, :, 2], gamma[1, :, 3]])  # (2, m)
+    dtype = test_logits.dtype
+    return dict(
+        test_acc=jnp.mean(test_correct),
+        test_acc_easy=masked_mean(test_correct, test.category == EASY),
+        test_acc_hard=masked_mean(test_correct, test.category == HARD),
+        test_acc_both=masked_mean(test_correct, test.category == BOTH),
+        train_acc_pseudo=masked_mean((train_pred == pseudo_labels).astype(dtype), mask),
+        train_acc_true=masked_mean((train_pred == train.y).astype(dtype), mask),
+        train_loss=train_loss,
+        label_correction=masked_mean((train_pred == train.y).astype(dtype), wrong),
+        gamma_mu=0.5 * (gamma[0, :, 0].max() + gamma[1, :, 1].max()),
+        gamma_nu_pos=own_nu.max(axis=1).mean(),
+        gamma_nu_neg=(-own_nu).max(axis=1).mean(),
+        rho_correct=masked_mean(rho_own, right),
+        rho_wrong=masked_mean(rho_own, wrong),
+        finite=finite,
+        gamma=gamma,
+    )
