@@ -17,7 +17,17 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from w2s_jax.model.config import DataConfig
 
-__all__ = ["Data", "sample", "sample_with", "signal_vectors", "EASY", "HARD", "BOTH"]
+__all__ = [
+    "Data",
+    "sample",
+    "sample_with",
+    "sample_keys",
+    "sample_from_keys",
+    "signal_vectors",
+    "EASY",
+    "HARD",
+    "BOTH",
+]
 
 EASY, HARD, BOTH = 0, 1, 2
 SIGNAL_DIMS = 4  # mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1} sit on e1..e4
@@ -70,9 +80,26 @@ def _draw(key: PRNGKeyArray, d: int, dtype) -> _Draws:
     )
 
 
+def sample_keys(key: PRNGKeyArray, n: int) -> PRNGKeyArray:
+    """The keys of samples `0..n-1` of a set: `fold_in(key, i)`."""
+    return jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n))
+
+
 def sample_with(
     key: PRNGKeyArray,
     n: int,
+    d: int,
+    **params,
+) -> Data:
+    """Draw `n` samples of D with traceable numeric parameters (the jitted core uses this).
+
+    Keyword arguments as `sample_from_keys`; sample `i` depends only on `fold_in(key, i)`.
+    """
+    return sample_from_keys(sample_keys(key, n), d, **params)
+
+
+def sample_from_keys(
+    keys: PRNGKeyArray,
     d: int,
     *,
     p_e,
@@ -84,11 +111,11 @@ def sample_with(
     hard_sign: str = "shared",
     dtype=jnp.float32,
 ) -> Data:
-    """Draw `n` samples of D with traceable numeric parameters (the jitted core uses this).
+    """One sample of D per key, with traceable numeric parameters.
 
     `p_b` is implied by `p_e` and `p_h` (categories: u < p_e easy, u < p_e + p_h hard, else both).
     """
-    draws = jax.vmap(lambda i: _draw(jax.random.fold_in(key, i), d, dtype))(jnp.arange(n))
+    draws = jax.vmap(lambda k: _draw(k, d, dtype))(keys)
     y = jnp.where(draws.label_bit, 1, -1)
     eps = jnp.where(draws.sign_bit, 1, -1)
     category = jnp.where(

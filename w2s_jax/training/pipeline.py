@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from w2s_jax.model.config import Params, Static
-from w2s_jax.model.data import Data, sample_with
+from w2s_jax.model.data import Data, sample_from_keys, sample_keys
 from w2s_jax.model.networks import HIGHEST, LinearCNN
 from w2s_jax.training.rules import logistic_loss, make_optimizer
 
@@ -21,7 +22,11 @@ __all__ = ["sample_all", "init_filters", "train_weak"]
 
 
 def sample_all(static: Static, params: Params, key: PRNGKeyArray) -> tuple[Data, Data, Data]:
-    """The weak model's training set, the strong model's (padded) training set, the test set."""
+    """The weak model's training set, the strong model's (padded) training set, the test set.
+
+    Set `s` draws sample `i` from `fold_in(fold_in(key, s), i)`; the three sets are drawn by
+    one vmap over their keys, so the program holds the sampler once, not three times.
+    """
     kw = dict(
         p_e=params.p_e,
         p_h=params.p_h,
@@ -32,12 +37,16 @@ def sample_all(static: Static, params: Params, key: PRNGKeyArray) -> tuple[Data,
         hard_sign=static.hard_sign,
         dtype=jnp.dtype(static.dtype),
     )
-    keys = [jax.random.fold_in(key, i) for i in range(3)]
-    return (
-        sample_with(keys[0], static.n_wk, static.d, **kw),
-        sample_with(keys[1], static.n_max, static.d, **kw),
-        sample_with(keys[2], static.n_test, static.d, **kw),
+    sizes = (static.n_wk, static.n_max, static.n_test)
+    keys = jnp.concatenate(
+        [sample_keys(jax.random.fold_in(key, s), n) for s, n in enumerate(sizes)]
     )
+    data = sample_from_keys(keys, static.d, **kw)
+    edges = np.cumsum((0,) + sizes)
+    weak, train, test = (
+        Data(*(field[a:b] for field in data)) for a, b in zip(edges[:-1], edges[1:])
+    )
+    return weak, train, test
 
 
 def init_filters(static: Static, params: Params, key: PRNGKeyArray) -> Float[Array, "2 m d"]:

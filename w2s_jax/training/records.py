@@ -85,29 +85,33 @@ def masked_mean(values, mask):
     return jnp.sum(values * mask) / jnp.sum(mask)
 
 
-def segment_lengths(static: Static) -> Int[Array, " R-1"]:
-    """Number of GD steps between consecutive record points."""
+def segment_lengths(static: Static) -> Int[Array, " R"]:
+    """GD steps before each record point since the previous one (0 before step 0's record)."""
     steps = jnp.asarray(static.record_steps, dtype=jnp.int32)
-    return steps[1:] - steps[:-1]
+    return jnp.diff(steps, prepend=0)
 
 
 def scan_records(
     static: Static, weights0, optimizer: optax.GradientTransformation, gd_step, measure
 ) -> dict:
-    """The nested scan every engine records with: measure at step 0, then an outer scan over
-    record points whose body runs `gd_step` for the steps in between and measures.
+    """The nested scan every engine records with: an outer scan over record points whose
+    body runs `gd_step` for the steps since the last record (none before step 0's) and
+    measures.
 
-    `gd_step(i, (weights, opt_state))` is one GD step; `measure(weights)` returns the dict of
-    `record`. Returns that dict with a leading axis over `static.record_steps`.
+    `measure` appears once in the program: measuring step 0 outside the scan would trace and
+    compile it twice. `gd_step(i, (weights, opt_state))` is one GD step; `measure(weights)`
+    returns the dict of `record`. Returns that dict with a leading axis over
+    `static.record_steps`.
     """
 
     def segment(state, length):
         state = jax.lax.fori_loop(0, length, gd_step, state)
         return state, measure(state[0])
 
-    first = measure(weights0)
-    _, rest = jax.lax.scan(segment, (weights0, optimizer.init(weights0)), segment_lengths(static))
-    return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
+    _, records = jax.lax.scan(
+        segment, (weights0, optimizer.init(weights0)), segment_lengths(static)
+    )
+    return records
 
 
 def signal_components(delta_on_signal_span, signals):
