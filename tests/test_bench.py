@@ -49,3 +49,8 @@ def test_bench_smoke_writes_every_field(tmp_path, capsys):
         for row in result["scaling"][axis]:
             assert set(row) >= MODE_FIELDS
     assert {p["engine"] for p in result["profile"]} == {"direct", "gram"}
+    cold = result["cold_start"]
+    assert cold["runs"] == 2 and cold["loop"]["compiles"] == 2 and cold["sweep"]["compiles"] == 1
+    assert cold["sweep"]["cache"] == ["miss"] and cold["sweep_cached"]["cache"] == ["hit"]
+    assert cold["max_final_test_acc_difference"] < 1e-6  # the loop and the sweep agree
+    assert cold["ratio_sweep_over_loop"] > 0 and cold["second_sweep_compile_s"] >= 0

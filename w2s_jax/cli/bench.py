@@ -1,6 +1,8 @@
 """`w2s bench [--out FILE.json] [--smoke]`: the same grid run as a Python loop of single jitted
 runs, vmapped with the direct engine and vmapped with the Gram engine, with a matrix-product
-flop rate for reference and scaling in n_st, d and the number of cells.
+flop rate for reference and scaling in n_st, d and the number of cells; then a cold start of
+a whole sweep against the per-cell loop, each in a fresh process, and a second sweep that
+loads its program from the persistent compile cache.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def register(sub):
 
 
 def execute(args) -> int:
-    from w2s_jax.bench import SIZES, SMOKE, benchmark, format_table
+    from w2s_jax.bench.studies import SIZES, SMOKE, benchmark, format_table
 
     result = benchmark(SMOKE if args.smoke else SIZES)
     print(format_table(result))

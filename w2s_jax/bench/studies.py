@@ -1,4 +1,4 @@
-"""`w2s bench`: every way to run a grid, timed side by side in one process.
+"""`w2s bench`: every way to run a grid, timed side by side in one process, and a cold start.
 
 (a) a Python loop of single jitted runs (what a user writes first), (b) `jax.vmap(run)` with
 the direct engine, (c) `jax.vmap(run)` with the Gram engine; one large matrix product gives
@@ -21,6 +21,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from w2s_jax.bench import cold
 from w2s_jax.engines.cost import engine_flops
 from w2s_jax.engines.run import run, run_key
 from w2s_jax.model.config import DataConfig, Params, Static, TrainConfig, split
@@ -56,6 +57,7 @@ class BenchSizes:
     wishart_cells: int
     matmul_n: int
     reps: int
+    cold: dict  # the sweep config of the cold-start study (w2s_jax.bench.cold)
 
 
 # Small enough that a single run is a fraction of a millisecond of compute: the regime in
@@ -74,6 +76,7 @@ SIZES = BenchSizes(
     wishart_cells=2,
     matmul_n=2048,
     reps=3,
+    cold=cold.GRID,
 )
 # Every smoke study repeats one shape, and T = 0 makes the profile's setup-only runs the same
 # programs too, so the smoke run compiles four programs (its numbers mean nothing).
@@ -91,6 +94,7 @@ SMOKE = BenchSizes(
     wishart_cells=2,
     matmul_n=128,
     reps=1,
+    cold=cold.SMOKE_GRID,
 )
 
 
@@ -339,6 +343,8 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
             )
         )
 
+    log("cold start: the whole grid each way in a fresh process (w2s_jax.bench.cold)")
+    cold_start = cold.cold_start(sizes.cold, log)
     ratio = lambda rows, b, a: rows[b]["cells_per_s"] / rows[a]["cells_per_s"]  # noqa: E731
     wishart_seconds = [r["seconds"] for r in d_wishart]
     return dict(
@@ -368,6 +374,7 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
         wishart_flatness=max(wishart_seconds) / min(wishart_seconds),
         profile=profile,
         max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        cold_start=cold_start,
         total_seconds=time.perf_counter() - started,
     )
 
@@ -420,4 +427,4 @@ def format_table(result: dict) -> str:
             f"| {p['engine']} | {p['cells']} | {p['setup_s']:.3f} | {p['step_s'] * 1e3:.2f} | "
             f"{p['main_product_s'] * 1e3:.2f} | {share} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n\n" + cold.format_cold(result["cold_start"])
