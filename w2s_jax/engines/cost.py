@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 
 from w2s_jax.model.config import GRAM_OPTIMIZERS, Static
-from w2s_jax.model.data import SIGNAL_DIMS
 
 __all__ = ["engine_flops", "gram_is_cheaper", "use_gram", "flops_per_sample", "estimate_run_bytes"]
 
@@ -22,7 +21,7 @@ def engine_flops(static: Static) -> dict[str, float]:
     weak = 2.0 * 2 * n_wk * d * static.T_wk + 2.0 * 3 * (n + nt) * d
     # Only the noise patch meets all d coordinates (ReLUCNN.split_patch_logits).
     direct = (
-        T * 2 * 2 * (2 * m) * n * (d + 2 * SIGNAL_DIMS)  # forward + backward
+        T * 2 * 2 * (2 * m) * n * (d + 2 * static.signal_dims)  # forward + backward
         + R * 2 * (2 * m) * ((n + nt) + n + 4) * d
     )  # logits, rho, gamma
     gram_steps = (
@@ -31,14 +30,14 @@ def engine_flops(static: Static) -> dict[str, float]:
     )  # train, rho, test logits
     sampled_setup = 2.0 * (n * (n + nt) + 2 * m * (n + nt)) * d
     n1 = n_wk + n + 2 * m
-    k = min(d - SIGNAL_DIMS, n1)
+    k = min(d - static.signal_dims, n1)
     kt = min(k, n_wk + n)
     kw = min(k, n_wk)
     wishart_setup = (
         2.0 * n * n * kt
         + 2.0 * n * nt * kt
         + 2.0 * 2 * m * (n + nt) * k
-        + 2.0 * 2 * n_wk * (kw + SIGNAL_DIMS) * static.T_wk
+        + 2.0 * 2 * n_wk * (kw + static.signal_dims) * static.T_wk
         + 2.0 * (n + nt) * kw
     )
     return dict(

@@ -11,8 +11,9 @@ import jax.numpy as jnp
 import optax
 
 from w2s_jax.model.config import Params, Static
-from w2s_jax.model.data import SIGNAL_DIMS, Data, signal_vectors
+from w2s_jax.model.data import Data
 from w2s_jax.model.networks import HIGHEST, ReLUCNN
+from w2s_jax.training.pipeline import signals
 from w2s_jax.training.records import record, scan_records, signal_components
 from w2s_jax.training.rules import logistic_loss, make_optimizer
 
@@ -26,9 +27,10 @@ def train_strong_direct(
     dtype = W0.dtype
     n_st = params.n_st.astype(dtype)
     pseudo = pseudo_labels.astype(dtype)
-    signals = signal_vectors(static.d, params.mu_norm, params.nu_norm, static.easy_layout, dtype)
+    k = static.signal_dims
+    signal_span = signals(static, params, dtype)
     noise = train.noise
-    train_signal, test_signal = train.X[:, :2, :SIGNAL_DIMS], test.X[:, :2, :SIGNAL_DIMS]
+    train_signal, test_signal = train.X[:, :2, :k], test.X[:, :2, :k]
     noise_sq = jnp.maximum(jnp.sum(noise * noise, axis=1), jnp.finfo(dtype).tiny)
     optimizer = make_optimizer(static.optimizer, params.eta)
 
@@ -45,7 +47,7 @@ def train_strong_direct(
     def measure(W):
         train_loss, train_logits = loss(W)
         delta = W - W0
-        gamma = signal_components(delta, signals)
+        gamma = signal_components(delta[..., :k], signal_span)
         rho = jnp.einsum("srd,nd->srn", delta, noise, precision=HIGHEST) / noise_sq[None, None]
         return record(
             train_logits=train_logits,

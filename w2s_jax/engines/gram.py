@@ -7,7 +7,8 @@ signal patch on e1..e4 or a noise patch `xi_i`. So, exactly,
 
 and every inner product the dynamics and the evaluation need is a combination of
 `<xi_i, xi_j>` (training noise), `<xi_i, xi'_j>` (training x test noise), `<w_{s,r}(0), xi>`
-and the signal coordinates. The signal-noise decomposition of the proofs comes out exactly:
+and the signal coordinates (`e1..ek`, `k = static.signal_dims`; the text says e1..e4, the
+synthetic binary model's span). The signal-noise decomposition of the proofs comes out exactly:
 `gamma_{s,r,u} = <A_{s,r}, u> / |u|^2` and `rho_{s,r,i} = (C G)_{s,r,i} / G_ii`.
 
 An optax rule that is linear in the gradient (`sgd`, `momentum`) commutes with this change of
@@ -28,8 +29,9 @@ import optax
 from jaxtyping import Array, Float
 
 from w2s_jax.model.config import GRAM_OPTIMIZERS, ConfigError, Params, Static
-from w2s_jax.model.data import SIGNAL_DIMS, Data, signal_vectors
+from w2s_jax.model.data import Data
 from w2s_jax.model.networks import HIGHEST, output_scale_factor, relu
+from w2s_jax.training.pipeline import signals
 from w2s_jax.training.records import record, scan_records, signal_components
 from w2s_jax.training.rules import logistic_loss, make_optimizer
 
@@ -51,14 +53,14 @@ class NoiseGram(NamedTuple):
         train_test: `(n_max, n_test)`, `<xi_i, xi'_j>`.
         filters_train: `(2, m, n_max)`, `<w_{s,r}(0), xi_i>`.
         filters_test: `(2, m, n_test)`, `<w_{s,r}(0), xi'_j>`.
-        filters_signal: `(2, m, 4)`, `w_{s,r}(0)` on e1..e4.
+        filters_signal: `(2, m, k)`, `w_{s,r}(0)` on `e1..ek`.
     """
 
     train: Float[Array, "n n"]
     train_test: Float[Array, "n n_test"]
     filters_train: Float[Array, "2 m n"]
     filters_test: Float[Array, "2 m n_test"]
-    filters_signal: Float[Array, "2 m 4"]
+    filters_signal: Float[Array, "2 m k"]
 
 
 def cross(a, b):
@@ -71,8 +73,13 @@ def gram_from_noise(
     train_noise: Float[Array, "n d"],
     test_noise: Float[Array, "n_test d"],
     W0: Float[Array, "2 m d"],
+    signal_dims: int,
 ) -> NoiseGram:
-    """The Gram blocks of sampled noise (`~2·n·(n + n_test + 2m)·d` flops, once per run)."""
+    """The Gram blocks of sampled noise (`~2·n·(n + n_test + 2m)·d` flops, once per run).
+
+    `signal_dims` (`k`): the filters' coordinates on the signal span `e1..ek` are kept apart.
+    """
+    k = signal_dims
     two, m, d = W0.shape
     filters = W0.reshape(two * m, d)
     return NoiseGram(
@@ -80,7 +87,7 @@ def gram_from_noise(
         train_test=cross(train_noise, test_noise),
         filters_train=cross(filters, train_noise).reshape(two, m, -1),
         filters_test=cross(filters, test_noise).reshape(two, m, -1),
-        filters_signal=W0[..., :SIGNAL_DIMS],
+        filters_signal=W0[..., :k],
     )
 
 
@@ -104,7 +111,7 @@ def train_strong_gram(
 ) -> dict:
     """The Gram engine on sampled noise: the same records as the direct engine."""
     check_optimizer(static)
-    gram = gram_from_noise(train.noise, test.noise, W0)
+    gram = gram_from_noise(train.noise, test.noise, W0, static.signal_dims)
     return train_in_gram(static, params, train, test, pseudo_labels, mask, gram)
 
 
@@ -113,15 +120,17 @@ def train_in_gram(
 ) -> dict:
     """Strong training (SPEC §3 step 3) in the coefficients `(A, C)`: `~4·m·n_max²` flops a step.
 
-    Only `train.X[:, :2, :4]`, `test.X[:, :2, :4]` (the signal patches on e1..e4), the labels
-    and categories are read from the data; the noise enters through `gram`.
+    Only `train.X[:, :2, :k]`, `test.X[:, :2, :k]` (the signal patches on `e1..ek`,
+    `k = static.signal_dims`), the labels and categories are read from the data; the noise
+    enters through `gram`.
     """
     dtype = gram.train.dtype
+    k = static.signal_dims
     n_st = params.n_st.astype(dtype)
     pseudo = pseudo_labels.astype(dtype)
-    train_signal = train.X[:, :2, :SIGNAL_DIMS]
-    test_signal = test.X[:, :2, :SIGNAL_DIMS]
-    signals = signal_vectors(SIGNAL_DIMS, params.mu_norm, params.nu_norm, static.easy_layout, dtype)
+    train_signal = train.X[:, :2, :k]
+    test_signal = test.X[:, :2, :k]
+    signal_span = signals(static, params, dtype)
     noise_sq = jnp.maximum(jnp.diagonal(gram.train), jnp.finfo(dtype).tiny)
     scale = output_scale_factor(static.output_scale, static.m)
     optimizer = make_optimizer(static.optimizer, params.eta)
@@ -163,7 +172,7 @@ def train_in_gram(
         test_logits = logits_of(
             preactivations(coef, test_signal, gram.filters_test, gram.train_test)
         )
-        gamma = signal_components(A, signals)
+        gamma = signal_components(A, signal_span)
         rho = jnp.einsum("srj,jn->srn", C, gram.train, precision=HIGHEST) / noise_sq[None, None]
         finite = jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(A)) & jnp.all(jnp.isfinite(C))
         return record(
@@ -181,7 +190,7 @@ def train_in_gram(
 
     two, m = gram.filters_signal.shape[:2]
     coef0 = (
-        jnp.zeros((two, m, SIGNAL_DIMS), dtype),
+        jnp.zeros((two, m, k), dtype),
         jnp.zeros((two, m, train_signal.shape[0]), dtype),
     )
     return scan_records(static, coef0, optimizer, gd_step, measure)

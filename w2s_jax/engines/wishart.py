@@ -16,7 +16,6 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from w2s_jax.engines.gram import NoiseGram, check_optimizer, cross, train_in_gram
 from w2s_jax.model.config import Params, Static
-from w2s_jax.model.data import SIGNAL_DIMS
 from w2s_jax.model.networks import HIGHEST
 from w2s_jax.training.pipeline import sample_all, train_weak
 from w2s_jax.training.rules import predict
@@ -69,7 +68,7 @@ class NoiseCoordinates(NamedTuple):
     train: Float[Array, "n kt"]
     filters: Float[Array, "2m k"]
     test: Float[Array, "n_test k"]
-    filters_signal: Float[Array, "2 m 4"]
+    filters_signal: Float[Array, "2 m k"]
 
 
 def sample_noise_coordinates(static: Static, params: Params, key: PRNGKeyArray) -> NoiseCoordinates:
@@ -78,7 +77,7 @@ def sample_noise_coordinates(static: Static, params: Params, key: PRNGKeyArray) 
     Cost `O(N1² + n_test·N1)` draws with `N1 = n_wk + n_max + 2m`, independent of `d`.
     """
     dtype = jnp.dtype(static.dtype)
-    dof = static.d - SIGNAL_DIMS  # xi ~ N(0, sigma_p² (I - P)) lives in d - 4 dimensions
+    dof = static.d - static.signal_dims  # xi ~ N(0, sigma_p² (I - P)) lives in d - k dimensions
     n_wk, n, two_m = static.n_wk, static.n_max, 2 * static.m
     n1 = n_wk + n + two_m
     key = jax.random.fold_in(key, WISHART_STREAM)
@@ -92,7 +91,7 @@ def sample_noise_coordinates(static: Static, params: Params, key: PRNGKeyArray) 
         test = jax.random.normal(k_test, (static.n_test, n1), dtype)
         kw, kt = n_wk, n_wk + n
     filters_signal = jax.random.normal(
-        jax.random.fold_in(key, 3), (2, static.m, SIGNAL_DIMS), dtype
+        jax.random.fold_in(key, 3), (2, static.m, static.signal_dims), dtype
     )
     return NoiseCoordinates(
         weak=params.sigma_p * rows[:n_wk, :kw],
@@ -115,7 +114,8 @@ def run_wishart(static: Static, params: Params, key: PRNGKeyArray, mask, coords=
         `(n, 3, 4)` (signal coordinates; the noise lives in the Gram matrix).
     """
     check_optimizer(static)
-    signal_static = static._replace(d=SIGNAL_DIMS)
+    k = static.signal_dims
+    signal_static = static._replace(d=k)
     weak_set, train, test = sample_all(signal_static, params, key)
     if coords is None:
         coords = sample_noise_coordinates(static, params, key)
@@ -126,8 +126,7 @@ def run_wishart(static: Static, params: Params, key: PRNGKeyArray, mask, coords=
 
     def weak_logits(data, noise):
         return (
-            jnp.dot(data.X.sum(axis=1), w[:SIGNAL_DIMS], precision=HIGHEST)
-            + cross(noise, w[None, SIGNAL_DIMS:])[:, 0]
+            jnp.dot(data.X.sum(axis=1), w[:k], precision=HIGHEST) + cross(noise, w[None, k:])[:, 0]
         )
 
     pseudo_labels = predict(weak_logits(train, coords.train))

@@ -225,6 +225,9 @@ class Static(NamedTuple):
     """Everything that fixes shapes or control flow: hashable, never traced.
 
     `n_max` is the padded size of the strong model's training set (n_st <= n_max is traced).
+    `signal_dims` is the dimension `k` of the signal span: the signal patches `x1, x2` of every
+    sample lie on `e1..ek` and the noise patch is orthogonal to them (4 for the synthetic
+    binary model: `mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1}`). The engines rely on nothing else.
     """
 
     d: int
@@ -243,6 +246,7 @@ class Static(NamedTuple):
     engine: str = "direct"
     dtype: str = "float32"
     gram_noise: str = "sampled"
+    signal_dims: int = 4
 
 
 class Params(NamedTuple):

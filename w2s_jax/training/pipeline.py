@@ -14,11 +14,11 @@ import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from w2s_jax.model.config import Params, Static
-from w2s_jax.model.data import Data, sample_from_keys, sample_keys
+from w2s_jax.model.data import Data, sample_from_keys, sample_keys, signal_vectors
 from w2s_jax.model.networks import HIGHEST, LinearCNN
 from w2s_jax.training.rules import logistic_loss, make_optimizer
 
-__all__ = ["sample_all", "init_filters", "train_weak"]
+__all__ = ["sample_all", "init_filters", "train_weak", "signals"]
 
 
 def sample_all(static: Static, params: Params, key: PRNGKeyArray) -> tuple[Data, Data, Data]:
@@ -47,6 +47,15 @@ def sample_all(static: Static, params: Params, key: PRNGKeyArray) -> tuple[Data,
         Data(*(field[a:b] for field in data)) for a, b in zip(edges[:-1], edges[1:])
     )
     return weak, train, test
+
+
+def signals(static: Static, params: Params, dtype) -> Float[Array, "S k"]:
+    """The signal vectors on the signal span (coordinates `e1..ek`, `k = static.signal_dims`)
+    whose components `gamma` of the learned filters a run records (`records.signal_components`):
+    `(mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1})`."""
+    return signal_vectors(
+        static.signal_dims, params.mu_norm, params.nu_norm, static.easy_layout, dtype
+    )
 
 
 def init_filters(static: Static, params: Params, key: PRNGKeyArray) -> Float[Array, "2 m d"]:
