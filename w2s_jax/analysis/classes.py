@@ -27,8 +27,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS
 from w2s_jax.model.theory import HARMFUL_FRACTION, add_tau
-from w2s_jax.sweeping.config_file import DATA_FIELDS, TRAIN_FIELDS
 
 __all__ = [
     "CLASSES",

@@ -24,9 +24,8 @@ import jax.numpy as jnp
 from w2s_jax.bench import cold
 from w2s_jax.engines.cost import engine_flops
 from w2s_jax.engines.run import run, run_key
-from w2s_jax.model.config import DataConfig, Params, Static, TrainConfig, split
+from w2s_jax.model.config import DATA_FIELDS, DataConfig, Params, Static, TrainConfig, split
 from w2s_jax.model.networks import HIGHEST
-from w2s_jax.sweeping.config_file import DATA_FIELDS
 
 __all__ = [
     "BenchSizes",

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import tomllib
 
-from w2s_jax.model.config import ConfigError
-from w2s_jax.sweeping.config_file import DATA_FIELDS, TRAIN_FIELDS
+from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS, ConfigError
+from w2s_jax.model.coordinates import COORDINATES
+
+#: Keys `--set` accepts: every data and train field and the theory coordinates.
+KEYS = DATA_FIELDS + COORDINATES + TRAIN_FIELDS
 
 __all__ = ["parse_assignment"]
 
@@ -15,10 +18,8 @@ def parse_assignment(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise ConfigError(f"--set: expected KEY=VALUE, got {text!r}")
     key, value = (part.strip() for part in text.split("=", 1))
-    if key not in DATA_FIELDS + TRAIN_FIELDS:
-        raise ConfigError(
-            f"--set {key}: unknown key (allowed: {', '.join(DATA_FIELDS + TRAIN_FIELDS)})"
-        )
+    if key not in KEYS:
+        raise ConfigError(f"--set {key}: unknown key (allowed: {', '.join(KEYS)})")
     try:
         parsed = tomllib.loads(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:

@@ -14,7 +14,9 @@ import jax
 from w2s_jax.cli.common import parse_assignment
 from w2s_jax.engines.run import run, run_key
 from w2s_jax.model.config import ConfigError, split
+from w2s_jax.sweeping import compile_cache
 from w2s_jax.sweeping.config_file import load_config
+from w2s_jax.sweeping.memory import check_fits, free_bytes
 from w2s_jax.sweeping.tables import summarize, trajectory_table
 
 SHOWN = [
@@ -64,6 +66,9 @@ def execute(args) -> int:
     data, train = config.configs(cell)
 
     static, params = split(data, train)
+    device = jax.devices()[0]
+    check_fits(static, free_bytes(device, 1), device.platform)
+    compile_cache.enable()
     start = time.perf_counter()
     traj = jax.block_until_ready(
         jax.jit(run, static_argnums=0)(static, params, run_key(config.base_seed, args.seed))

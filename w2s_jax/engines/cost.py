@@ -1,5 +1,6 @@
-"""The cost model of the engines: analytic flops, the engine `"auto"` picks, and the memory one
-run needs (for chunk sizes, and to refuse a run that cannot fit before compiling it).
+"""The cost model of the engines: analytic flops, the engine a run uses (`engine = "auto"`
+picks the cheapest), and the memory one run needs (for chunk sizes, and to refuse a run that
+cannot fit before compiling it).
 """
 
 from __future__ import annotations
@@ -8,37 +9,38 @@ import numpy as np
 
 from w2s_jax.model.config import GRAM_OPTIMIZERS, Static
 
-__all__ = ["engine_flops", "gram_is_cheaper", "use_gram", "flops_per_sample", "estimate_run_bytes"]
+__all__ = ["ENGINES_USED", "engine_flops", "engine_used", "work_per_sample", "estimate_run_bytes"]
+
+#: What `engine_used` returns: the direct engine, the Gram engine on sampled noise, or the
+#: Gram engine on the Wishart draw.
+ENGINES_USED = ("direct", "gram", "wishart")
 
 
 def engine_flops(static: Static) -> dict[str, float]:
     """Analytic flop counts of one run (multiply-add = 2), by engine and noise source.
 
     Counts matrix products only (sampling, ReLUs and the loss are O(n·m) or O(n·d) a step).
+    The Wishart count does not depend on `d` (it is 0 in a Wishart run's `Static`).
     """
     d, m, n, nt, n_wk = static.d, static.m, static.n_max, static.n_test, static.n_wk
-    T, R = static.T, len(static.record_steps)
+    k, T, R = static.signal_dims, static.T, len(static.record_steps)
     weak = 2.0 * 2 * n_wk * d * static.T_wk + 2.0 * 3 * (n + nt) * d
     # Only the noise patch meets all d coordinates (ReLUCNN.split_patch_logits).
     direct = (
-        T * 2 * 2 * (2 * m) * n * (d + 2 * static.signal_dims)  # forward + backward
-        + R * 2 * (2 * m) * ((n + nt) + n + 4) * d
-    )  # logits, rho, gamma
+        T * 2 * 2 * (2 * m) * n * (d + 2 * k)  # forward + backward
+        + R * 2 * (2 * m) * ((n + nt) + n + 4) * d  # logits, rho, gamma
+    )
     gram_steps = (
         T * 2 * (2 * m) * n * n  # C @ G
-        + R * 2 * (2 * m) * n * (2 * n + nt)
-    )  # train, rho, test logits
+        + R * 2 * (2 * m) * n * (2 * n + nt)  # train, rho, test logits
+    )
     sampled_setup = 2.0 * (n * (n + nt) + 2 * m * (n + nt)) * d
-    n1 = n_wk + n + 2 * m
-    k = min(d - static.signal_dims, n1)
-    kt = min(k, n_wk + n)
-    kw = min(k, n_wk)
+    n1 = n_wk + 2 * m + n  # the Bartlett factor's side (engines.wishart)
     wishart_setup = (
-        2.0 * n * n * kt
-        + 2.0 * n * nt * kt
-        + 2.0 * 2 * m * (n + nt) * k
-        + 2.0 * 2 * n_wk * (kw + static.signal_dims) * static.T_wk
-        + 2.0 * (n + nt) * kw
+        2.0 * n * (n + nt) * n1  # train and train x test Gram blocks
+        + 2.0 * 2 * m * (n + nt) * (n_wk + 2 * m)  # filters x (train, test)
+        + 2.0 * 2 * n_wk * (n_wk + k) * static.T_wk  # weak training in span coordinates
+        + 2.0 * (n + nt) * n_wk  # weak logits
     )
     return dict(
         direct=weak + direct,
@@ -47,28 +49,38 @@ def engine_flops(static: Static) -> dict[str, float]:
     )
 
 
-def gram_is_cheaper(static: Static) -> bool:
-    """For `engine="auto"`: the Gram engine when it needs fewer flops (and the rule allows it)."""
-    if static.optimizer not in GRAM_OPTIMIZERS:
-        return False
-    if static.gram_noise == "wishart":
-        return True  # the wishart path exists only in kernel space
-    flops = engine_flops(static)
-    return flops["gram_sampled"] < flops["direct"]
+def engine_used(static: Static) -> str:
+    """`"direct"`, `"gram"` or `"wishart"`: the engine `run` trains with.
 
-
-def use_gram(static: Static) -> bool:
-    """Whether `run` trains the strong model in kernel space (the Gram engine)."""
-    return static.engine == "gram" or (static.engine == "auto" and gram_is_cheaper(static))
-
-
-def flops_per_sample(static: Static) -> float:
-    """Strong-training flops that one padded training sample costs over a run.
-
-    Forward and backward through `2m` filters on the noise patch (the only one with `d`
-    coordinates, see `ReLUCNN.split_patch_logits`), two flops a multiply-add, `T` steps.
+    `engine = "gram"` with `gram_noise = "wishart"` is the Wishart draw. `engine = "auto"`
+    takes the one with the fewest flops among those the config allows: the Gram engine for
+    update rules linear in the gradient, and the Wishart draw only where `gram_noise =
+    "wishart"` says that exact in law is enough (it does not reproduce the sampled draws).
     """
-    return 2.0 * 2 * 2 * static.m * static.d * max(static.T, 1)
+    if static.engine == "direct":
+        return "direct"
+    if static.engine == "gram":
+        return "wishart" if static.gram_noise == "wishart" else "gram"
+    if static.optimizer not in GRAM_OPTIMIZERS:
+        return "direct"
+    flops = engine_flops(static)
+    candidates = {"direct": flops["direct"], "gram": flops["gram_sampled"]}
+    if static.gram_noise == "wishart":
+        candidates["wishart"] = flops["gram_wishart"]
+    return min(candidates, key=candidates.get)
+
+
+def work_per_sample(static: Static) -> tuple[float, int]:
+    """`(flops, power)`: a run costs about `flops · n_max^power` in strong training.
+
+    The direct engine is linear in the padded `n_max` (forward and backward through `2m`
+    filters on the `d`-dimensional noise patch); the Gram engine is quadratic (`C @ G`).
+    Tier planning weighs padding against compiles with it (`sweeping.plan`).
+    """
+    steps = max(static.T, 1)
+    if engine_used(static) == "direct":
+        return 2.0 * 2 * 2 * static.m * static.d * steps, 1
+    return 2.0 * 2 * static.m * steps, 2
 
 
 def estimate_run_bytes(static: Static) -> int:
@@ -81,12 +93,13 @@ def estimate_run_bytes(static: Static) -> int:
     """
     itemsize = np.dtype(static.dtype).itemsize
     d, m, n = static.d, static.m, static.n_max
-    wishart = static.gram_noise == "wishart"
+    engine = engine_used(static)
+    wishart = engine == "wishart"
     n_all = static.n_wk + n + static.n_test
-    data = 2 * n_all * 3 * (4 if wishart else d)  # patches plus draws of the noise
+    data = 2 * n_all * 3 * (static.signal_dims if wishart else d)  # patches, noise draws
     activations = 4 * (n + static.n_test) * 3 * 2 * m
     weights = (0 if wishart else 8 * 2 * m * d) + 2 * 2 * m * n
-    gram = 2 * n * (n + static.n_test + 2 * m) if use_gram(static) else 0
+    gram = 2 * n * (n + static.n_test + 2 * m) if engine != "direct" else 0
     if wishart:
         n1 = static.n_wk + n + 2 * m
         gram += n1 * n1 + static.n_test * n1

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
-from w2s_jax.engines.cost import use_gram
+from w2s_jax.engines.cost import engine_used
 from w2s_jax.engines.direct import train_strong_direct
 from w2s_jax.engines.gram import train_strong_gram
 from w2s_jax.engines.wishart import run_wishart
@@ -35,7 +35,8 @@ def run(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
     """
     mask = jnp.arange(static.n_max) < params.n_st
     dtype = jnp.dtype(static.dtype)
-    if static.gram_noise == "wishart":
+    engine = engine_used(static)
+    if engine == "wishart":
         # Noise inner products drawn from their law: no (n, 3, d) array is ever formed.
         train, test, pseudo_labels, weak_test_pred, records = run_wishart(static, params, key, mask)
     else:
@@ -44,7 +45,7 @@ def run(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
         pseudo_labels = predict(weak(train.X))
         weak_test_pred = predict(weak(test.X))
         W0 = init_filters(static, params, key)
-        strong = train_strong_gram if use_gram(static) else train_strong_direct
+        strong = train_strong_gram if engine == "gram" else train_strong_direct
         records = strong(static, params, train, test, pseudo_labels, mask, W0)
     weak_test_correct = (weak_test_pred == test.y).astype(dtype)
 

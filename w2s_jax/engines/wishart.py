@@ -23,6 +23,7 @@ from w2s_jax.training.rules import predict
 __all__ = [
     "NoiseCoordinates",
     "bartlett_factor",
+    "block_normal",
     "sample_wishart",
     "sample_noise_coordinates",
     "run_wishart",
@@ -31,72 +32,94 @@ __all__ = [
 
 #: `fold_in` index of the Wishart noise draws (0-2 are the data sets, 3 the initial filters).
 WISHART_STREAM = 4
+#: Side of the blocks the factor's entries are drawn in: entry `(i, j)` comes from the key of
+#: block `(i // BLOCK, j // BLOCK)`, so it does not depend on the size of the array it is in.
+BLOCK = 128
 
 
-def bartlett_factor(key: PRNGKeyArray, n: int, dof: int, dtype=jnp.float32) -> Float[Array, "n n"]:
-    """Lower-triangular `L` with `L Lᵀ ~ Wishart_n(I, dof)` (Bartlett; needs `dof >= n`).
+def block_normal(key: PRNGKeyArray, rows: int, cols: int, dtype=jnp.float32) -> Array:
+    """`N(0, 1)` entries; entry `(i, j)` depends on `key`, `i` and `j` only (not on the shape)."""
+    n_rows, n_cols = -(-rows // BLOCK), -(-cols // BLOCK)
+
+    def block(i, j):
+        return jax.random.normal(
+            jax.random.fold_in(jax.random.fold_in(key, i), j), (BLOCK, BLOCK), dtype
+        )
+
+    blocks = jax.vmap(lambda i: jax.vmap(lambda j: block(i, j))(jnp.arange(n_cols)))(
+        jnp.arange(n_rows)
+    )
+    return blocks.transpose(0, 2, 1, 3).reshape(n_rows * BLOCK, n_cols * BLOCK)[:rows, :cols]
+
+
+def bartlett_factor(key: PRNGKeyArray, n: int, dof, dtype=jnp.float32) -> Float[Array, "n n"]:
+    """Lower-triangular `L` with `L Lᵀ ~ Wishart_n(I, dof)` (Bartlett); `dof` may be traced.
 
     `L` holds the coordinates of `n` iid `N(0, I_dof)` vectors in the orthonormal basis that
     Gram-Schmidt builds from them: `L_ii ~ chi(dof - i)` (0-based), `L_ij ~ N(0, 1)` for `i > j`.
+    With `dof < n` (singular Wishart) the first `dof` vectors already span `R^dof`: the rows
+    from `dof` on have `N(0, 1)` coordinates on the first `dof` columns and zeros after.
+    Row `i` depends on `key` and `i` only, so the first rows of a larger factor are a smaller
+    factor (`block_normal`, one chi-square key per row).
     """
-    if dof < n:
-        raise ValueError(f"bartlett_factor: needs dof >= n, got dof={dof}, n={n}")
     k_diag, k_off = jax.random.split(key)
-    df = (dof - jnp.arange(n)).astype(dtype)
-    diag = jnp.sqrt(jax.random.chisquare(k_diag, df, (n,), dtype=dtype))
-    return jnp.tril(jax.random.normal(k_off, (n, n), dtype), -1) + jnp.diag(diag)
+    column = jnp.arange(n)
+    df = (dof - column).astype(dtype)
+    spans = df >= 1  # column j is a direction of R^dof
+    chi = jax.vmap(
+        lambda i, f: jax.random.chisquare(jax.random.fold_in(k_diag, i), f, dtype=dtype)
+    )(column, jnp.where(spans, df, 1.0))
+    lower = jnp.tril(block_normal(k_off, n, n, dtype), -1) * spans[None, :]
+    return lower + jnp.diag(jnp.where(spans, jnp.sqrt(chi), 0.0))
 
 
-def sample_wishart(key: PRNGKeyArray, n: int, dof: int, dtype=jnp.float32) -> Float[Array, "n n"]:
+def sample_wishart(key: PRNGKeyArray, n: int, dof, dtype=jnp.float32) -> Float[Array, "n n"]:
     """A draw with the law of `Z Zᵀ`, `Z` an `n x dof` standard normal matrix, in `O(n³)`."""
-    if dof >= n:
-        L = bartlett_factor(key, n, dof, dtype)
-    else:  # singular Wishart: sampling Z itself is cheaper than n³
-        L = jax.random.normal(key, (n, dof), dtype)
+    L = bartlett_factor(key, n, dof, dtype)
     return jnp.matmul(L, L.T, precision=HIGHEST)
 
 
 class NoiseCoordinates(NamedTuple):
-    """Noise vectors as coordinates in an orthonormal basis of the span of (weak, train, filters).
+    """Noise vectors as coordinates in an orthonormal basis of the span of (weak, filters, train).
 
-    Columns past a block's width are zero and not stored (the Bartlett factor is triangular);
-    the test rows are the projections of the test noise onto that span, which is all the
-    weak and strong models can see of them.
+    The basis is built in that order, so a block's columns past its last row are zero and not
+    stored (the Bartlett factor is triangular); the test rows are the projections of the test
+    noise onto the span, which is all the weak and strong models can see of them. The
+    training noise comes last: its first `n_st` rows, and everything the run computes from
+    them, are the same whatever the padded size `n_max` (so Wishart runs can be tiered and
+    share their draws across `n_st`, as sampled noise does).
     """
 
-    weak: Float[Array, "n_wk kw"]
-    train: Float[Array, "n kt"]
-    filters: Float[Array, "2m k"]
-    test: Float[Array, "n_test k"]
+    weak: Float[Array, "n_wk n_wk"]
+    train: Float[Array, "n N1"]
+    filters: Float[Array, "2m kf"]
+    test: Float[Array, "n_test N1"]
     filters_signal: Float[Array, "2 m k"]
 
 
 def sample_noise_coordinates(static: Static, params: Params, key: PRNGKeyArray) -> NoiseCoordinates:
     """Draw the weak, training and test noise and the initial filters from their joint law.
 
-    Cost `O(N1² + n_test·N1)` draws with `N1 = n_wk + n_max + 2m`, independent of `d`.
+    Cost `O(N1² + n_test·N1)` draws with `N1 = n_wk + 2m + n_max`, independent of `d`, which
+    is a traced number here (`params.d`): cells at different `d` share one compiled program.
     """
     dtype = jnp.dtype(static.dtype)
-    dof = static.d - static.signal_dims  # xi ~ N(0, sigma_p² (I - P)) lives in d - k dimensions
-    n_wk, n, two_m = static.n_wk, static.n_max, 2 * static.m
-    n1 = n_wk + n + two_m
+    dof = params.d - static.signal_dims  # xi ~ N(0, sigma_p² (I - P)) lives in d - k dimensions
+    n_wk, two_m = static.n_wk, 2 * static.m
+    n1 = n_wk + two_m + static.n_max
     key = jax.random.fold_in(key, WISHART_STREAM)
     k_rows, k_test = jax.random.split(key)
-    if dof <= n1:  # the span is all of R^dof: draw the vectors themselves (cost <= N1²)
-        rows = jax.random.normal(k_rows, (n1, dof), dtype)
-        test = jax.random.normal(k_test, (static.n_test, dof), dtype)
-        kw = kt = dof
-    else:
-        rows = bartlett_factor(k_rows, n1, dof, dtype)
-        test = jax.random.normal(k_test, (static.n_test, n1), dtype)
-        kw, kt = n_wk, n_wk + n
+    rows = bartlett_factor(k_rows, n1, dof, dtype)
+    # A test vector's coordinates in an orthonormal basis of the span (all of R^dof if dof < N1).
+    in_span = (jnp.arange(n1) < dof)[None, :]
+    test = block_normal(k_test, static.n_test, n1, dtype) * in_span
     filters_signal = jax.random.normal(
         jax.random.fold_in(key, 3), (2, static.m, static.signal_dims), dtype
     )
     return NoiseCoordinates(
-        weak=params.sigma_p * rows[:n_wk, :kw],
-        train=params.sigma_p * rows[n_wk : n_wk + n, :kt],
-        filters=params.sigma_0 * rows[n_wk + n :],
+        weak=params.sigma_p * rows[:n_wk, :n_wk],
+        filters=params.sigma_0 * rows[n_wk : n_wk + two_m, : n_wk + two_m],
+        train=params.sigma_p * rows[n_wk + two_m :],
         test=params.sigma_p * test,
         filters_signal=params.sigma_0 * filters_signal,
     )

@@ -225,6 +225,7 @@ class Static(NamedTuple):
     """Everything that fixes shapes or control flow: hashable, never traced.
 
     `n_max` is the padded size of the strong model's training set (n_st <= n_max is traced).
+    `d` is 0 for the Wishart engine, which reads `Params.d` (a traced number) instead.
     `signal_dims` is the dimension `k` of the signal span: the signal patches `x1, x2` of every
     sample lie on `e1..ek` and the noise patch is orthogonal to them (4 for the synthetic
     binary model: `mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1}`). The engines rely on nothing else.
@@ -262,10 +263,11 @@ class Params(NamedTuple):
     sigma_0: Any
     eta: Any
     eta_wk: Any
+    d: Any  # traced only by the Wishart path; the other engines take d from Static
 
 
 #: Fields of Params that live in DataConfig; the rest live in TrainConfig.
-DATA_PARAMS = ("p_e", "p_h", "p_b", "mu_norm", "nu_norm", "sigma_p")
+DATA_PARAMS = ("p_e", "p_h", "p_b", "mu_norm", "nu_norm", "sigma_p", "d")
 TRAIN_PARAMS = ("n_st", "sigma_0", "eta", "eta_wk")
 
 
@@ -274,8 +276,11 @@ def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) ->
     n_max = train.n_st if n_max is None else n_max
     if n_max < train.n_st:
         raise ConfigError(f"n_max: must be >= n_st = {train.n_st}, got {n_max}")
+    # The Wishart path draws the noise Gram from its law, where d is only a number (the
+    # degrees of freedom): it is traced (Params.d), so cells at any d share one program.
+    wishart = train.engine == "gram" and train.gram_noise == "wishart"
     return Static(
-        d=data.d,
+        d=0 if wishart else data.d,
         m=train.m,
         n_max=int(n_max),
         n_wk=train.n_wk,

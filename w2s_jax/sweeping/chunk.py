@@ -45,6 +45,12 @@ def is_out_of_memory(err: BaseException) -> bool:
 
 
 def out_of_memory(size: int, n_devices: int) -> OutOfMemoryError:
+    if size <= n_devices:  # one run per device already: a smaller chunk cannot help
+        return OutOfMemoryError(
+            f"chunk_size: one run per device ran out of memory on {n_devices} device(s); "
+            'finished chunks are kept; use engine = "gram" with gram_noise = "wishart" (no '
+            "d-sized array), or lower d or n_st"
+        )
     smaller = max(1, size // 4)
     return OutOfMemoryError(
         f"chunk_size: a chunk of {size} runs on {n_devices} device(s) ran out of memory; "

@@ -22,6 +22,7 @@ from w2s_jax.model.config import (
     DataConfig,
     TrainConfig,
 )
+from w2s_jax.model.coordinates import COORDINATES, resolve
 
 __all__ = ["SweepConfig", "load_config", "NUMERIC_FIELDS"]
 
@@ -61,9 +62,11 @@ class SweepConfig:
         return n
 
     def configs(self, cell: dict[str, Any]) -> tuple[DataConfig, TrainConfig]:
-        """The validated (data, train) configuration of one cell."""
-        data = self.data | {k: v for k, v in cell.items() if k in DATA_FIELDS}
-        train = self.train | {k: v for k, v in cell.items() if k in TRAIN_FIELDS}
+        """The validated (data, train) configuration of one cell; theory coordinates
+        (`tau`, `snr`, `mu_over_nu`) are resolved to raw fields (`model.coordinates`)."""
+        fields = resolve(self.data | self.train | cell)
+        data = {k: v for k, v in fields.items() if k in DATA_FIELDS}
+        train = {k: v for k, v in fields.items() if k in TRAIN_FIELDS}
         return DataConfig(**data), TrainConfig(**train)
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,9 +131,9 @@ def load_config(source: str | Path | dict) -> SweepConfig:
 
     data, train, grid_raw = _table(raw, "data"), _table(raw, "train"), _table(raw, "grid")
     sweep = _table(raw, "sweep")
-    _check_keys(data, DATA_FIELDS, "data.")
+    _check_keys(data, DATA_FIELDS + COORDINATES, "data.")
     _check_keys(train, TRAIN_FIELDS, "train.")
-    _check_keys(grid_raw, NUMERIC_FIELDS, "grid.")
+    _check_keys(grid_raw, NUMERIC_FIELDS + COORDINATES, "grid.")
     _check_keys(sweep, _SWEEP_KEYS, "sweep.")
 
     grid: dict[str, tuple] = {}

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import pandas as pd
@@ -27,6 +27,7 @@ from w2s_jax.sweeping import compile_cache
 from w2s_jax.sweeping.chunk import chunk_name
 from w2s_jax.sweeping.config_file import SweepConfig, load_config
 from w2s_jax.sweeping.local import execute_local
+from w2s_jax.sweeping.memory import MEMORY_FRACTION, check_fits, free_bytes
 from w2s_jax.sweeping.plan import MAX_TIERS, Run, check_options, expand, plan_tiers, smoke_config
 from w2s_jax.sweeping.store import (
     SORT_SUMMARY,
@@ -40,6 +41,15 @@ from w2s_jax.sweeping.store import (
 __all__ = ["sweep", "run_sweep", "SweepResult", "ENGINES"]
 
 ENGINES = ("local", "ray")
+
+
+class Target(NamedTuple):
+    """Where the chunks run: the platform, the devices a chunk is sharded over, and the bytes
+    free on each."""
+
+    platform: str
+    count: int
+    free: int
 
 
 @dataclasses.dataclass
@@ -98,40 +108,22 @@ def run_sweep(
         def execute(tiers, done, record):
             return execute_local(tiers, done, config.base_seed, chunk_size, local, record)
 
-        return _sweep(
-            config,
-            store,
-            force,
-            quiet,
-            max_tiers,
-            local[0].platform,
-            len(local),
-            execute,
-            extra,
-        )
+        target = Target(local[0].platform, len(local), free_bytes(local[0], len(local)))
+        return _sweep(config, store, force, quiet, max_tiers, target, execute, extra)
 
     from w2s_jax.sweeping.ray import Cluster
 
     cluster = Cluster(address, quiet)
     try:
-        n_devices, _, platform = cluster.connect().probe()
+        n_devices, budget, platform = cluster.connect().probe()
+        target = Target(platform, n_devices, int(budget / MEMORY_FRACTION))
 
         def execute(tiers, done, record):
             return cluster.execute(
                 tiers, done, config.base_seed, chunk_size, None if out is None else str(out), record
             )
 
-        return _sweep(
-            config,
-            store,
-            force,
-            quiet,
-            max_tiers,
-            platform,
-            n_devices,
-            execute,
-            extra,
-        )
+        return _sweep(config, store, force, quiet, max_tiers, target, execute, extra)
     finally:
         cluster.close()
 
@@ -142,15 +134,18 @@ def _sweep(
     force: bool,
     quiet: bool,
     max_tiers: int,
-    platform: str,
-    n_devices: int,
+    target: Target,
     execute: Callable,
     extra: dict,
 ) -> SweepResult:
-    """Skip finished runs, plan tiers, run the rest through `execute`, merge and record."""
+    """Skip finished runs, plan tiers, refuse what cannot fit, run the rest through
+    `execute`, merge and record. Nothing is written before the refusal."""
     runs = expand(config)
     done = store.done_runs(config.seeds) if store is not None and not force else set()
-    tiers = plan_tiers(runs, max_tiers, platform, n_devices)
+    tiers = plan_tiers(runs, max_tiers, target.platform, target.count)
+    for tier in tiers:
+        if any(r.index not in done for r in tier.runs):
+            check_fits(tier.static, target.free, target.platform)
     manifest = dict(
         name=config.name,
         status="running",

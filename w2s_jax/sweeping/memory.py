@@ -1,10 +1,21 @@
-"""Device memory: what a device may plan to use, and the chunk size that fits it."""
+"""Device memory: what a device may plan to use, the chunk size that fits it, and the refusal
+of a run that cannot fit at all (before anything is compiled)."""
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["memory_budget", "auto_chunk_size", "MAX_AUTO_CHUNK", "MEMORY_FRACTION"]
+from w2s_jax.engines.cost import engine_used, estimate_run_bytes
+from w2s_jax.model.config import ConfigError, Static
+
+__all__ = [
+    "memory_budget",
+    "free_bytes",
+    "check_fits",
+    "auto_chunk_size",
+    "MAX_AUTO_CHUNK",
+    "MEMORY_FRACTION",
+]
 
 #: Largest automatic chunk (runs): keeps resumable progress and host tables small.
 MAX_AUTO_CHUNK = 1024
@@ -12,18 +23,47 @@ MAX_AUTO_CHUNK = 1024
 MEMORY_FRACTION = 0.5
 
 
-def memory_budget(device, n_devices: int) -> int:
-    """Bytes one device may plan to use: `MEMORY_FRACTION` of what is free on it.
-
-    Accelerators report `bytes_limit` and `bytes_in_use`; CPU devices share the host's
-    available memory.
-    """
+def free_bytes(device, n_devices: int) -> int:
+    """Bytes free on one device. Accelerators report `bytes_limit` and `bytes_in_use`; CPU
+    devices share the host's available memory."""
     stats = device.memory_stats() if hasattr(device, "memory_stats") else None
     if stats and "bytes_limit" in stats:
-        free = stats["bytes_limit"] - stats.get("bytes_in_use", 0)
-    else:
-        free = _host_available_bytes() // max(n_devices, 1)
-    return int(MEMORY_FRACTION * free)
+        return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
+    return _host_available_bytes() // max(n_devices, 1)
+
+
+def memory_budget(device, n_devices: int) -> int:
+    """Bytes one device may plan to use: `MEMORY_FRACTION` of what is free on it."""
+    return int(MEMORY_FRACTION * free_bytes(device, n_devices))
+
+
+def _gb(n: float) -> str:
+    value, unit = (n / 2**30, "GiB") if n >= 2**28 else (n / 2**20, "MiB")
+    return f"{value:.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
+
+
+def check_fits(static: Static, free: int, platform: str) -> None:
+    """Refuse, before compiling, a run whose memory estimate exceeds `free` bytes of a device.
+
+    The message says what one run needs, what there is, and what would fit: the Gram engine
+    with the Wishart draw (no `d`-sized array; exact in law) or a smaller `n_st`.
+    """
+    need = estimate_run_bytes(static)
+    if need <= free:
+        return
+    engine = engine_used(static)
+    shapes = f"d={static.d or 'any'}, n_max={static.n_max}, m={static.m}"
+    advice = "lower n_st (the Gram engine holds n_st² numbers)"
+    if engine != "wishart":
+        wishart = static._replace(engine="gram", gram_noise="wishart", d=0)
+        advice = (
+            f'use engine = "gram" with gram_noise = "wishart", which draws the same law '
+            f"with no d-sized array ({_gb(estimate_run_bytes(wishart))} a run), or lower d"
+        )
+    raise ConfigError(
+        f"engine: one run ({shapes}) needs about {_gb(need)} with the {engine} engine and "
+        f"{platform} has {_gb(free)} free; {advice}"
+    )
 
 
 def _host_available_bytes() -> int:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from w2s_jax.engines.cost import flops_per_sample
+from w2s_jax.engines.cost import work_per_sample
 from w2s_jax.model.config import (
     DATA_PARAMS,
     ConfigError,
@@ -80,12 +80,14 @@ def expand(config: SweepConfig) -> list[Run]:
     return runs
 
 
-def n_max_tiers(n_values: Sequence[int], max_tiers: int, tier_cost: float = 0.0) -> list[int]:
+def n_max_tiers(
+    n_values: Sequence[int], max_tiers: int, tier_cost: float = 0.0, power: int = 1
+) -> list[int]:
     """Upper edges (`n_max`) of at most `max_tiers` tiers covering `n_values` (one per run).
 
-    Minimizes `sum_i n_max(tier of i) + tier_cost * (number of tiers)` exactly, by dynamic
-    programming over the sorted distinct values; `tier_cost` is a compile in units of padded
-    training samples.
+    Minimizes `sum_i n_max(tier of i)^power + tier_cost * (number of tiers)` exactly, by
+    dynamic programming over the sorted distinct values; `tier_cost` is a compile in units of
+    padded work (`power` 1: the direct engine, linear in `n_max`; 2: the Gram engine).
     """
     values = np.sort(np.asarray(n_values, dtype=np.int64))
     distinct = np.unique(values)
@@ -95,10 +97,11 @@ def n_max_tiers(n_values: Sequence[int], max_tiers: int, tier_cost: float = 0.0)
     # cost[t, j]: least padded work covering distinct[:j+1] with t+1 tiers, the last ending at j
     cost = np.full((tiers, k), np.inf)
     back = np.zeros((tiers, k), dtype=np.int64)
-    cost[0] = count * distinct
+    work = distinct.astype(float) ** power
+    cost[0] = count * work
     for t in range(1, tiers):
         for j in range(t, k):
-            prev = cost[t - 1, :j] + (count[j] - count[:j]) * distinct[j]
+            prev = cost[t - 1, :j] + (count[j] - count[:j]) * work[j]
             back[t, j] = int(np.argmin(prev))
             cost[t, j] = prev[back[t, j]]
     t = int(np.argmin(cost[:, k - 1] + tier_cost * np.arange(1, tiers + 1)))
@@ -128,11 +131,10 @@ def plan_tiers(
     throughput = DEVICE_FLOPS.get(platform, DEVICE_FLOPS["gpu"]) * n_devices
     tiers = []
     for shape, members in groups.items():
-        tier_cost = COMPILE_SECONDS * throughput / flops_per_sample(shape)
-        # Wishart draws are sized by n_max (one Bartlett factor), so one tier per shape keeps
-        # them independent of the tier heuristics; they still depend on the grid's largest n_st.
-        tiers_allowed = 1 if shape.gram_noise == "wishart" else max_tiers
-        edges = n_max_tiers([r.train.n_st for r in members], tiers_allowed, tier_cost)
+        n_values = [r.train.n_st for r in members]
+        flops, power = work_per_sample(shape._replace(n_max=max(n_values)))
+        tier_cost = COMPILE_SECONDS * throughput / flops
+        edges = n_max_tiers(n_values, max_tiers, tier_cost, power)
         by_edge: dict[int, list[Run]] = {e: [] for e in edges}
         for run in members:
             by_edge[edges[int(np.searchsorted(edges, run.train.n_st))]].append(run)
@@ -180,8 +182,14 @@ def smoke_config(config: SweepConfig) -> SweepConfig:
 
     Caps `d, m, n_wk, n_test, T, T_wk, n_st` at `SMOKE_CAPS`, keeps at most two seeds and
     at most three values (first, middle, last) of each grid axis, and records about ten
-    points. The name gains the suffix `-smoke`.
+    points. A `d` that theory coordinates determine (`tau`, `snr`) is left to them. The name
+    gains the suffix `-smoke`.
     """
+    derived_d = (
+        "d" not in config.data
+        and "d" not in config.grid
+        and any(k in config.data or k in config.grid for k in ("tau", "snr"))
+    )
 
     def cap(key, value):
         return min(value, SMOKE_CAPS[key]) if key in SMOKE_CAPS else value
@@ -190,7 +198,7 @@ def smoke_config(config: SweepConfig) -> SweepConfig:
     train = {k: cap(k, v) for k, v in config.train.items()}
     for key, limit in SMOKE_CAPS.items():
         table = data if key in {f.name for f in dataclasses.fields(DataConfig)} else train
-        if key not in config.grid:
+        if key not in config.grid and not (key == "d" and derived_d):
             default = getattr(DataConfig if table is data else TrainConfig, key)
             table[key] = min(table.get(key, default), limit)
     grid = {}

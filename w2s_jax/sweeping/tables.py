@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS
-from w2s_jax.model.theory import tau
+from w2s_jax.model.coordinates import theory_coordinates
 from w2s_jax.sweeping.plan import Run
 from w2s_jax.training.records import RECORD_FIELDS, Trajectory
 
@@ -69,8 +69,13 @@ def chunk_tables(
     for name in PARAMETER_COLUMNS:
         source = "data" if name in DATA_FIELDS else "train"
         columns[name] = np.asarray([getattr(getattr(r, source), name) for r in runs])
-    columns["tau"] = tau(
-        columns["n_st"], columns["p_b"], columns["nu_norm"], columns["sigma_p"], columns["d"]
+    columns |= theory_coordinates(
+        columns["n_st"],
+        columns["p_b"],
+        columns["nu_norm"],
+        columns["mu_norm"],
+        columns["sigma_p"],
+        columns["d"].astype(float),
     )
     parameters = dict(columns)
     columns |= summary

@@ -1,0 +1,145 @@
+"""Theory coordinates in the config (SPEC §8): resolution, round trips, refusals; and the
+memory check that refuses a run that cannot fit before anything is compiled or written."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from _sweep_cases import snapshot
+
+from w2s_jax.cli.main import main
+from w2s_jax.model.config import ConfigError
+from w2s_jax.model.coordinates import resolve, theory_coordinates
+from w2s_jax.sweeping.config_file import load_config
+from w2s_jax.sweeping.driver import run_sweep
+
+BASE = dict(n_st=2000, p_b=0.4, sigma_p=0.2)
+
+
+def _coords(fields):
+    return theory_coordinates(
+        fields["n_st"],
+        fields["p_b"],
+        fields["nu_norm"],
+        fields.get("mu_norm", 5.0),
+        fields["sigma_p"],
+        fields["d"],
+    )
+
+
+@pytest.mark.parametrize("pair", list(itertools.combinations(("tau", "snr", "d", "nu_norm"), 2)))
+def test_any_two_of_tau_snr_d_nu_norm_resolve_and_round_trip(pair):
+    target = BASE | dict(d=93750, nu_norm=1.9364916731037085)  # tau = 30, snr = 1e-3
+    truth = _coords(target)
+    given = {k: (truth[k] if k in truth else target[k]) for k in pair}
+    fields = resolve(BASE | given)
+    assert not set(fields) & {"tau", "snr", "mu_over_nu"}
+    assert isinstance(fields["d"], int)
+    got = _coords(fields)
+    if "tau" in pair:  # a requested tau comes back exactly (d rounded, nu_norm solves tau)
+        assert got["tau"] == pytest.approx(truth["tau"], rel=1e-9)
+    if "snr" in pair:
+        assert got["snr"] == pytest.approx(truth["snr"], rel=1e-9 if "d" in pair else 1e-4)
+    assert fields["d"] == pytest.approx(93750, rel=1e-4)
+
+
+def test_tau_survives_the_rounding_of_d():
+    # tau / (n_st p_b² snr²) = 1234.56...: d is rounded, tau still comes back to 1e-9.
+    fields = resolve(BASE | dict(tau=37.037037, snr=1e-2, n_st=75))
+    assert isinstance(fields["d"], int)
+    assert _coords(fields)["tau"] == pytest.approx(37.037037, rel=1e-9)
+
+
+def test_mu_over_nu_sets_mu_norm():
+    fields = resolve(BASE | dict(tau=30.0, snr=1e-3, mu_over_nu=2.5))
+    assert fields["mu_norm"] == pytest.approx(2.5 * fields["nu_norm"])
+    assert resolve(dict(mu_over_nu=0.5))["mu_norm"] == pytest.approx(2.5)  # default nu_norm 5
+
+
+@pytest.mark.parametrize(
+    "fields,key",
+    [
+        (dict(tau=30.0), "tau"),  # under-determined: one of the four
+        (dict(tau=30.0, snr=1e-3, d=1000), "tau, snr, d"),  # over-determined
+        (dict(snr=1e-3, d=1000, nu_norm=2.0), "snr, d, nu_norm"),
+        (dict(mu_over_nu=1.0, mu_norm=3.0), "mu_norm, mu_over_nu"),
+        (dict(tau=-1.0, snr=1e-3), "tau"),
+        (dict(tau=30.0, snr=1e-3, p_b=0.0), "p_b"),
+        (dict(tau=1e-6, snr=10.0), "tau, snr"),  # d far below 8
+    ],
+)
+def test_bad_combinations_name_their_keys(fields, key):
+    with pytest.raises(ConfigError, match=f"^{key}:"):
+        resolve(BASE | fields)
+
+
+def test_a_sweep_over_theory_coordinates_carries_both_kinds_of_columns():
+    config = dict(
+        name="coords",
+        seeds=1,
+        data=dict(snr=1e-3, sigma_p=0.2, mu_over_nu=1.0, p_b=0.4, p_h=0.3),
+        train=dict(
+            engine="gram",
+            gram_noise="wishart",
+            m=2,
+            n_wk=16,
+            n_test=16,
+            T=2,
+            T_wk=2,
+            record_every=1,
+        ),
+        grid=dict(tau=[3.0, 30.0], n_st=[8, 16]),
+    )
+    summary = run_sweep(config, None, quiet=True, devices=1).summary
+    for column in ("tau", "snr", "n_st_snr", "mu_over_nu", "d", "nu_norm", "mu_norm"):
+        assert column in summary
+    requested = np.repeat([3.0, 30.0], 2)  # grid order: tau outermost
+    np.testing.assert_allclose(summary["tau"], requested, rtol=1e-9)
+    np.testing.assert_allclose(summary["snr"], 1e-3, rtol=1e-3)
+    np.testing.assert_allclose(summary["n_st_snr"], summary["n_st"] * summary["snr"])
+    np.testing.assert_allclose(summary["mu_norm"], summary["nu_norm"])
+    assert summary["d"].nunique() == 4  # d follows from tau, snr and n_st cell by cell
+
+
+def test_bad_coordinates_in_a_toml_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[data]\ntau = 30.0\nsnr = 1e-3\nd = 1000\n")
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "give exactly two of tau, snr, d, nu_norm" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    assert load_config({"grid": {"tau": [1.0, 2.0]}, "data": {"snr": 0.01}}).n_cells == 2
+
+
+BIG = """\
+name = "too_big"
+[data]
+d = 1000000000
+sigma_p = 0.00003
+[train]
+n_st = 500
+n_wk = 100
+n_test = 100
+m = 4
+T = 2
+T_wk = 2
+record_every = 1
+"""
+
+
+def test_a_run_that_cannot_fit_is_refused_before_anything_is_written(tmp_path, capsys):
+    config = tmp_path / "big.toml"
+    config.write_text(BIG)
+    out = tmp_path / "out"
+    before = snapshot(tmp_path)
+    assert main(["sweep", str(config), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("w2s sweep: error: engine: one run")
+    assert "GiB with the direct engine" in err[0] and 'gram_noise = "wishart"' in err[0]
+    assert snapshot(tmp_path) == before  # nothing written, not even DIR
+    # What the message says to do works.
+    config.write_text(BIG.replace("[train]", '[train]\nengine = "gram"\ngram_noise = "wishart"'))
+    assert main(["sweep", str(config), "--out", str(out), "--quiet"]) == 0
+    assert (out / "summary.parquet").exists()

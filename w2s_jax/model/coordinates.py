@@ -1,0 +1,110 @@
+"""Theory coordinates (SPEC §8): a config may give the dimensionless numbers a theorist thinks
+in instead of the raw fields they fix.
+
+- `tau = n_st · p_b² · nu_norm⁴ / (sigma_p⁴ · d)` (Theorem 3.4),
+- `snr = nu_norm² / (sigma_p² · d)`, the per-sample hard-signal-to-noise ratio, so that
+  `tau = n_st · p_b² · snr² · d`,
+- `mu_over_nu = mu_norm / nu_norm`.
+
+With `n_st`, `p_b` and `sigma_p` known, two equations tie `(tau, snr, d, nu_norm)`: exactly two
+of the four must be given, and the other two follow. `d` is an integer: when it is derived it
+is rounded to the nearest one and `nu_norm` then solves `tau` exactly (so a requested `tau`
+comes back to float precision, and a requested `snr` to a relative `O(1/d)`); when `d` is given,
+both requested numbers come back exactly. `mu_over_nu` fixes `mu_norm` from the resolved
+`nu_norm` (give one of `mu_norm`, `mu_over_nu`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from w2s_jax.model.config import ConfigError, DataConfig, TrainConfig
+
+__all__ = ["COORDINATES", "resolve", "theory_coordinates"]
+
+#: Keys a config may give instead of raw data fields.
+COORDINATES = ("tau", "snr", "mu_over_nu")
+_TIED = ("tau", "snr", "d", "nu_norm")
+
+
+def _default(name: str) -> Any:
+    source = DataConfig if name in DataConfig.__dataclass_fields__ else TrainConfig
+    return source.__dataclass_fields__[name].default
+
+
+def _positive(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name}: expected a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name}: must be a finite number > 0, got {value}")
+    return float(value)
+
+
+def resolve(fields: dict[str, Any]) -> dict[str, Any]:
+    """Replace theory coordinates in `fields` (a cell's data and train values) by raw fields.
+
+    Returns a new dict without `tau`, `snr`, `mu_over_nu` and with `d`, `nu_norm`, `mu_norm`
+    set. Raises `ConfigError` naming the keys when the coordinates over- or under-determine
+    the raw fields. `fields` without any coordinate comes back unchanged.
+    """
+    if not any(k in fields for k in COORDINATES):
+        return dict(fields)
+    out = {k: v for k, v in fields.items() if k not in COORDINATES}
+    given = [k for k in _TIED if k in fields]
+    if "tau" in fields or "snr" in fields:
+        if len(given) != 2:
+            missing = " or ".join(k for k in _TIED if k not in fields)
+            raise ConfigError(
+                f"{', '.join(given)}: give exactly two of tau, snr, d, nu_norm (they are tied by "
+                f"tau = n_st·p_b²·snr²·d and snr = nu_norm²/(sigma_p²·d)); got {len(given)}"
+                + (f", add {missing}" if len(given) < 2 else "")
+            )
+        n_st = fields.get("n_st", _default("n_st"))
+        p_b = fields.get("p_b", _default("p_b"))
+        sigma_p = fields.get("sigma_p", _default("sigma_p"))
+        if not p_b or p_b <= 0:
+            raise ConfigError(f"p_b: tau and snr need p_b > 0, got {p_b}")
+        out.update(_solve({k: fields[k] for k in given}, n_st, p_b, sigma_p))
+    if "mu_over_nu" in fields:
+        if "mu_norm" in fields:
+            raise ConfigError("mu_norm, mu_over_nu: give one of them, not both")
+        ratio = _positive("mu_over_nu", fields["mu_over_nu"])
+        out["mu_norm"] = ratio * out.get("nu_norm", _default("nu_norm"))
+    return out
+
+
+def _solve(given: dict[str, Any], n_st: float, p_b: float, sigma_p: float) -> dict[str, Any]:
+    """`d` and `nu_norm` from two of `(tau, snr, d, nu_norm)`."""
+    values = {k: _positive(k, v) for k, v in given.items()}
+    base = n_st * p_b**2  # tau = base · snr² · d
+    if "d" in values:  # the other one is tau or snr
+        d = given["d"]
+        snr = values["snr"] if "snr" in values else math.sqrt(values["tau"] / (base * d))
+        return dict(d=d, nu_norm=sigma_p * math.sqrt(snr * d))
+    if "tau" in values and "snr" in values:
+        exact = values["tau"] / (base * values["snr"] ** 2)
+    elif "tau" in values:  # and nu_norm: tau = base · nu⁴ / (sigma_p⁴ · d)
+        exact = base * values["nu_norm"] ** 4 / (sigma_p**4 * values["tau"])
+    else:  # snr and nu_norm
+        exact = values["nu_norm"] ** 2 / (sigma_p**2 * values["snr"])
+    d = max(1, round(exact))
+    if "tau" in values:  # nu_norm solves the requested tau at the rounded d
+        nu_norm = sigma_p * (values["tau"] * d / base) ** 0.25
+    else:
+        nu_norm = values["nu_norm"]
+    key = "tau, snr" if "snr" in values and "tau" in values else ", ".join(values)
+    if d < 8:
+        raise ConfigError(
+            f"{key}: resolve to d = {exact:.3g}, below the minimum d = 8 (raise tau or lower snr)"
+        )
+    return dict(d=d, nu_norm=nu_norm)
+
+
+def theory_coordinates(n_st, p_b, nu_norm, mu_norm, sigma_p, d) -> dict[str, Any]:
+    """`tau`, `snr`, `n_st_snr` (`n_st · snr`, data-scarce below about one) and `mu_over_nu`
+    of raw fields (numbers or arrays)."""
+    snr = nu_norm**2 / (sigma_p**2 * d)
+    return dict(
+        tau=n_st * p_b**2 * snr**2 * d, snr=snr, n_st_snr=n_st * snr, mu_over_nu=mu_norm / nu_norm
+    )
