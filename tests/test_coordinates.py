@@ -143,3 +143,65 @@ def test_a_run_that_cannot_fit_is_refused_before_anything_is_written(tmp_path, c
     config.write_text(BIG.replace("[train]", '[train]\nengine = "gram"\ngram_noise = "wishart"'))
     assert main(["sweep", str(config), "--out", str(out), "--quiet"]) == 0
     assert (out / "summary.parquet").exists()
+
+
+def _top_hessian_eigenvalue(data, train, iters=40):
+    """Power iteration on the mean loss's Hessian at initialization (direct engine's loss)."""
+    import jax
+    import jax.numpy as jnp
+
+    from w2s_jax.engines.run import run_key
+    from w2s_jax.model.config import split
+    from w2s_jax.model.networks import ReLUCNN
+    from w2s_jax.training.pipeline import init_filters, sample_all, train_weak
+    from w2s_jax.training.rules import logistic_loss, predict
+
+    static, params = split(data, train)
+    weak_set, strong_set, _ = sample_all(static, params, run_key(0, 0))
+    yhat = predict(train_weak(static, params, weak_set)(strong_set.X)).astype(jnp.float32)
+    W0 = init_filters(static, params, run_key(0, 0))
+
+    def loss(W):
+        return jnp.mean(logistic_loss(yhat * ReLUCNN(W, static.output_scale)(strong_set.X)))
+
+    hvp = jax.jit(lambda v: jax.jvp(jax.grad(loss), (W0,), (v,))[1])
+    v = jax.random.normal(jax.random.key(1), W0.shape)
+    for _ in range(iters):
+        v = hvp(v / jnp.linalg.norm(v))
+    return float(jnp.linalg.norm(v))
+
+
+@pytest.mark.parametrize(
+    "data,train",
+    [
+        (dict(d=2000, sigma_p=1.0, mu_norm=5.0, nu_norm=5.0), dict(n_st=300)),  # signal spike
+        (dict(d=4000, sigma_p=0.3, mu_norm=1.0, nu_norm=1.0), dict(n_st=100)),  # noise diagonal
+        (dict(d=300, sigma_p=0.5, mu_norm=1.0, nu_norm=2.0, p_h=0.5, p_b=0.2), dict(n_st=600)),
+    ],
+)
+def test_stable_step_estimates_the_top_of_the_hessian(data, train):
+    from w2s_jax.model.config import DataConfig, TrainConfig
+    from w2s_jax.model.coordinates import step_scale
+
+    data = DataConfig(**data)
+    train = TrainConfig(**(dict(m=10, n_wk=200, T_wk=50, n_test=8, T=1) | train))
+    measured = _top_hessian_eigenvalue(data, train)
+    estimated = 2.0 / float(step_scale(vars(data) | vars(train)))
+    assert 0.6 < estimated / measured < 1.3, (estimated, measured)
+
+
+def test_eta_rel_scales_the_step_to_each_cell():
+    fields = dict(d=10**5, sigma_p=0.1, mu_norm=1.0, nu_norm=1.0, m=20)
+    small, large = (
+        resolve(fields | dict(n_st=75, eta_rel=0.5)),
+        resolve(fields | dict(n_st=2000, eta_rel=0.5)),
+    )
+    # Noise dominates the curvature at small n_st: the stable step grows with n_st/(sigma_p² d).
+    assert large["eta"] > 5 * small["eta"]
+    with pytest.raises(ConfigError, match="^eta, eta_rel:"):
+        resolve(fields | dict(eta=0.1, eta_rel=0.5))
+    config = load_config(
+        dict(data=dict(d=1000), train=dict(eta_rel=0.25), grid=dict(n_st=[10, 100]))
+    )
+    etas = [config.configs(cell)[1].eta for cell in config.cells()]
+    assert etas[0] != etas[1] and all(e > 0 for e in etas)

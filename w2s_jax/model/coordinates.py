@@ -12,6 +12,10 @@ is rounded to the nearest one and `nu_norm` then solves `tau` exactly (so a requ
 comes back to float precision, and a requested `snr` to a relative `O(1/d)`); when `d` is given,
 both requested numbers come back exactly. `mu_over_nu` fixes `mu_norm` from the resolved
 `nu_norm` (give one of `mu_norm`, `mu_over_nu`).
+
+A step size may be given relative to the estimated largest stable one for the cell,
+`eta_rel` (`eta = eta_rel · theory.stable_step(...)`; give one of `eta`, `eta_rel`): at
+`d = 10^6` the stable range differs by orders of magnitude from `d = 1000`.
 """
 
 from __future__ import annotations
@@ -20,11 +24,21 @@ import math
 from typing import Any
 
 from w2s_jax.model.config import ConfigError, DataConfig, TrainConfig
+from w2s_jax.model.theory import stable_step
 
-__all__ = ["COORDINATES", "resolve", "theory_coordinates"]
+__all__ = [
+    "COORDINATES",
+    "DATA_COORDINATES",
+    "TRAIN_COORDINATES",
+    "resolve",
+    "step_scale",
+    "theory_coordinates",
+]
 
-#: Keys a config may give instead of raw data fields.
-COORDINATES = ("tau", "snr", "mu_over_nu")
+#: Keys a config may give instead of raw fields: in `[data]`, and `eta_rel` in `[train]`.
+DATA_COORDINATES = ("tau", "snr", "mu_over_nu")
+TRAIN_COORDINATES = ("eta_rel",)
+COORDINATES = DATA_COORDINATES + TRAIN_COORDINATES
 _TIED = ("tau", "snr", "d", "nu_norm")
 
 
@@ -71,7 +85,30 @@ def resolve(fields: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError("mu_norm, mu_over_nu: give one of them, not both")
         ratio = _positive("mu_over_nu", fields["mu_over_nu"])
         out["mu_norm"] = ratio * out.get("nu_norm", _default("nu_norm"))
+    if "eta_rel" in fields:
+        if "eta" in fields:
+            raise ConfigError("eta, eta_rel: give one of them, not both")
+        out["eta"] = _positive("eta_rel", fields["eta_rel"]) * float(step_scale(out))
     return out
+
+
+def step_scale(fields):
+    """`theory.stable_step` of raw fields (a dict of numbers with defaults filled in, or of
+    table columns): the step `eta_rel = 1` stands for."""
+    get = lambda k: fields.get(k, _default(k))  # noqa: E731
+    p_e = fields.get("p_e") if fields.get("p_e") is not None else 1.0 - get("p_h") - get("p_b")
+    return stable_step(
+        get("n_st"),
+        p_e,
+        get("p_h"),
+        get("p_b"),
+        get("mu_norm"),
+        get("nu_norm"),
+        get("sigma_p"),
+        get("d"),
+        get("m"),
+        get("output_scale"),
+    )
 
 
 def _solve(given: dict[str, Any], n_st: float, p_b: float, sigma_p: float) -> dict[str, Any]:

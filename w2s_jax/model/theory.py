@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "stable_step",
     "tau",
     "add_tau",
     "n_st_at_tau",
@@ -71,3 +72,29 @@ def add_tau(df):
     out = df.copy()
     out["tau"] = tau(df["n_st"], df["p_b"], df["nu_norm"], df["sigma_p"], df["d"])
     return out
+
+
+def stable_step(n_st, p_e, p_h, p_b, mu_norm, nu_norm, sigma_p, d, m, output_scale="1/m"):
+    """An estimate of the largest stable GD step at initialization, `2 / lambda_max(H)`.
+
+    The network is piecewise linear, so the mean loss's Hessian is the Gauss-Newton matrix
+    `(1/n) Σ ℓ''(z_i) ∇f_i ∇f_iᵀ` with `ℓ'' = 1/4` at the small logits of initialization.
+    With about half of the `2m` filters active on each patch:
+
+    - the noise patches give an (almost) diagonal kernel, `scale² · m · sigma_p² · (d/n_st +
+      1/4)` per sample (the `1/4`: noise directions shared once `n_st > d`);
+    - the signal patches give one spike per class of height
+      `scale² · m · n_st · S / 2` with `S = max(mu² (4 p_e + p_b), nu² (2 p_h + p_b / 2))`,
+
+    so `lambda_max(H) ≈ (scale² m / 4) · (sigma_p² (d/n_st + 1/4) + S/2)`. Against power
+    iteration on the true Hessian over ten configurations (`d` from 200 to 20000, `n_st` from
+    75 to 4000, both norms and output scales) the estimate of `lambda_max` came within a
+    factor 0.68-1.2 (low at small `n_st`, where the most active sample sets the edge).
+    Broadcasts over arrays.
+    """
+    scale = np.where(np.asarray(output_scale) == "1/m", 1.0 / np.asarray(m, float), 1.0)
+    mu2, nu2 = np.asarray(mu_norm, float) ** 2, np.asarray(nu_norm, float) ** 2
+    signal = np.maximum(mu2 * (4 * np.asarray(p_e) + p_b), nu2 * (2 * np.asarray(p_h) + 0.5 * p_b))
+    noise = np.asarray(sigma_p, float) ** 2 * (np.asarray(d, float) / n_st + 0.25)
+    curvature = scale**2 * np.asarray(m, float) / 4 * (noise + signal / 2)
+    return 2.0 / curvature

@@ -22,7 +22,7 @@ from w2s_jax.model.config import (
     DataConfig,
     TrainConfig,
 )
-from w2s_jax.model.coordinates import COORDINATES, resolve
+from w2s_jax.model.coordinates import COORDINATES, DATA_COORDINATES, TRAIN_COORDINATES, resolve
 
 __all__ = ["SweepConfig", "load_config", "NUMERIC_FIELDS"]
 
@@ -131,8 +131,8 @@ def load_config(source: str | Path | dict) -> SweepConfig:
 
     data, train, grid_raw = _table(raw, "data"), _table(raw, "train"), _table(raw, "grid")
     sweep = _table(raw, "sweep")
-    _check_keys(data, DATA_FIELDS + COORDINATES, "data.")
-    _check_keys(train, TRAIN_FIELDS, "train.")
+    _check_keys(data, DATA_FIELDS + DATA_COORDINATES, "data.")
+    _check_keys(train, TRAIN_FIELDS + TRAIN_COORDINATES, "train.")
     _check_keys(grid_raw, NUMERIC_FIELDS + COORDINATES, "grid.")
     _check_keys(sweep, _SWEEP_KEYS, "sweep.")
 

@@ -23,6 +23,7 @@ import pandas as pd
 from tqdm import tqdm  # the text bar: tqdm.auto warns in Jupyter without ipywidgets
 
 from w2s_jax.model.config import ConfigError
+from w2s_jax.model.coordinates import step_scale
 from w2s_jax.sweeping import compile_cache
 from w2s_jax.sweeping.chunk import chunk_name
 from w2s_jax.sweeping.config_file import SweepConfig, load_config
@@ -146,6 +147,16 @@ def _sweep(
     for tier in tiers:
         if any(r.index not in done for r in tier.runs):
             check_fits(tier.static, target.free, target.platform)
+    steep = _steps_above_stable(runs)
+    if steep and not quiet:
+        print(
+            f"w2s sweep: warning: eta: {steep['runs']} of {len(runs)} runs step above the "
+            f"estimated edge of stability at initialization (eta/eta_max up to "
+            f"{steep['max_ratio']:.3g}): their first steps overshoot, and logistic GD may "
+            "oscillate before margins grow; give eta_rel (a multiple of that step) instead "
+            "of eta to put every cell on the same scale",
+            file=sys.stderr,
+        )
     manifest = dict(
         name=config.name,
         status="running",
@@ -156,6 +167,7 @@ def _sweep(
         base_seed=config.base_seed,
         n_runs=len(runs),
         **extra,
+        eta_above_stable=steep,
         versions=versions(),
         started=now(),
         runs_resumed=len(done),
@@ -208,6 +220,16 @@ def _sweep(
     if store is not None:
         store.write_manifest(manifest)
     return SweepResult(summary, trajectories, manifest)
+
+
+def _steps_above_stable(runs: Sequence[Run]) -> dict[str, Any] | None:
+    """How many runs step above `theory.stable_step` (an estimate; see there), or None."""
+    ratios = [
+        r.train.eta / float(step_scale(dataclasses.asdict(r.data) | dataclasses.asdict(r.train)))
+        for r in runs
+    ]
+    above = [x for x in ratios if x > 1.0]
+    return dict(runs=len(above), max_ratio=round(max(above), 3)) if above else None
 
 
 def sweep(

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS
-from w2s_jax.model.coordinates import theory_coordinates
+from w2s_jax.model.coordinates import step_scale, theory_coordinates
 from w2s_jax.sweeping.plan import Run
 from w2s_jax.training.records import RECORD_FIELDS, Trajectory
 
@@ -77,6 +77,8 @@ def chunk_tables(
         columns["sigma_p"],
         columns["d"].astype(float),
     )
+    columns["eta_max"] = step_scale(columns)
+    columns["eta_over_max"] = columns["eta"] / columns["eta_max"]
     parameters = dict(columns)
     columns |= summary
     columns["weak_test_acc_hard"] = host["weak_test_acc_hard"]
