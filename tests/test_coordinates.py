@@ -205,3 +205,27 @@ def test_eta_rel_scales_the_step_to_each_cell():
     )
     etas = [config.configs(cell)[1].eta for cell in config.cells()]
     assert etas[0] != etas[1] and all(e > 0 for e in etas)
+
+
+@pytest.mark.parametrize("pair", [("tau", "snr"), ("tau", "d"), ("snr", "d")])
+def test_three_with_nu_norm_fix_sigma_p(pair):
+    target = dict(n_st=2000, p_b=0.4, d=93750, nu_norm=1.0, sigma_p=0.1032795558988644)
+    truth = _coords(target)
+    given = {k: (truth[k] if k in truth else target[k]) for k in pair}
+    fields = resolve(dict(n_st=2000, p_b=0.4, nu_norm=1.0) | given)
+    assert fields["nu_norm"] == 1.0 and fields["d"] == 93750
+    assert fields["sigma_p"] == pytest.approx(target["sigma_p"], rel=1e-9)
+    if "tau" in pair:
+        assert _coords(fields)["tau"] == pytest.approx(truth["tau"], rel=1e-9)
+
+
+def test_n_st_snr_is_snr_per_unit_of_data():
+    fields = resolve(dict(tau=30.0, n_st_snr=2.0, n_st=1000, p_b=0.4, nu_norm=1.0))
+    got = _coords(fields)
+    assert got["n_st_snr"] == pytest.approx(2.0, rel=1e-4) and got["tau"] == pytest.approx(30.0)
+    # the pair fixes the over-parameterization: d / n_st = tau / (p_b² n_st_snr²)
+    assert fields["d"] / 1000 == pytest.approx(30.0 / (0.16 * 4.0), rel=1e-3)
+    with pytest.raises(ConfigError, match="^snr, n_st_snr:"):
+        resolve(dict(snr=1e-3, n_st_snr=2.0, tau=1.0))
+    with pytest.raises(ConfigError, match="^tau, snr, d, nu_norm:"):
+        resolve(dict(tau=30.0, snr=1e-3, d=1000, nu_norm=1.0))

@@ -4,11 +4,15 @@ in instead of the raw fields they fix.
 - `tau = n_st · p_b² · nu_norm⁴ / (sigma_p⁴ · d)` (Theorem 3.4),
 - `snr = nu_norm² / (sigma_p² · d)`, the per-sample hard-signal-to-noise ratio, so that
   `tau = n_st · p_b² · snr² · d`,
+- `n_st_snr = n_st · snr` (instead of `snr`): data-scarce below about one, data-abundant
+  above; with `tau` it fixes the over-parameterization, `d / n_st = tau / (p_b² n_st_snr²)`,
 - `mu_over_nu = mu_norm / nu_norm`.
 
 With `n_st`, `p_b` and `sigma_p` known, two equations tie `(tau, snr, d, nu_norm)`: exactly two
-of the four must be given, and the other two follow. `d` is an integer: when it is derived it
-is rounded to the nearest one and `nu_norm` then solves `tau` exactly (so a requested `tau`
+of the four must be given, and the other two follow. Without `sigma_p`, three of them with
+`nu_norm` fix `sigma_p` as well (feature norms held, the noise level follows).
+`d` is an integer: when it is derived it is rounded to the nearest one and `nu_norm` (or
+`sigma_p`) then solves `tau` exactly (so a requested `tau`
 comes back to float precision, and a requested `snr` to a relative `O(1/d)`); when `d` is given,
 both requested numbers come back exactly. `mu_over_nu` fixes `mu_norm` from the resolved
 `nu_norm` (give one of `mu_norm`, `mu_over_nu`).
@@ -36,7 +40,7 @@ __all__ = [
 ]
 
 #: Keys a config may give instead of raw fields: in `[data]`, and `eta_rel` in `[train]`.
-DATA_COORDINATES = ("tau", "snr", "mu_over_nu")
+DATA_COORDINATES = ("tau", "snr", "n_st_snr", "mu_over_nu")
 TRAIN_COORDINATES = ("eta_rel",)
 COORDINATES = DATA_COORDINATES + TRAIN_COORDINATES
 _TIED = ("tau", "snr", "d", "nu_norm")
@@ -64,22 +68,33 @@ def resolve(fields: dict[str, Any]) -> dict[str, Any]:
     """
     if not any(k in fields for k in COORDINATES):
         return dict(fields)
+    if "n_st_snr" in fields:  # the data-abundance axis of the (tau, n_st·snr) plane
+        if "snr" in fields:
+            raise ConfigError("snr, n_st_snr: give one of them, not both")
+        n_st = fields.get("n_st", _default("n_st"))
+        snr = _positive("n_st_snr", fields["n_st_snr"]) / n_st
+        fields = {k: v for k, v in fields.items() if k != "n_st_snr"} | {"snr": snr}
     out = {k: v for k, v in fields.items() if k not in COORDINATES}
     given = [k for k in _TIED if k in fields]
     if "tau" in fields or "snr" in fields:
-        if len(given) != 2:
+        free_sigma = "sigma_p" not in fields  # then three of the four fix sigma_p too
+        if len(given) not in ((2, 3) if free_sigma else (2,)) or set(given) == {"tau", "snr", "d"}:
             missing = " or ".join(k for k in _TIED if k not in fields)
             raise ConfigError(
-                f"{', '.join(given)}: give exactly two of tau, snr, d, nu_norm (they are tied by "
-                f"tau = n_st·p_b²·snr²·d and snr = nu_norm²/(sigma_p²·d)); got {len(given)}"
+                f"{', '.join(given)}: give exactly two of tau, snr, d, nu_norm, or three with "
+                "nu_norm and no sigma_p (they are tied by tau = n_st·p_b²·snr²·d and "
+                f"snr = nu_norm²/(sigma_p²·d)); got {len(given)}"
                 + (f", add {missing}" if len(given) < 2 else "")
             )
         n_st = fields.get("n_st", _default("n_st"))
         p_b = fields.get("p_b", _default("p_b"))
-        sigma_p = fields.get("sigma_p", _default("sigma_p"))
         if not p_b or p_b <= 0:
             raise ConfigError(f"p_b: tau and snr need p_b > 0, got {p_b}")
-        out.update(_solve({k: fields[k] for k in given}, n_st, p_b, sigma_p))
+        values = {k: fields[k] for k in given}
+        if len(given) == 3:
+            out.update(_solve_sigma(values, n_st, p_b))
+        else:
+            out.update(_solve(values, n_st, p_b, fields.get("sigma_p", _default("sigma_p"))))
     if "mu_over_nu" in fields:
         if "mu_norm" in fields:
             raise ConfigError("mu_norm, mu_over_nu: give one of them, not both")
@@ -136,6 +151,25 @@ def _solve(given: dict[str, Any], n_st: float, p_b: float, sigma_p: float) -> di
             f"{key}: resolve to d = {exact:.3g}, below the minimum d = 8 (raise tau or lower snr)"
         )
     return dict(d=d, nu_norm=nu_norm)
+
+
+def _solve_sigma(given: dict[str, Any], n_st: float, p_b: float) -> dict[str, Any]:
+    """`d` and `sigma_p` from `nu_norm` and two of `(tau, snr, d)` (not `tau, snr, d`)."""
+    values = {k: _positive(k, v) for k, v in given.items()}
+    nu, base = values["nu_norm"], n_st * p_b**2
+    if "d" in values:
+        d = given["d"]
+        snr = values["snr"] if "snr" in values else math.sqrt(values["tau"] / (base * d))
+    else:  # tau and snr: d is rounded, then sigma_p solves tau exactly
+        exact = values["tau"] / (base * values["snr"] ** 2)
+        d = max(1, round(exact))
+        if d < 8:
+            raise ConfigError(
+                f"tau, snr: resolve to d = {exact:.3g}, below the minimum d = 8 "
+                "(raise tau or lower snr)"
+            )
+        snr = math.sqrt(values["tau"] / (base * d))
+    return dict(d=d, nu_norm=nu, sigma_p=nu / math.sqrt(snr * d))
 
 
 def theory_coordinates(n_st, p_b, nu_norm, mu_norm, sigma_p, d) -> dict[str, Any]:
