@@ -229,3 +229,12 @@ def test_n_st_snr_is_snr_per_unit_of_data():
         resolve(dict(snr=1e-3, n_st_snr=2.0, tau=1.0))
     with pytest.raises(ConfigError, match="^tau, snr, d, nu_norm:"):
         resolve(dict(tau=30.0, snr=1e-3, d=1000, nu_norm=1.0))
+
+
+def test_d_over_n_sets_d():
+    fields = resolve(dict(n_st_snr=2.0, d_over_n=50.0, n_st=1000, p_b=0.4, nu_norm=1.0))
+    got = _coords(fields)
+    assert fields["d"] == 50_000 and got["d_over_n"] == 50.0
+    assert got["tau"] == pytest.approx(0.16 * 4.0 * 50.0)  # tau = p_b² (n_st snr)² d/n_st
+    with pytest.raises(ConfigError, match="^d, d_over_n:"):
+        resolve(dict(d=100, d_over_n=5.0, snr=0.1))

@@ -6,6 +6,8 @@ in instead of the raw fields they fix.
   `tau = n_st · p_b² · snr² · d`,
 - `n_st_snr = n_st · snr` (instead of `snr`): data-scarce below about one, data-abundant
   above; with `tau` it fixes the over-parameterization, `d / n_st = tau / (p_b² n_st_snr²)`,
+- `d_over_n = d / n_st` (instead of `d`, rounded to an integer `d`): the over-parameterization,
+  `>> 1` in the theorems' regime,
 - `mu_over_nu = mu_norm / nu_norm`.
 
 With `n_st`, `p_b` and `sigma_p` known, two equations tie `(tau, snr, d, nu_norm)`: exactly two
@@ -40,7 +42,7 @@ __all__ = [
 ]
 
 #: Keys a config may give instead of raw fields: in `[data]`, and `eta_rel` in `[train]`.
-DATA_COORDINATES = ("tau", "snr", "n_st_snr", "mu_over_nu")
+DATA_COORDINATES = ("tau", "snr", "n_st_snr", "d_over_n", "mu_over_nu")
 TRAIN_COORDINATES = ("eta_rel",)
 COORDINATES = DATA_COORDINATES + TRAIN_COORDINATES
 _TIED = ("tau", "snr", "d", "nu_norm")
@@ -74,6 +76,12 @@ def resolve(fields: dict[str, Any]) -> dict[str, Any]:
         n_st = fields.get("n_st", _default("n_st"))
         snr = _positive("n_st_snr", fields["n_st_snr"]) / n_st
         fields = {k: v for k, v in fields.items() if k != "n_st_snr"} | {"snr": snr}
+    if "d_over_n" in fields:  # the over-parameterization: the theorem's regime is d_over_n >> 1
+        if "d" in fields:
+            raise ConfigError("d, d_over_n: give one of them, not both")
+        n_st = fields.get("n_st", _default("n_st"))
+        d = round(_positive("d_over_n", fields["d_over_n"]) * n_st)
+        fields = {k: v for k, v in fields.items() if k != "d_over_n"} | {"d": d}
     out = {k: v for k, v in fields.items() if k not in COORDINATES}
     given = [k for k in _TIED if k in fields]
     if "tau" in fields or "snr" in fields:
@@ -173,9 +181,13 @@ def _solve_sigma(given: dict[str, Any], n_st: float, p_b: float) -> dict[str, An
 
 
 def theory_coordinates(n_st, p_b, nu_norm, mu_norm, sigma_p, d) -> dict[str, Any]:
-    """`tau`, `snr`, `n_st_snr` (`n_st · snr`, data-scarce below about one) and `mu_over_nu`
-    of raw fields (numbers or arrays)."""
+    """`tau`, `snr`, `n_st_snr` (`n_st · snr`, data-scarce below about one), `d_over_n` and
+    `mu_over_nu` of raw fields (numbers or arrays)."""
     snr = nu_norm**2 / (sigma_p**2 * d)
     return dict(
-        tau=n_st * p_b**2 * snr**2 * d, snr=snr, n_st_snr=n_st * snr, mu_over_nu=mu_norm / nu_norm
+        tau=n_st * p_b**2 * snr**2 * d,
+        snr=snr,
+        n_st_snr=n_st * snr,
+        d_over_n=d / n_st,
+        mu_over_nu=mu_norm / nu_norm,
     )
