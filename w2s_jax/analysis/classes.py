@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS
+from w2s_jax.model.coordinates import THEORY_COLUMNS
 from w2s_jax.model.theory import HARMFUL_FRACTION, add_tau
 
 __all__ = [
@@ -141,7 +142,8 @@ def classify(
     """
     runs = _per_run(trajectories, tol)
     keys = _run_keys(runs)
-    extra = [c for c in ("weak_test_acc", "pseudo_label_acc", "status", "tau") if c in summary]
+    carried = ("weak_test_acc", "pseudo_label_acc", "status") + THEORY_COLUMNS
+    extra = [c for c in carried if c in summary and c not in keys]
     runs = runs.merge(summary[keys + extra], on=keys, how="left", validate="one_to_one")
     runs = add_tau(runs)
     if "status" not in runs:

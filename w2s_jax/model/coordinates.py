@@ -33,6 +33,7 @@ from w2s_jax.model.config import ConfigError, DataConfig, TrainConfig
 from w2s_jax.model.theory import stable_step
 
 __all__ = [
+    "THEORY_COLUMNS",
     "COORDINATES",
     "DATA_COORDINATES",
     "TRAIN_COORDINATES",
@@ -45,6 +46,8 @@ __all__ = [
 DATA_COORDINATES = ("tau", "snr", "n_st_snr", "d_over_n", "mu_over_nu")
 TRAIN_COORDINATES = ("eta_rel",)
 COORDINATES = DATA_COORDINATES + TRAIN_COORDINATES
+#: The columns the result tables carry beside the raw fields (`theory_coordinates`, the step).
+THEORY_COLUMNS = ("tau", "snr", "n_st_snr", "d_over_n", "mu_over_nu", "eta_max", "eta_over_max")
 _TIED = ("tau", "snr", "d", "nu_norm")
 
 
