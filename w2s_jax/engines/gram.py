@@ -13,7 +13,10 @@ synthetic binary model's span). The signal-noise decomposition of the proofs com
 
 An optax rule that is linear in the gradient (`sgd`, `momentum`) commutes with this change of
 coordinates, so it runs on the coefficients `(A, C)` unchanged; Adam rescales each ambient
-coordinate and is refused (`ConfigError`).
+coordinate and is refused (`ConfigError`). Beyond the theorems (SPEC §9) the decomposition
+still holds: a mini-batch step adds only the batch's patches, and a trained second layer
+`a_{s,r}` rescales each filter's gradient without leaving the span of the patches; `a`
+itself is trained as it is, beside `(A, C)`.
 
 The noise Gram matrix comes either from the sampled noise (`gram_noise="sampled"`, the same
 draws as the direct engine, here) or from its law (`"wishart"`, `w2s_jax.engines.wishart`).
@@ -31,9 +34,15 @@ from jaxtyping import Array, Float
 from w2s_jax.model.config import GRAM_OPTIMIZERS, ConfigError, Params, Static
 from w2s_jax.model.data import Data
 from w2s_jax.model.networks import HIGHEST, output_scale_factor, relu
+from w2s_jax.training.batches import batch_key, batch_mask
 from w2s_jax.training.pipeline import signals
 from w2s_jax.training.records import record, scan_records, signal_components
-from w2s_jax.training.rules import logistic_loss, make_optimizer
+from w2s_jax.training.rules import (
+    initial_second_layer,
+    logistic_loss,
+    make_strong_optimizer,
+    mean_loss,
+)
 
 __all__ = [
     "NoiseGram",
@@ -108,21 +117,29 @@ def train_strong_gram(
     pseudo_labels,
     mask,
     W0: Float[Array, "2 m d"],
+    key=None,
 ) -> dict:
     """The Gram engine on sampled noise: the same records as the direct engine."""
     check_optimizer(static)
     gram = gram_from_noise(train.noise, test.noise, W0, static.signal_dims)
-    return train_in_gram(static, params, train, test, pseudo_labels, mask, gram)
+    return train_in_gram(static, params, train, test, pseudo_labels, mask, gram, key)
 
 
 def train_in_gram(
-    static: Static, params: Params, train: Data, test: Data, pseudo_labels, mask, gram: NoiseGram
+    static: Static,
+    params: Params,
+    train: Data,
+    test: Data,
+    pseudo_labels,
+    mask,
+    gram: NoiseGram,
+    key=None,
 ) -> dict:
     """Strong training (SPEC §3 step 3) in the coefficients `(A, C)`: `~4·m·n_max²` flops a step.
 
     Only `train.X[:, :2, :k]`, `test.X[:, :2, :k]` (the signal patches on `e1..ek`,
     `k = static.signal_dims`), the labels and categories are read from the data; the noise
-    enters through `gram`.
+    enters through `gram`. `key` is the run key; only mini-batch SGD reads it.
     """
     dtype = gram.train.dtype
     k = static.signal_dims
@@ -133,7 +150,10 @@ def train_in_gram(
     signal_span = signals(static, params, dtype)
     noise_sq = jnp.maximum(jnp.diagonal(gram.train), jnp.finfo(dtype).tiny)
     scale = output_scale_factor(static.output_scale, static.m)
-    optimizer = make_optimizer(static.optimizer, params.eta)
+    optimizer = make_strong_optimizer(static, params)
+    trained = static.second_layer == "trained"
+    a0 = initial_second_layer(static, dtype)
+    batches = batch_key(key) if static.minibatch else None
 
     def preactivations(coef, signal_patches, filters_noise, noise_gram):
         """`<w_{s,r}, x_{i,p}>` as `(n, 2, m, 3)`, the layout of `ReLUCNN`."""
@@ -144,37 +164,47 @@ def train_in_gram(
         noise_pre = filters_noise + jnp.einsum("srj,jn->srn", C, noise_gram, precision=HIGHEST)
         return jnp.concatenate([signal_pre, jnp.moveaxis(noise_pre, -1, 0)[..., None]], axis=-1)
 
-    def logits_of(pre):
-        F = scale * relu(pre).sum(axis=(2, 3))
+    def logits_of(pre, a=None):
+        if a is None:
+            F = scale * relu(pre).sum(axis=(2, 3))
+        else:
+            F = jnp.einsum("nsr,sr->ns", relu(pre).sum(axis=3), a, precision=HIGHEST)
         return F[:, 0] - F[:, 1]
 
-    def loss_of(pre):
-        logits = logits_of(pre)
-        return jnp.sum(jnp.where(mask, logistic_loss(pseudo * logits), 0.0)) / n_st, logits
+    def loss_of(pre, a=None, in_batch=None):
+        logits = logits_of(pre, a)
+        return mean_loss(logistic_loss(pseudo * logits), mask, n_st, in_batch), logits
 
-    def gd_step(_, state):
-        coef, opt_state = state
+    def gd_step(t, state):
+        weights, opt_state = state
+        coef, a = weights if trained else (weights, None)
+        in_batch = batch_mask(static, params, batches, mask, t) if static.minibatch else None
         pre = preactivations(coef, train_signal, gram.filters_train, gram.train)
         # The same relu as ReLUCNN, differentiated the same way, so ReLU'(0) agrees with it.
-        dpre, _ = jax.grad(loss_of, has_aux=True)(pre)
+        (dpre, da), _ = jax.grad(loss_of, argnums=(0, 1), has_aux=True)(pre, a, in_batch)
         grads = (
             jnp.einsum("nsrp,npk->srk", dpre[..., :2], train_signal, precision=HIGHEST),
             jnp.moveaxis(dpre[..., 2], 0, -1),
         )
-        updates, opt_state = optimizer.update(grads, opt_state, coef)
-        return optax.apply_updates(coef, updates), opt_state
+        if trained:
+            grads = (grads, da)
+        updates, opt_state = optimizer.update(grads, opt_state, weights)
+        return optax.apply_updates(weights, updates), opt_state
 
-    def measure(coef):
+    def measure(weights):
+        coef, a = weights if trained else (weights, None)
         A, C = coef
         train_loss, train_logits = loss_of(
-            preactivations(coef, train_signal, gram.filters_train, gram.train)
+            preactivations(coef, train_signal, gram.filters_train, gram.train), a
         )
         test_logits = logits_of(
-            preactivations(coef, test_signal, gram.filters_test, gram.train_test)
+            preactivations(coef, test_signal, gram.filters_test, gram.train_test), a
         )
         gamma = signal_components(A, signal_span)
         rho = jnp.einsum("srj,jn->srn", C, gram.train, precision=HIGHEST) / noise_sq[None, None]
         finite = jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(A)) & jnp.all(jnp.isfinite(C))
+        if trained:
+            finite = finite & jnp.all(jnp.isfinite(a))
         return record(
             train_logits=train_logits,
             test_logits=test_logits,
@@ -186,6 +216,7 @@ def train_in_gram(
             mask=mask,
             gamma=gamma,
             rho=rho,
+            a=a0 if a is None else a,
         )
 
     two, m = gram.filters_signal.shape[:2]
@@ -193,4 +224,5 @@ def train_in_gram(
         jnp.zeros((two, m, k), dtype),
         jnp.zeros((two, m, train_signal.shape[0]), dtype),
     )
-    return scan_records(static, coef0, optimizer, gd_step, measure)
+    weights0 = (coef0, a0) if trained else coef0
+    return scan_records(static, weights0, optimizer, gd_step, measure)

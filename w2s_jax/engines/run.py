@@ -2,7 +2,8 @@
 
 1. train the weak `LinearCNN` on `n_wk` true-labelled samples (full-batch GD, logistic loss);
 2. pseudo-label `n_max` fresh samples, of which the first `n_st` (traced) are used;
-3. train the strong `ReLUCNN` on the pseudo-labels (full-batch GD, masked mean loss) with the
+3. train the strong `ReLUCNN` on the pseudo-labels (full-batch GD, masked mean loss; or, beyond
+   the theorems, mini-batch SGD and a trained second layer, SPEC §9) with the
    direct or the Gram engine (`static.engine`; the Wishart path draws the noise Gram matrix);
 4. record test and train metrics at `static.record_steps` with a nested scan.
 
@@ -46,7 +47,7 @@ def run(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
         weak_test_pred = predict(weak(test.X))
         W0 = init_filters(static, params, key)
         strong = train_strong_gram if engine == "gram" else train_strong_direct
-        records = strong(static, params, train, test, pseudo_labels, mask, W0)
+        records = strong(static, params, train, test, pseudo_labels, mask, W0, key)
     weak_test_correct = (weak_test_pred == test.y).astype(dtype)
 
     return Trajectory(

@@ -163,5 +163,5 @@ def run_wishart(static: Static, params: Params, key: PRNGKeyArray, mask, coords=
         filters_test=cross(coords.filters, coords.test).reshape(2, two_m // 2, -1),
         filters_signal=coords.filters_signal,
     )
-    records = train_in_gram(static, params, train, test, pseudo_labels, mask, gram)
+    records = train_in_gram(static, params, train, test, pseudo_labels, mask, gram, key)
     return train, test, pseudo_labels, weak_test_pred, records

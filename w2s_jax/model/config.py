@@ -120,6 +120,8 @@ ENGINES = ("direct", "gram", "auto")
 GRAM_NOISES = ("sampled", "wishart")
 #: Update rules linear in the gradient: the Gram engine's coefficients follow them exactly.
 GRAM_OPTIMIZERS = ("sgd", "momentum")
+#: The output weights `a_{s,r}`: fixed at `±scale` (SPEC §2) or trained (SPEC §9).
+SECOND_LAYERS = ("fixed", "trained")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,6 +155,9 @@ class TrainConfig:
     engine: str = "direct"
     gram_noise: str = "sampled"
     dtype: str = "float32"
+    batch_size: int = 0
+    second_layer: str = "fixed"
+    eta_a: float | None = None
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -188,6 +193,11 @@ class TrainConfig:
                         f"{GRAM_OPTIMIZERS}, got {getattr(self, name)!r}"
                     )
         _check_choice("dtype", self.dtype, ("float32", "float64"))
+        # Beyond the theorems (SPEC §9): 0 is full batch; a batch larger than n_st is all of it.
+        set_("batch_size", _check_int("batch_size", self.batch_size, 0, N_ST_MAX))
+        _check_choice("second_layer", self.second_layer, SECOND_LAYERS)
+        eta_a = self.eta if self.eta_a is None else self.eta_a
+        set_("eta_a", _check_float("eta_a", eta_a, positive=True))
 
 
 #: Field names of each config, in SPEC order (the parameter columns of the result tables).
@@ -204,6 +214,7 @@ STRING_FIELDS = (
     "engine",
     "gram_noise",
     "dtype",
+    "second_layer",
 )
 
 
@@ -226,6 +237,8 @@ class Static(NamedTuple):
 
     `n_max` is the padded size of the strong model's training set (n_st <= n_max is traced).
     `d` is 0 for the Wishart engine, which reads `Params.d` (a traced number) instead.
+    `minibatch` is true when `batch_size > 0` (the batch size itself is traced, `Params`);
+    `second_layer` is `"fixed"` or `"trained"` (SPEC §9).
     `signal_dims` is the dimension `k` of the signal span: the signal patches `x1, x2` of every
     sample lie on `e1..ek` and the noise patch is orthogonal to them (4 for the synthetic
     binary model: `mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1}`). The engines rely on nothing else.
@@ -248,6 +261,8 @@ class Static(NamedTuple):
     dtype: str = "float32"
     gram_noise: str = "sampled"
     signal_dims: int = 4
+    minibatch: bool = False
+    second_layer: str = "fixed"
 
 
 class Params(NamedTuple):
@@ -264,11 +279,15 @@ class Params(NamedTuple):
     eta: Any
     eta_wk: Any
     d: Any  # traced only by the Wishart path; the other engines take d from Static
+    batch_size: Any  # read only when Static.minibatch (int32)
+    eta_a: Any  # the second layer's step size, read only when Static.second_layer is "trained"
 
 
 #: Fields of Params that live in DataConfig; the rest live in TrainConfig.
 DATA_PARAMS = ("p_e", "p_h", "p_b", "mu_norm", "nu_norm", "sigma_p", "d")
-TRAIN_PARAMS = ("n_st", "sigma_0", "eta", "eta_wk")
+TRAIN_PARAMS = ("n_st", "sigma_0", "eta", "eta_wk", "batch_size", "eta_a")
+#: Params leaves that are integers (int32); the rest take the run's float dtype.
+INTEGER_PARAMS = ("n_st", "batch_size")
 
 
 def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> Static:
@@ -296,6 +315,8 @@ def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) ->
         engine=train.engine,
         dtype=train.dtype,
         gram_noise=train.gram_noise,
+        minibatch=train.batch_size > 0,
+        second_layer=train.second_layer,
     )
 
 
@@ -307,6 +328,9 @@ def split(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> tup
         k: getattr(train, k) for k in TRAIN_PARAMS
     }
     params = Params(
-        **{k: jnp.asarray(v, dtype=jnp.int32 if k == "n_st" else dtype) for k, v in numbers.items()}
+        **{
+            k: jnp.asarray(v, dtype=jnp.int32 if k in INTEGER_PARAMS else dtype)
+            for k, v in numbers.items()
+        }
     )
     return static, params

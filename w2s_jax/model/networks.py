@@ -49,14 +49,21 @@ class ReLUCNN(eqx.Module):
 
     `F_s = scale * sum_r sum_p ReLU(<w_{s,r}, x_p>)`, scale `1/m` (default) or `1`.
     `W` has shape `(2, m, d)`: `W[0]` the filters of `F_{+1}`, `W[1]` those of `F_{-1}`.
+
+    With `a` given (a trained second layer, SPEC §9), `F_s = sum_r a_{s,r} sum_p ReLU(...)`
+    instead: `a` `(2, m)` holds the sign-aligned output weights (the network's weights are
+    `+a_{0,r}` and `-a_{1,r}`), and `output_scale` only says how they were initialised.
     """
 
     W: Float[Array, "2 m d"]
     output_scale: str = eqx.field(static=True, default="1/m")
+    a: Float[Array, "2 m"] | None = None
 
     def branch_outputs(self, X: Float[Array, "n 3 d"]) -> Float[Array, "n 2"]:
         """`(F_{+1}, F_{-1})` for each sample."""
         pre = jnp.einsum("srd,npd->nsrp", self.W, X, precision=HIGHEST)
+        if self.a is not None:
+            return jnp.einsum("nsr,sr->ns", relu(pre).sum(axis=3), self.a, precision=HIGHEST)
         total = relu(pre).sum(axis=(2, 3))
         scale = output_scale_factor(self.output_scale, self.W.shape[1])
         return scale * total
@@ -78,6 +85,10 @@ class ReLUCNN(eqx.Module):
         k = signal_patches.shape[-1]
         pre_signal = jnp.einsum("srk,npk->nsrp", self.W[..., :k], signal_patches, precision=HIGHEST)
         pre_noise = jnp.einsum("srd,nd->nsr", self.W, noise, precision=HIGHEST)
+        if self.a is not None:
+            per_filter = relu(pre_signal).sum(axis=3) + relu(pre_noise)
+            F = jnp.einsum("nsr,sr->ns", per_filter, self.a, precision=HIGHEST)
+            return F[:, 0] - F[:, 1]
         total = relu(pre_signal).sum(axis=(2, 3)) + relu(pre_noise).sum(axis=2)
         scale = output_scale_factor(self.output_scale, self.W.shape[1])
         return scale * (total[:, 0] - total[:, 1])

@@ -18,6 +18,7 @@ import numpy as np
 from w2s_jax.engines.cost import work_per_sample
 from w2s_jax.model.config import (
     DATA_PARAMS,
+    INTEGER_PARAMS,
     ConfigError,
     DataConfig,
     Params,
@@ -158,7 +159,7 @@ def stack_params(runs: Sequence[Run], size: int, dtype: str) -> tuple[Params, np
     for name in Params._fields:
         source = "data" if name in DATA_PARAMS else "train"
         values = [getattr(getattr(r, source), name) for r in rows]
-        leaves[name] = np.asarray(values, dtype=np.int32 if name == "n_st" else dtype)
+        leaves[name] = np.asarray(values, dtype=np.int32 if name in INTEGER_PARAMS else dtype)
     return Params(**leaves), np.asarray([r.seed for r in rows], dtype=np.int32)
 
 

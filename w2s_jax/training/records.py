@@ -37,7 +37,9 @@ class Trajectory(NamedTuple):
     `u = (mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1})`. `rho_correct` / `rho_wrong`: the mean over
     correctly / wrongly pseudo-labelled training points `i` of
     `max_r <w_{yhat_i,r}(t) - w_{yhat_i,r}(0), xi_i> / |xi_i|^2` (noise memorization by the
-    branch that the pseudo-label rewards).
+    branch that the pseudo-label rewards). `a_mean_pos` / `a_min_pos` (`_neg`): the mean and
+    the minimum over `r` of the sign-aligned output weights `a_{s,r}` of the `+1` (`-1`)
+    branch; constant at the output scale unless the second layer is trained (SPEC §9).
     """
 
     weak_test_acc: Float[Array, ""]
@@ -57,6 +59,10 @@ class Trajectory(NamedTuple):
     gamma_nu_neg: Float[Array, " R"]
     rho_correct: Float[Array, " R"]
     rho_wrong: Float[Array, " R"]
+    a_mean_pos: Float[Array, " R"]
+    a_mean_neg: Float[Array, " R"]
+    a_min_pos: Float[Array, " R"]
+    a_min_neg: Float[Array, " R"]
     finite: Bool[Array, " R"]
     gamma: Float[Array, "R 2 m 4"]
 
@@ -76,6 +82,10 @@ RECORD_FIELDS = (
     "gamma_nu_neg",
     "rho_correct",
     "rho_wrong",
+    "a_mean_pos",
+    "a_mean_neg",
+    "a_min_pos",
+    "a_min_neg",
 )
 
 
@@ -98,19 +108,21 @@ def scan_records(
     body runs `gd_step` for the steps since the last record (none before step 0's) and
     measures.
 
-    `measure` appears once in the program: measuring step 0 outside the scan would trace and
-    compile it twice. `gd_step(i, (weights, opt_state))` is one GD step; `measure(weights)`
+    `gd_step(t, (weights, opt_state))` is GD step `t` (0-based, counted from the start of
+    training: mini-batches are drawn by it). `measure` appears once in the program:
+    measuring step 0 outside the scan would trace and compile it twice. `measure(weights)`
     returns the dict of `record`. Returns that dict with a leading axis over
     `static.record_steps`.
     """
 
-    def segment(state, length):
-        state = jax.lax.fori_loop(0, length, gd_step, state)
+    def segment(state, length_and_start):
+        length, start = length_and_start
+        state = jax.lax.fori_loop(0, length, lambda i, s: gd_step(start + i, s), state)
         return state, measure(state[0])
 
-    _, records = jax.lax.scan(
-        segment, (weights0, optimizer.init(weights0)), segment_lengths(static)
-    )
+    lengths = segment_lengths(static)
+    starts = jnp.asarray(static.record_steps, dtype=jnp.int32) - lengths
+    _, records = jax.lax.scan(segment, (weights0, optimizer.init(weights0)), (lengths, starts))
     return records
 
 
@@ -134,6 +146,7 @@ def record(
     mask,
     gamma,
     rho,
+    a,
 ) -> dict:
     """The metrics of one record point, common to every engine.
 
@@ -142,6 +155,7 @@ def record(
         test_logits: `(n_test,)` student logits on the test set.
         gamma: `(2, m, 4)` signal components of `W - W(0)`.
         rho: `(2, m, n_max)` noise components `<w_{s,r} - w_{s,r}(0), xi_i> / |xi_i|^2`.
+        a: `(2, m)` sign-aligned output weights.
     """
     test_correct = (predict(test_logits) == test.y).astype(test_logits.dtype)
     train_pred = predict(train_logits)
@@ -165,6 +179,10 @@ def record(
         gamma_nu_neg=(-own_nu).max(axis=1).mean(),
         rho_correct=masked_mean(rho_own, right),
         rho_wrong=masked_mean(rho_own, wrong),
+        a_mean_pos=a[0].mean(),
+        a_mean_neg=a[1].mean(),
+        a_min_pos=a[0].min(),
+        a_min_neg=a[1].min(),
         finite=finite,
         gamma=gamma,
     )
