@@ -170,6 +170,13 @@ def test_fixed_second_layer_records_its_scale_and_trained_moves():
     )
 
 
+def test_a_trained_layer_with_step_zero_is_the_fixed_layer(x64):
+    key = run_key(0, 9)
+    fixed = _run(*_split(dtype="float64", n_max=24), key)
+    frozen = _run(*_split(dtype="float64", n_max=24, second_layer="trained", eta_a=0.0), key)
+    _assert_same(fixed, frozen)
+
+
 # --- the Gram engine follows both -------------------------------------------------------
 
 
@@ -199,7 +206,7 @@ def test_gram_engine_reproduces_direct_engine_beyond_the_theorems(x64, switches)
         (dict(batch_size=-1), "batch_size"),
         (dict(batch_size=2.5), "batch_size"),
         (dict(second_layer="learned"), "second_layer"),
-        (dict(eta_a=0.0), "eta_a"),
+        (dict(eta_a=-0.1), "eta_a"),
     ],
 )
 def test_bad_switches_name_their_key(bad, key):
@@ -213,3 +220,129 @@ def test_defaults_and_eta_a_follows_eta():
     static, params = _split(batch_size=5)
     assert static.minibatch and int(params.batch_size) == 5
     assert not _split()[0].minibatch
+
+
+# --- K classes --------------------------------------------------------------------------
+
+from w2s_jax.engines.multiclass import run_classes  # noqa: E402
+from w2s_jax.model.data import sample_keys  # noqa: E402
+from w2s_jax.model.multiclass import (  # noqa: E402
+    ClassesLinearCNN,
+    ClassesReLUCNN,
+    class_signals,
+    sample_classes_from_keys,
+)
+
+
+def _split_classes(n_classes, n_max=None, data=None, **train):
+    return w2s.split(
+        w2s.DataConfig(**(DATA | dict(n_classes=n_classes) | (data or {}))),
+        w2s.TrainConfig(**(TRAIN | train)),
+        n_max=n_max,
+    )
+
+
+@pytest.mark.parametrize(
+    "switches", [dict(), dict(batch_size=7, second_layer="trained", eta_a=0.3, eta=0.5)]
+)
+def test_two_classes_coincide_with_the_binary_model_at_half_the_weak_step(x64, switches):
+    """Softmax on two logits is the logistic loss of their difference, so the strong model is
+    the binary one; the weak model's two vectors move their difference at twice `eta_wk`."""
+    key = run_key(0, 10)
+    binary = _run(*_split(n_max=24, dtype="float64", eta_wk=0.2, **switches), key)
+    static, params = _split_classes(2, n_max=24, dtype="float64", eta_wk=0.1, **switches)
+    classes = jax.jit(run_classes, static_argnums=0)(static, params, key)
+    assert 0 < float(binary.train_loss[-1]) < float(binary.train_loss[0])
+    _assert_same(binary, classes, atol=1e-9, rtol=1e-8)
+    # The weak models themselves: w_0 - w_1 at eta_wk is the binary w at 2·eta_wk, not at eta_wk.
+    from w2s_jax.engines.multiclass import sample_all_classes, train_weak_classes
+    from w2s_jax.training.pipeline import sample_all, train_weak
+
+    weak_classes = train_weak_classes(static, params, sample_all_classes(static, params, key)[0])
+    difference = np.asarray(weak_classes.w[0] - weak_classes.w[1])
+    for eta_wk, same in ((0.2, True), (0.1, False)):
+        b_static, b_params = _split(n_max=24, dtype="float64", eta_wk=eta_wk, **switches)
+        w = np.asarray(train_weak(b_static, b_params, sample_all(b_static, b_params, key)[0]).w)
+        assert np.allclose(difference, w, rtol=1e-9, atol=1e-12) == same
+
+
+def _hard_only_accuracy(w: np.ndarray, nu_norm: float = 1.0) -> float:
+    """Noise-free weak accuracy on hard-only data: the mean over classes y and signs eps."""
+    K = w.shape[0]
+    signals = np.asarray(class_signals(K, w.shape[1], 1.0, nu_norm, jnp.float64))
+    correct = []
+    for y in range(K):
+        for eps in (1, -1):
+            X = np.stack([eps * signals[K + y], eps * signals[K + y], 0 * signals[0]])[None]
+            correct.append(int(np.argmax(np.asarray(ClassesLinearCNN(jnp.asarray(w))(X))) == y))
+    return float(np.mean(correct))
+
+
+def test_proposition_2_1_with_k_classes_caps_hard_accuracy_at_one_half(x64):
+    """For K = 2 every weight set scores exactly 1/2 on hard-only data; for K > 2 not 1/K:
+    anything in [0, 1/2] (argmax of `u` and of `-u` cannot both be the true class)."""
+    rng = np.random.default_rng(0)
+    for K in (2, 3, 5):
+        d = 2 * K + 3
+        scores = [_hard_only_accuracy(rng.normal(size=(K, d))) for _ in range(300)]
+        assert max(scores) <= 0.5
+        if K == 2:
+            assert set(scores) == {0.5}
+        else:
+            assert min(scores) < 0.5 and len(set(scores)) > 2
+    for K in (3, 5):
+        d = 2 * K
+        nu = np.eye(2 * K, d)[K:]
+        assert _hard_only_accuracy(nu) == 0.5  # w_k = nu_k: right for eps = +1 only
+        assert _hard_only_accuracy(np.zeros((K, d))) == 1 / K  # ties go to class 0
+        middle = np.zeros((K, d))  # <w_y, nu_y> between the others': never the argmax
+        for y in range(K):
+            middle[(y + 1) % K] += nu[y]
+            middle[(y + 2) % K] -= nu[y]
+        assert _hard_only_accuracy(middle) == 0.0
+
+
+def test_proposition_2_2_with_k_classes_relu_filters_separate_hard_data(x64):
+    """Filters `+nu_k` and `-nu_k` in class k's branch classify every hard-only sample."""
+    K, d, n = 4, 40, 400
+    keys = sample_keys(jax.random.key(1), n)
+    data = sample_classes_from_keys(
+        keys, d, K, p_e=0.0, p_h=1.0, mu_norm=5.0, nu_norm=5.0, sigma_p=0.05, dtype=jnp.float64
+    )
+    nu = class_signals(K, d, 5.0, 5.0, jnp.float64)[K:]
+    W = jnp.stack([nu, -nu], axis=1)  # (K, 2, d)
+    accuracy = np.mean(np.asarray(jnp.argmax(ClassesReLUCNN(W)(data.X), axis=1) == data.y))
+    assert accuracy == 1.0
+    assert set(np.unique(np.asarray(data.y))) == set(range(K))
+    weak = ClassesLinearCNN(nu / 25.0)
+    assert np.mean(np.asarray(jnp.argmax(weak(data.X), axis=1) == data.y)) < 0.6
+
+
+def test_k_classes_run_records_padding_invariant_and_learns():
+    static, params = _split_classes(3, eta=0.5, T=30, record_every=10)
+    assert static.signal_dims == 6 and static.n_classes == 3
+    key = run_key(0, 11)
+    exact = _run(static, params, key)
+    padded = _run(*_split_classes(3, n_max=32, eta=0.5, T=30, record_every=10), key)
+    _assert_same(exact, padded, atol=1e-6, rtol=1e-5)
+    assert exact.gamma.shape == (len(static.record_steps), 3, static.m, 6)
+    assert np.all(np.asarray(exact.finite))
+    assert float(exact.train_loss[-1]) < float(exact.train_loss[0])
+    assert float(exact.weak_test_acc) > 1 / 3
+
+
+@pytest.mark.parametrize(
+    "data,train,key",
+    [
+        (dict(n_classes=1), dict(), "n_classes"),
+        (dict(n_classes=2.5), dict(), "n_classes"),
+        (dict(n_classes=30, d=40), dict(), "n_classes"),
+        (dict(n_classes=3, easy_layout="antipodal"), dict(), "easy_layout"),
+        (dict(n_classes=3), dict(engine="gram"), "engine"),
+    ],
+)
+def test_bad_class_configs_name_their_key(data, train, key):
+    from w2s_jax.sweeping.config_file import load_config
+
+    with pytest.raises(ConfigError, match=f"{key}:"):
+        load_config(dict(data=DATA | data, train=train))

@@ -124,7 +124,8 @@ def _tau_line(ax, frame: pd.DataFrame, x: str, y: str, C: float, xlog: bool, ylo
         base = tau_of(
             *(1.0 if k == x else (grid if k == y else fixed[k]) for k in THEORY_EXPONENTS)
         )
-        xs = (C / base) ** (1.0 / THEORY_EXPONENTS[x])
+        # An axis outside tau (batch_size, ...) leaves the line vertical: broadcast it.
+        xs = np.broadcast_to((C / base) ** (1.0 / THEORY_EXPONENTS[x]), grid.shape)
         ax.plot(xs, grid, color="black", lw=2, ls="--", label=f"theory: tau = {C:.3g}")
 
 

@@ -57,7 +57,7 @@ def engine_used(static: Static) -> str:
     update rules linear in the gradient, and the Wishart draw only where `gram_noise =
     "wishart"` says that exact in law is enough (it does not reproduce the sampled draws).
     """
-    if static.engine == "direct":
+    if static.engine == "direct" or static.n_classes > 2:
         return "direct"
     if static.engine == "gram":
         return "wishart" if static.gram_noise == "wishart" else "gram"
@@ -97,8 +97,9 @@ def estimate_run_bytes(static: Static) -> int:
     wishart = engine == "wishart"
     n_all = static.n_wk + n + static.n_test
     data = 2 * n_all * 3 * (static.signal_dims if wishart else d)  # patches, noise draws
-    activations = 4 * (n + static.n_test) * 3 * 2 * m
-    weights = (0 if wishart else 8 * 2 * m * d) + 2 * 2 * m * n
+    K = static.n_classes  # m filters per class
+    activations = 4 * (n + static.n_test) * 3 * K * m
+    weights = (0 if wishart else 8 * K * m * d) + 2 * K * m * n
     gram = 2 * n * (n + static.n_test + 2 * m) if engine != "direct" else 0
     if wishart:
         n1 = static.n_wk + n + 2 * m

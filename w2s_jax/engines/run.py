@@ -19,6 +19,7 @@ from jaxtyping import PRNGKeyArray
 from w2s_jax.engines.cost import engine_used
 from w2s_jax.engines.direct import train_strong_direct
 from w2s_jax.engines.gram import train_strong_gram
+from w2s_jax.engines.multiclass import run_classes
 from w2s_jax.engines.wishart import run_wishart
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.data import HARD
@@ -34,6 +35,8 @@ def run(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
 
     Returns the recorded trajectory; `static.record_steps` gives the step of each record.
     """
+    if static.n_classes > 2:  # SPEC §9: softmax over K classes, direct engine only
+        return run_classes(static, params, key)
     mask = jnp.arange(static.n_max) < params.n_st
     dtype = jnp.dtype(static.dtype)
     engine = engine_used(static)

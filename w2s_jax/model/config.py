@@ -21,6 +21,7 @@ __all__ = [
     "record_steps",
     "split",
     "static_of",
+    "check_compatible",
     "N_ST_MAX",
     "DATA_FIELDS",
     "TRAIN_FIELDS",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 PROBABILITY_TOLERANCE = 1e-9
+MAX_CLASSES = 1000
 # The largest n_st we accept: 10^6 training points of 3 patches is already ~12 GB at d=1000.
 N_ST_MAX = 1_000_000
 
@@ -91,6 +93,7 @@ class DataConfig:
     p_e: float | None = None
     easy_layout: str = "orthogonal"
     hard_sign: str = "shared"
+    n_classes: int = 2
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
@@ -113,6 +116,17 @@ class DataConfig:
                 raise ConfigError(f"p_e + p_h + p_b: must sum to 1, got {total}")
         _check_choice("easy_layout", self.easy_layout, ("orthogonal", "antipodal"))
         _check_choice("hard_sign", self.hard_sign, ("shared", "antipodal"))
+        # Beyond the theorems (SPEC §9): 2K orthogonal signals must fit on the first d coordinates.
+        set_("n_classes", _check_int("n_classes", self.n_classes, 2, MAX_CLASSES))
+        if 2 * self.n_classes > self.d - 1:
+            raise ConfigError(
+                f"n_classes: 2·n_classes signals need d > 2·n_classes, got n_classes = "
+                f"{self.n_classes} at d = {self.d}"
+            )
+        if self.n_classes > 2 and self.easy_layout != "orthogonal":
+            raise ConfigError(
+                f"easy_layout: n_classes > 2 needs 'orthogonal', got {self.easy_layout!r}"
+            )
 
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -197,7 +211,8 @@ class TrainConfig:
         set_("batch_size", _check_int("batch_size", self.batch_size, 0, N_ST_MAX))
         _check_choice("second_layer", self.second_layer, SECOND_LAYERS)
         eta_a = self.eta if self.eta_a is None else self.eta_a
-        set_("eta_a", _check_float("eta_a", eta_a, positive=True))
+        # eta_a = 0 freezes a trained second layer: the fixed model, as a point of an eta_a axis.
+        set_("eta_a", _check_float("eta_a", eta_a, low=0.0, high=math.inf))
 
 
 #: Field names of each config, in SPEC order (the parameter columns of the result tables).
@@ -238,7 +253,7 @@ class Static(NamedTuple):
     `n_max` is the padded size of the strong model's training set (n_st <= n_max is traced).
     `d` is 0 for the Wishart engine, which reads `Params.d` (a traced number) instead.
     `minibatch` is true when `batch_size > 0` (the batch size itself is traced, `Params`);
-    `second_layer` is `"fixed"` or `"trained"` (SPEC §9).
+    `second_layer` is `"fixed"` or `"trained"`; `n_classes` is `K` (SPEC §9).
     `signal_dims` is the dimension `k` of the signal span: the signal patches `x1, x2` of every
     sample lie on `e1..ek` and the noise patch is orthogonal to them (4 for the synthetic
     binary model: `mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1}`). The engines rely on nothing else.
@@ -263,6 +278,7 @@ class Static(NamedTuple):
     signal_dims: int = 4
     minibatch: bool = False
     second_layer: str = "fixed"
+    n_classes: int = 2
 
 
 class Params(NamedTuple):
@@ -290,6 +306,15 @@ TRAIN_PARAMS = ("n_st", "sigma_0", "eta", "eta_wk", "batch_size", "eta_a")
 INTEGER_PARAMS = ("n_st", "batch_size")
 
 
+def check_compatible(data: DataConfig, train: TrainConfig) -> None:
+    """Refuse switch combinations that no engine runs: K > 2 classes train in `R^d` only."""
+    if data.n_classes > 2 and train.engine == "gram":
+        raise ConfigError(
+            f"engine: n_classes > 2 runs on the 'direct' engine only (or 'auto', which then "
+            f"picks it), got 'gram' with n_classes = {data.n_classes}"
+        )
+
+
 def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> Static:
     """The static part of a (data, train) configuration; `n_max` defaults to `n_st`."""
     n_max = train.n_st if n_max is None else n_max
@@ -297,6 +322,7 @@ def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) ->
         raise ConfigError(f"n_max: must be >= n_st = {train.n_st}, got {n_max}")
     # The Wishart path draws the noise Gram from its law, where d is only a number (the
     # degrees of freedom): it is traced (Params.d), so cells at any d share one program.
+    check_compatible(data, train)
     wishart = train.engine == "gram" and train.gram_noise == "wishart"
     return Static(
         d=0 if wishart else data.d,
@@ -317,6 +343,8 @@ def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) ->
         gram_noise=train.gram_noise,
         minibatch=train.batch_size > 0,
         second_layer=train.second_layer,
+        n_classes=data.n_classes,
+        signal_dims=2 * data.n_classes,
     )
 
 

@@ -1,0 +1,175 @@
+"""The K-class pipeline (SPEC §9, beyond the theorems) on the direct engine.
+
+SPEC §3 with softmax cross-entropy in place of the logistic loss and argmax in place of the
+sign: the weak `ClassesLinearCNN` is trained on true labels from `w = 0`, pseudo-labels are
+its argmax, the strong `ClassesReLUCNN` (`m` filters per class) is trained on them, and the
+same records come out, with `y` a class index. Mini-batches and a trained second layer work as
+in the binary engines. The key streams are the binary pipeline's (0-2 data, 3 filters,
+5 batches), so `K = 2` here draws what the binary model draws.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import PRNGKeyArray
+
+from w2s_jax.model.config import Params, Static
+from w2s_jax.model.data import BOTH, EASY, HARD, Data, sample_keys
+from w2s_jax.model.multiclass import (
+    ClassesLinearCNN,
+    ClassesReLUCNN,
+    class_signals,
+    predict_class,
+    sample_classes_from_keys,
+)
+from w2s_jax.model.networks import HIGHEST, output_scale_factor
+from w2s_jax.training.batches import batch_key, batch_mask
+from w2s_jax.training.records import Trajectory, masked_mean, scan_records, signal_components
+from w2s_jax.training.rules import make_optimizer, make_strong_optimizer, mean_loss
+
+__all__ = ["run_classes", "cross_entropy", "sample_all_classes", "train_weak_classes"]
+
+
+def cross_entropy(logits, labels):
+    """Softmax cross-entropy `logsumexp(z) - z_y` per sample (stable)."""
+    own = jnp.take_along_axis(logits, labels[:, None], axis=-1)[:, 0]
+    return jax.nn.logsumexp(logits, axis=-1) - own
+
+
+def sample_all_classes(static: Static, params: Params, key: PRNGKeyArray):
+    """The weak, (padded) strong and test sets, from the run key's streams 0, 1, 2."""
+    sizes = (static.n_wk, static.n_max, static.n_test)
+    keys = jnp.concatenate(
+        [sample_keys(jax.random.fold_in(key, s), n) for s, n in enumerate(sizes)]
+    )
+    data = sample_classes_from_keys(
+        keys,
+        static.d,
+        static.n_classes,
+        p_e=params.p_e,
+        p_h=params.p_h,
+        mu_norm=params.mu_norm,
+        nu_norm=params.nu_norm,
+        sigma_p=params.sigma_p,
+        hard_sign=static.hard_sign,
+        dtype=jnp.dtype(static.dtype),
+    )
+    edges = np.cumsum((0,) + sizes)
+    return tuple(Data(*(f[a:b] for f in data)) for a, b in zip(edges[:-1], edges[1:]))
+
+
+def train_weak_classes(static: Static, params: Params, data: Data) -> ClassesLinearCNN:
+    """GD on the mean softmax cross-entropy from `w = 0` (SPEC §3 step 1, K classes)."""
+    patch_sum = data.X.sum(axis=1)
+    optimizer = make_optimizer(static.optimizer_wk, params.eta_wk)
+
+    def loss(w):
+        logits = jnp.einsum("nd,kd->nk", patch_sum, w, precision=HIGHEST)
+        return jnp.mean(cross_entropy(logits, data.y))
+
+    def step(state, _):
+        w, opt_state = state
+        updates, opt_state = optimizer.update(jax.grad(loss)(w), opt_state, w)
+        return (optax.apply_updates(w, updates), opt_state), None
+
+    w0 = jnp.zeros((static.n_classes, static.d), patch_sum.dtype)
+    (w, _), _ = jax.lax.scan(step, (w0, optimizer.init(w0)), length=static.T_wk)
+    return ClassesLinearCNN(w)
+
+
+def _record(static, train, test, pseudo, mask, train_logits, test_logits, loss, finite, delta,
+            signals, a):  # fmt: skip
+    """The metrics of `training.records.record`, for K classes (class 0 plays `+1`)."""
+    K, k = static.n_classes, 2 * static.n_classes
+    dtype = test_logits.dtype
+    test_correct = (predict_class(test_logits) == test.y).astype(dtype)
+    train_pred = predict_class(train_logits)
+    wrong, right = mask & (pseudo != train.y), mask & (pseudo == train.y)
+    gamma = signal_components(delta[..., :k], signals)  # (K, m, 2K)
+    noise = train.noise
+    noise_sq = jnp.maximum(jnp.sum(noise * noise, axis=1), jnp.finfo(dtype).tiny)
+    rho = jnp.einsum("srd,nd->srn", delta, noise, precision=HIGHEST) / noise_sq[None, None]
+    rho_own = jnp.take_along_axis(rho.max(axis=1), pseudo[None], axis=0)[0]
+    classes = jnp.arange(K)
+    own_mu, own_nu = gamma[classes, :, classes], gamma[classes, :, K + classes]  # (K, m)
+    return dict(
+        test_acc=jnp.mean(test_correct),
+        test_acc_easy=masked_mean(test_correct, test.category == EASY),
+        test_acc_hard=masked_mean(test_correct, test.category == HARD),
+        test_acc_both=masked_mean(test_correct, test.category == BOTH),
+        train_acc_pseudo=masked_mean((train_pred == pseudo).astype(dtype), mask),
+        train_acc_true=masked_mean((train_pred == train.y).astype(dtype), mask),
+        train_loss=loss,
+        label_correction=masked_mean((train_pred == train.y).astype(dtype), wrong),
+        gamma_mu=own_mu.max(axis=1).mean(),
+        gamma_nu_pos=own_nu.max(axis=1).mean(),
+        gamma_nu_neg=(-own_nu).max(axis=1).mean(),
+        rho_correct=masked_mean(rho_own, right),
+        rho_wrong=masked_mean(rho_own, wrong),
+        a_mean_pos=a[0].mean(),
+        a_mean_neg=a[1:].mean(),
+        a_min_pos=a[0].min(),
+        a_min_neg=a[1:].min(),
+        finite=finite,
+        gamma=gamma,
+    )
+
+
+def run_classes(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
+    """One K-class weak-to-strong run; `run` sends `static.n_classes > 2` here.
+
+    `a_mean_pos` / `a_min_pos` describe class 0's output weights, `_neg` the other classes'.
+    """
+    dtype = jnp.dtype(static.dtype)
+    K, k = static.n_classes, 2 * static.n_classes
+    mask = jnp.arange(static.n_max) < params.n_st
+    weak_set, train, test = sample_all_classes(static, params, key)
+    weak = train_weak_classes(static, params, weak_set)
+    pseudo = predict_class(weak(train.X))
+    weak_test_correct = (predict_class(weak(test.X)) == test.y).astype(dtype)
+
+    W0 = params.sigma_0 * jax.random.normal(
+        jax.random.fold_in(key, 3), (K, static.m, static.d), dtype
+    )
+    a0 = jnp.full((K, static.m), output_scale_factor(static.output_scale, static.m), dtype)
+    trained = static.second_layer == "trained"
+    n_st = params.n_st.astype(dtype)
+    signals = class_signals(K, k, params.mu_norm, params.nu_norm, dtype)
+    train_signal, test_signal = train.X[:, :2, :k], test.X[:, :2, :k]
+    optimizer = make_strong_optimizer(static, params)
+    batches = batch_key(key) if static.minibatch else None
+
+    def network(weights) -> ClassesReLUCNN:
+        W, a = weights if trained else (weights, None)
+        return ClassesReLUCNN(W, static.output_scale, a)
+
+    def loss(weights, in_batch=None):
+        logits = network(weights).split_patch_logits(train_signal, train.noise)
+        return mean_loss(cross_entropy(logits, pseudo), mask, n_st, in_batch), logits
+
+    def gd_step(t, state):
+        weights, opt_state = state
+        in_batch = batch_mask(static, params, batches, mask, t) if static.minibatch else None
+        grads, _ = jax.grad(loss, has_aux=True)(weights, in_batch)
+        updates, opt_state = optimizer.update(grads, opt_state, weights)
+        return optax.apply_updates(weights, updates), opt_state
+
+    def measure(weights):
+        W, a = weights if trained else (weights, a0)
+        train_loss, train_logits = loss(weights)
+        test_logits = network(weights).split_patch_logits(test_signal, test.noise)
+        finite = jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(W)) & jnp.all(jnp.isfinite(a))
+        return _record(static, train, test, pseudo, mask, train_logits, test_logits,
+                       train_loss, finite, W - W0, signals, a)  # fmt: skip
+
+    records = scan_records(static, (W0, a0) if trained else W0, optimizer, gd_step, measure)
+    return Trajectory(
+        weak_test_acc=jnp.mean(weak_test_correct),
+        weak_test_acc_hard=masked_mean(weak_test_correct, test.category == HARD),
+        pseudo_label_acc=masked_mean((pseudo == train.y).astype(dtype), mask),
+        n_wrong_pseudo=jnp.sum(mask & (pseudo != train.y)),
+        **records,
+    )

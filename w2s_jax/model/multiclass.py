@@ -1,0 +1,128 @@
+"""K classes (SPEC §9, beyond the theorems): the data distribution and the two networks.
+
+`K = n_classes` easy signals `mu_k = mu_norm·e_{k+1}` and `K` hard signals
+`nu_k = nu_norm·e_{K+k+1}` (`k = 0..K-1`), mutually orthogonal on the first `2K` coordinates.
+The label `y` is a class index, uniform on `0..K-1`; the three categories, the Rademacher
+sign `eps` on the hard signal and the noise are those of SPEC §1. The weak linear CNN has one
+weight vector per class, the strong ReLU CNN `m` filters per class; both output `K` logits.
+
+At `K = 2`, class 0 is the label `+1` and class 1 the label `-1` of the binary model, the
+samples are the binary sampler's own draws, and the strong model's logits are
+`(F_{+1}, F_{-1})`: softmax cross-entropy on two logits is the logistic loss of their
+difference. Only the weak model differs: it has two weight vectors, whose difference (the
+binary `w`) moves at twice the step (`engines.multiclass`).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from w2s_jax.model.data import BOTH, EASY, HARD, Data
+from w2s_jax.model.networks import HIGHEST, output_scale_factor, relu
+
+__all__ = [
+    "class_signals",
+    "sample_classes_from_keys",
+    "ClassesLinearCNN",
+    "ClassesReLUCNN",
+    "predict_class",
+]
+
+
+def class_signals(n_classes: int, d: int, mu_norm, nu_norm, dtype=jnp.float32):
+    """`(mu_0..mu_{K-1}, nu_0..nu_{K-1})` stacked as `(2K, d)` on the first `2K` coordinates."""
+    eye = jnp.eye(2 * n_classes, d, dtype=dtype)
+    return jnp.concatenate([mu_norm * eye[:n_classes], nu_norm * eye[n_classes:]])
+
+
+def sample_classes_from_keys(
+    keys: PRNGKeyArray,
+    d: int,
+    n_classes: int,
+    *,
+    p_e,
+    p_h,
+    mu_norm,
+    nu_norm,
+    sigma_p,
+    hard_sign: str = "shared",
+    dtype=jnp.float32,
+) -> Data:
+    """One K-class sample per key. `Data.y` holds class indices `0..K-1`.
+
+    The variates are those of `model.data` (label, sign, category, noise from one key split
+    in four), the label drawn as a uniform class (a fair bit at `K = 2`: the binary draws).
+    """
+    K = n_classes
+
+    def draw(key):
+        k_label, k_sign, k_cat, k_noise = jax.random.split(key, 4)
+        if K == 2:
+            label = jnp.where(jax.random.bernoulli(k_label), 0, 1)
+        else:
+            label = jax.random.randint(k_label, (), 0, K)
+        return (
+            label,
+            jnp.where(jax.random.bernoulli(k_sign), 1, -1),
+            jax.random.uniform(k_cat, dtype=dtype),
+            jax.random.normal(k_noise, (d,), dtype=dtype),
+        )
+
+    y, eps, category_u, z = jax.vmap(draw)(keys)
+    category = jnp.where(category_u < p_e, EASY, jnp.where(category_u < p_e + p_h, HARD, BOTH))
+    signals = class_signals(K, d, mu_norm, nu_norm, dtype)
+    mu_y, nu_y = signals[y], signals[K + y]
+    eps_nu_y = eps[:, None].astype(dtype) * nu_y
+    hard = (eps_nu_y, eps_nu_y) if hard_sign == "shared" else (nu_y, -nu_y)
+    cat = category[:, None]
+    x1 = jnp.where(cat == EASY, mu_y, jnp.where(cat == HARD, hard[0], mu_y))
+    x2 = jnp.where(cat == EASY, mu_y, jnp.where(cat == HARD, hard[1], eps_nu_y))
+    xi = sigma_p * z.at[:, : 2 * K].set(0.0)
+    return Data(X=jnp.stack([x1, x2, xi], axis=1), y=y, category=category, eps=eps)
+
+
+def predict_class(logits: Float[Array, "n K"]) -> Int[Array, " n"]:
+    """Argmax over classes; a tie goes to the lowest index (class 0 is the binary `+1`)."""
+    return jnp.argmax(logits, axis=-1)
+
+
+class ClassesLinearCNN(eqx.Module):
+    """The weak model with one weight vector per class: `z_k = sum_p <w_k, x_p>`, `w` `(K, d)`."""
+
+    w: Float[Array, "K d"]
+
+    def __call__(self, X: Float[Array, "n 3 d"]) -> Float[Array, "n K"]:
+        return jnp.einsum("npd,kd->nk", X, self.w, precision=HIGHEST)
+
+
+class ClassesReLUCNN(eqx.Module):
+    """The strong model, `m` filters per class: `F_k = sum_r a_{k,r} sum_p ReLU(<w_{k,r}, x_p>)`.
+
+    `W` `(K, m, d)`; `a` `(K, m)` the output weights, the fixed `1/m` (or `1`) when `None`.
+    """
+
+    W: Float[Array, "K m d"]
+    output_scale: str = eqx.field(static=True, default="1/m")
+    a: Float[Array, "K m"] | None = None
+
+    def split_patch_logits(
+        self, signal_patches: Float[Array, "n 2 k"], noise: Float[Array, "n d"]
+    ) -> Float[Array, "n K"]:
+        """Logits from the signal coordinates of `x1, x2` and the noise patch (as `ReLUCNN`)."""
+        k = signal_patches.shape[-1]
+        pre_signal = jnp.einsum("srk,npk->nsrp", self.W[..., :k], signal_patches, precision=HIGHEST)
+        pre_noise = jnp.einsum("srd,nd->nsr", self.W, noise, precision=HIGHEST)
+        per_filter = relu(pre_signal).sum(axis=3) + relu(pre_noise)  # (n, K, m)
+        if self.a is None:
+            return output_scale_factor(self.output_scale, self.W.shape[1]) * per_filter.sum(2)
+        return jnp.einsum("nsr,sr->ns", per_filter, self.a, precision=HIGHEST)
+
+    def __call__(self, X: Float[Array, "n 3 d"]) -> Float[Array, "n K"]:
+        pre = jnp.einsum("srd,npd->nsrp", self.W, X, precision=HIGHEST)
+        per_filter = relu(pre).sum(axis=3)
+        if self.a is None:
+            return output_scale_factor(self.output_scale, self.W.shape[1]) * per_filter.sum(2)
+        return jnp.einsum("nsr,sr->ns", per_filter, self.a, precision=HIGHEST)
