@@ -346,3 +346,14 @@ def test_bad_class_configs_name_their_key(data, train, key):
 
     with pytest.raises(ConfigError, match=f"{key}:"):
         load_config(dict(data=DATA | data, train=train))
+
+
+def test_sample_classes_draws_uniform_classes_and_sample_refuses_k_classes():
+    cfg = w2s.DataConfig(d=16, n_classes=5)
+    data = w2s.sample_classes(jax.random.key(0), 2000, cfg)
+    counts = np.bincount(np.asarray(data.y), minlength=5)
+    assert counts.min() > 330 and counts.max() < 470  # 400 ± ~4 sd
+    X = np.asarray(data.X)
+    assert np.all(X[:, 2, :10] == 0.0) and np.all(X[:, :2, 10:] == 0.0)
+    with pytest.raises(ConfigError, match="^n_classes:"):
+        w2s.sample(jax.random.key(0), 4, cfg)

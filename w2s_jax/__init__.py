@@ -11,6 +11,7 @@ from w2s_jax.model.config import (
     split,
 )
 from w2s_jax.model.data import BOTH, EASY, HARD, Data, sample, signal_vectors
+from w2s_jax.model.multiclass import ClassesLinearCNN, ClassesReLUCNN, sample_classes
 from w2s_jax.model.networks import LinearCNN, ReLUCNN
 from w2s_jax.model.theory import tau
 from w2s_jax.sweeping.driver import sweep
@@ -20,6 +21,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BOTH",
+    "ClassesLinearCNN",
+    "ClassesReLUCNN",
     "ConfigError",
     "Data",
     "DataConfig",
@@ -35,6 +38,7 @@ __all__ = [
     "record_steps",
     "run",
     "sample",
+    "sample_classes",
     "signal_vectors",
     "split",
     "sweep",

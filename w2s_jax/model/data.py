@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from w2s_jax.model.config import DataConfig
+from w2s_jax.model.config import ConfigError, DataConfig
 
 __all__ = [
     "Data",
@@ -138,6 +138,11 @@ def sample_from_keys(
 
 def sample(key: PRNGKeyArray, n: int, cfg: DataConfig, dtype=jnp.float32) -> Data:
     """Draw `n` samples of D (SPEC §1, §7): `.X (n,3,d)`, `.y`, `.category`, `.eps`."""
+    if cfg.n_classes != 2:
+        raise ConfigError(
+            f"n_classes: sample draws the binary model; use sample_classes for "
+            f"n_classes = {cfg.n_classes}"
+        )
     return sample_with(
         key,
         n,

@@ -20,12 +20,14 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from w2s_jax.model.data import BOTH, EASY, HARD, Data
+from w2s_jax.model.config import DataConfig
+from w2s_jax.model.data import BOTH, EASY, HARD, Data, sample_keys
 from w2s_jax.model.networks import HIGHEST, output_scale_factor, relu
 
 __all__ = [
     "class_signals",
     "sample_classes_from_keys",
+    "sample_classes",
     "ClassesLinearCNN",
     "ClassesReLUCNN",
     "predict_class",
@@ -82,6 +84,22 @@ def sample_classes_from_keys(
     x2 = jnp.where(cat == EASY, mu_y, jnp.where(cat == HARD, hard[1], eps_nu_y))
     xi = sigma_p * z.at[:, : 2 * K].set(0.0)
     return Data(X=jnp.stack([x1, x2, xi], axis=1), y=y, category=category, eps=eps)
+
+
+def sample_classes(key: PRNGKeyArray, n: int, cfg: DataConfig, dtype=jnp.float32) -> Data:
+    """Draw `n` samples of the K-class distribution (`K = cfg.n_classes`); `.y` class indices."""
+    return sample_classes_from_keys(
+        sample_keys(key, n),
+        cfg.d,
+        cfg.n_classes,
+        p_e=cfg.p_e,
+        p_h=cfg.p_h,
+        mu_norm=cfg.mu_norm,
+        nu_norm=cfg.nu_norm,
+        sigma_p=cfg.sigma_p,
+        hard_sign=cfg.hard_sign,
+        dtype=dtype,
+    )
 
 
 def predict_class(logits: Float[Array, "n K"]) -> Int[Array, " n"]:
