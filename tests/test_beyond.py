@@ -357,3 +357,14 @@ def test_sample_classes_draws_uniform_classes_and_sample_refuses_k_classes():
     assert np.all(X[:, 2, :10] == 0.0) and np.all(X[:, :2, 10:] == 0.0)
     with pytest.raises(ConfigError, match="^n_classes:"):
         w2s.sample(jax.random.key(0), 4, cfg)
+
+
+def test_wishart_path_runs_minibatches_and_a_trained_layer():
+    """The Wishart path shares `train_in_gram`: both switches reach it (same law, own draws)."""
+    static, params = _split(
+        engine="gram", gram_noise="wishart", batch_size=6, second_layer="trained", eta=0.5
+    )
+    traj = _run(static, params, run_key(0, 12))
+    assert np.all(np.asarray(traj.finite))
+    assert float(traj.train_loss[-1]) < float(traj.train_loss[0])
+    assert abs(float(traj.a_mean_pos[-1]) - 0.25) > 1e-4
