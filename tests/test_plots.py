@@ -72,7 +72,7 @@ def test_plot_errors_name_the_problem(tmp_path, capsys):
 def test_phase_diagram_against_an_axis_outside_tau(sweep_dir, tmp_path):
     """A y axis that tau does not contain (batch_size, eta_a, n_classes): the line is vertical."""
     _, summary, traj = sweep_dir
-    summary = summary.assign(batch_size=(summary["p_b"] * 100).round().astype(int))
     runs = classes.classify(summary, traj)
+    runs = runs.assign(batch_size=(runs["p_b"] * 100).round().astype(int))
     plots.phase_diagram(runs, "n_st", "batch_size", C=10.0, path=tmp_path / "phase")
     assert _both(tmp_path / "phase")
