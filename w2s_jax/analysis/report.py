@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from w2s_jax.analysis import fit, plots
+from w2s_jax.analysis import fit, paper, plane, plots
 from w2s_jax.analysis.classes import CLASSES, class_counts, classify, per_cell, swept_columns
 from w2s_jax.model.config import ConfigError
 from w2s_jax.model.theory import TAU_FEATURES
@@ -228,9 +228,68 @@ def write_report(
     ]
     if len(cells) > 60:
         lines += [f"({len(cells) - 60} more cells not shown.)", ""]
+    lines += _paper_section(runs)
+    lines += _plane_section(runs, out.parent / "figures", figures)
     lines += ["## Figures", ""]
     for kind, path in figures.items():
         lines += [f"![{kind}]({path.relative_to(out.parent).as_posix()})", ""]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines))
     return out
+
+
+def _paper_section(runs: pd.DataFrame) -> list[str]:
+    """The paper's table beside ours, when the sweep has the paper's `n_st`."""
+    if "n_st" not in runs or not set(paper.PAPER) & set(runs["n_st"].unique()):
+        return []
+    return [
+        "## The paper's table (paper vs ours, means over seeds)",
+        "",
+        "`meets`: seeds that show the paper's regime by the rule of `w2s_jax.analysis.paper`.",
+        "",
+        markdown_table(paper.paper_table(runs)),
+        "",
+    ]
+
+
+def _plane_section(runs: pd.DataFrame, directory: Path, figures: dict) -> list[str]:
+    """The phase plane in `(n_st·snr, d/n_st)`, when both are swept."""
+    if (
+        not {"n_st_snr", "d_over_n"} <= set(runs)
+        or min(runs["n_st_snr"].nunique(), runs["d_over_n"].nunique()) < 2
+    ):
+        return []
+    runs = plane.snap(runs)
+    edges = plane.plane_boundaries(runs)
+    plane.plane_map(runs, boundaries=edges, path=directory / "plane")
+    plane.tau_plane(runs, path=directory / "tau_plane")
+    figures["plane"], figures["tau_plane"] = (
+        directory / f"{n}.png" for n in ("plane", "tau_plane")
+    )
+    shown = [
+        c
+        for c in (
+            "runs",
+            "edge",
+            "n_runs",
+            "share",
+            "slope",
+            "slope_lo",
+            "slope_hi",
+            "intercept",
+            "accuracy",
+            "interval",
+            "ridge_tau",
+        )
+        if c in edges
+    ]
+    return [
+        "## The phase plane (n_st·snr, d/n_st)",
+        "",
+        "Edges `log(d/n_st) = intercept + slope·log(n_st·snr)` where the fitted share is 1/2; "
+        "a boundary at constant tau has slope -2. The benign band is split at its ridge "
+        "(`ridge_tau`, the geometric mean tau of the benign runs).",
+        "",
+        markdown_table(edges[shown]),
+        "",
+    ]

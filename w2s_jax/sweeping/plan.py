@@ -182,13 +182,16 @@ def smoke_config(config: SweepConfig) -> SweepConfig:
 
     Caps `d, m, n_wk, n_test, T, T_wk, n_st` at `SMOKE_CAPS`, keeps at most two seeds and
     at most three values (first, middle, last) of each grid axis, and records about ten
-    points. A `d` that theory coordinates determine (`tau`, `snr`) is left to them. The name
+    points. A `d` that theory coordinates determine (`tau`, `snr`, `n_st_snr`, `d_over_n`) is
+    left to them. The name
     gains the suffix `-smoke`.
     """
     derived_d = (
         "d" not in config.data
         and "d" not in config.grid
-        and any(k in config.data or k in config.grid for k in ("tau", "snr"))
+        and any(
+            k in config.data or k in config.grid for k in ("tau", "snr", "n_st_snr", "d_over_n")
+        )
     )
 
     def cap(key, value):
