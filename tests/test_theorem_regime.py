@@ -210,3 +210,38 @@ def test_paper_rules():
     assert list(paper.paper_rows(rows)["meets"]) == [True, False, True, False, True, False]
     table = paper.paper_table(rows)
     assert list(table["meets"]) == ["1/2", "1/2", "1/2"]
+
+
+def test_early_stopping_law_recovers_planted_exponents():
+    from w2s_jax.analysis import early_stopping
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for x in (10.0, 30.0, 100.0):
+        for y in (1.0, 3.0, 10.0):
+            for eta in (0.5, 1.0, 2.0, 4.0):
+                for seed in range(4):
+                    shift = (0.8, 1.0, 1.3, 0.9)[seed]  # a per-seed factor, as shared draws give
+                    step = 200 * shift * x**-0.5 * eta**-1.0 * np.exp(rng.normal(0, 0.05))
+                    rows.append(
+                        dict(
+                            n_st_snr=x,
+                            d_over_n=y,
+                            eta=eta,
+                            seed=seed,
+                            T=1000,
+                            best_step=step,
+                            window_start=step / 2,
+                            window_end=step * 3,
+                            degradation=0.05,
+                        )
+                    )
+    runs = pd.DataFrame(rows)
+    fit = early_stopping.fit_law(runs)
+    assert fit.features == ("n_st_snr", "d_over_n", "eta")
+    for planted, lo, hi in zip((-0.5, 0.0, -1.0), fit.lo, fit.hi):
+        assert lo <= planted <= hi
+    assert fit.r2 > 0.95
+    # a run without a peak to time is left out
+    flat = runs.assign(degradation=0.0)
+    assert early_stopping.fit_law(flat) is None
