@@ -19,7 +19,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["LawFit", "MIN_DEGRADATION", "MIN_STEP", "peaked", "fit_law", "law_table"]
+__all__ = [
+    "LawFit",
+    "MIN_DEGRADATION",
+    "MIN_STEP",
+    "peaked",
+    "fit_law",
+    "law_table",
+    "law_figure",
+]
 
 MIN_DEGRADATION = 0.02
 #: A best step below this is not resolved by the record schedule (log spacing starts at 1).
@@ -119,3 +127,30 @@ def law_table(
         if fit is not None:
             rows += fit.rows()
     return pd.DataFrame(rows)
+
+
+def law_figure(runs: pd.DataFrame, fit: LawFit, path=None):
+    """Measured best step against the fitted law (log-log), one colour per step size."""
+    from w2s_jax.analysis import plots
+
+    data = peaked(runs)
+    fig, axes = plots._panels(1, width=5.0, height=4.2, columns=1)
+    ax = axes[0]
+    predicted = fit.constant * np.prod(
+        [data[f].to_numpy(float) ** a for f, a in zip(fit.features, fit.exponents)], axis=0
+    )
+    hue = "eta" if "eta" in data and data["eta"].nunique() > 1 else fit.features[0]
+    for value, group in data.groupby(hue):
+        mask = data[hue].to_numpy() == value
+        ax.scatter(predicted[mask], group[fit.target], s=16, alpha=0.8, label=f"{hue} = {value:g}")
+    line = np.geomspace(max(predicted.min(), 1) / 2, predicted.max() * 2, 10)
+    ax.plot(line, line, "k--", lw=1, label="measured = law")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="law: " + " · ".join(f"{f}^{a:.2f}" for f, a in zip(fit.features, fit.exponents)),
+        ylabel=f"measured {fit.target}",
+        title=f"Early-stopping time (R² = {fit.r2:.2f}, {fit.n_runs} runs)",
+    )
+    ax.legend(fontsize=7)
+    return plots.save(fig, path)

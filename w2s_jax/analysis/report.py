@@ -231,7 +231,7 @@ def write_report(
     lines += _band_section(runs, rule, n_boot)
     lines += _paper_section(runs)
     lines += _plane_section(runs, out.parent / "figures", figures)
-    lines += _law_section(runs)
+    lines += _law_section(runs, out.parent / "figures", figures)
     lines += ["## Figures", ""]
     for kind, path in figures.items():
         lines += [f"![{kind}]({path.relative_to(out.parent).as_posix()})", ""]
@@ -297,12 +297,14 @@ def _plane_section(runs: pd.DataFrame, directory: Path, figures: dict) -> list[s
     ]
 
 
-def _law_section(runs: pd.DataFrame) -> list[str]:
+def _law_section(runs: pd.DataFrame, directory: Path, figures: dict) -> list[str]:
     """The early-stopping law, when the runs peak and the coordinates or the step vary."""
     features = [f for f in ("n_st_snr", "d_over_n", "eta", "n_st") if f in runs]
     fit_ = early_stopping.fit_law(runs, features)
     if fit_ is None:
         return []
+    early_stopping.law_figure(runs, fit_, path=directory / "early_stopping_law")
+    figures["early_stopping_law"] = directory / "early_stopping_law.png"
     return [
         "## Early stopping as a law",
         "",
