@@ -46,8 +46,9 @@ def test_pools_are_the_bundled_images():
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    assert images.shape == (4, P, DIGIT_PIXELS) and P == min(
-        np.sum(bunch.target == c) for c in (0, 1, 6, 7)
+    assert (
+        images.shape == (4, P, DIGIT_PIXELS)
+        and min(np.sum(bunch.target == c) for c in (0, 1, 6, 7)) == P
     )
     for row, digit in enumerate((0, 1, 6, 7)):
         assert np.all(bunch.target[index[row]] == digit)
@@ -108,8 +109,9 @@ def test_determinism_from_the_key():
     for x, z in zip(a, b):
         np.testing.assert_array_equal(np.asarray(x.X), np.asarray(z.X))
     assert not np.array_equal(np.asarray(a[1].X), np.asarray(c[1].X))
-    ia, ic = image_indices(jax.random.key(7), (40, 30, 60), CLASSES), image_indices(
-        jax.random.key(8), (40, 30, 60), CLASSES
+    ia, ic = (
+        image_indices(jax.random.key(7), (40, 30, 60), CLASSES),
+        image_indices(jax.random.key(8), (40, 30, 60), CLASSES),
     )
     assert not np.array_equal(np.asarray(ia[2]), np.asarray(ic[2])), "splits vary with the key"
 

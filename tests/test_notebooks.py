@@ -14,11 +14,20 @@ def test_three_notebooks_exist():
         "01_quick_tour.ipynb",
         "02_paper_table.ipynb",
         "03_phase_boundary.ipynb",
+        "04_digits.ipynb",
     ]
+
+
+#: Committed executed, with their figures (the suite is moving to committed outputs).
+EXECUTED = {"04_digits.ipynb"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_without_outputs(path):
+    if path.name in EXECUTED:
+        book = nbformat.read(path, as_version=4)
+        assert all(c.outputs for c in book.cells if c.cell_type == "code"), path.name
+        return
     book = nbformat.read(path, as_version=4)
     for cell in book.cells:
         if cell.cell_type == "code":
