@@ -16,6 +16,7 @@ def test_the_studies_have_notebooks():
         "01_quick_tour.ipynb",
         "02_paper_table.ipynb",
         "03_phase_boundary.ipynb",
+        "04_digits.ipynb",
         "05_phase_plane.ipynb",
     }
     assert expected <= names, sorted(expected - names)

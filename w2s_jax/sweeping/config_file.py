@@ -21,6 +21,7 @@ from w2s_jax.model.config import (
     ConfigError,
     DataConfig,
     TrainConfig,
+    check_dataset,
 )
 from w2s_jax.model.coordinates import COORDINATES, DATA_COORDINATES, TRAIN_COORDINATES, resolve
 
@@ -67,7 +68,9 @@ class SweepConfig:
         fields = resolve(self.data | self.train | cell)
         data = {k: v for k, v in fields.items() if k in DATA_FIELDS}
         train = {k: v for k, v in fields.items() if k in TRAIN_FIELDS}
-        return DataConfig(**data), TrainConfig(**train)
+        data, train = DataConfig(**data), TrainConfig(**train)
+        check_dataset(data, train)
+        return data, train
 
     def to_dict(self) -> dict[str, Any]:
         return dict(
