@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from w2s_jax.analysis import fit, plots
+from w2s_jax.analysis import early_stopping, fit, paper, plane, plots
 from w2s_jax.analysis.classes import CLASSES, class_counts, classify, per_cell, swept_columns
 from w2s_jax.model.config import ConfigError
 from w2s_jax.model.theory import TAU_FEATURES
@@ -228,9 +228,153 @@ def write_report(
     ]
     if len(cells) > 60:
         lines += [f"({len(cells) - 60} more cells not shown.)", ""]
+    lines += _band_section(runs, rule, n_boot)
+    lines += _paper_section(runs)
+    lines += _plane_section(runs, out.parent / "figures", figures)
+    lines += _law_section(runs, out.parent / "figures", figures)
     lines += ["## Figures", ""]
     for kind, path in figures.items():
         lines += [f"![{kind}]({path.relative_to(out.parent).as_posix()})", ""]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines))
     return out
+
+
+def _paper_section(runs: pd.DataFrame) -> list[str]:
+    """The paper's table beside ours, when the sweep has the paper's `n_st`."""
+    if "n_st" not in runs or not set(paper.PAPER) & set(runs["n_st"].unique()):
+        return []
+    return [
+        "## The paper's table (paper vs ours, means over seeds)",
+        "",
+        "`meets`: seeds that show the paper's regime by the rule of `w2s_jax.analysis.paper`.",
+        "",
+        markdown_table(paper.paper_table(runs)),
+        "",
+    ]
+
+
+def _plane_section(runs: pd.DataFrame, directory: Path, figures: dict) -> list[str]:
+    """The phase plane in `(n_st·snr, d/n_st)`, when both are swept."""
+    if (
+        not {"n_st_snr", "d_over_n"} <= set(runs)
+        or min(runs["n_st_snr"].nunique(), runs["d_over_n"].nunique()) < 2
+    ):
+        return []
+    runs = plane.snap(runs)
+    edges = plane.plane_boundaries(runs)
+    plane.plane_map(runs, boundaries=edges, path=directory / "plane")
+    plane.tau_plane(runs, path=directory / "tau_plane")
+    figures["plane"], figures["tau_plane"] = (
+        directory / f"{n}.png" for n in ("plane", "tau_plane")
+    )
+    shown = [
+        c
+        for c in (
+            "runs",
+            "edge",
+            "n_runs",
+            "share",
+            "slope",
+            "slope_lo",
+            "slope_hi",
+            "intercept",
+            "accuracy",
+            "interval",
+            "ridge_tau",
+        )
+        if c in edges
+    ]
+    return [
+        "## The phase plane (n_st·snr, d/n_st)",
+        "",
+        "Edges `log(d/n_st) = intercept + slope·log(n_st·snr)` where the fitted share is 1/2; "
+        "a boundary at constant tau has slope -2. The benign band is split at its ridge "
+        "(`ridge_tau`, the geometric mean tau of the benign runs).",
+        "",
+        markdown_table(edges[shown]),
+        "",
+    ]
+
+
+def _law_section(runs: pd.DataFrame, directory: Path, figures: dict) -> list[str]:
+    """The early-stopping law, when the runs peak and the coordinates or the step vary."""
+    features = [f for f in ("n_st_snr", "d_over_n", "eta", "n_st") if f in runs]
+    fit_ = early_stopping.fit_law(runs, features)
+    if fit_ is None:
+        return []
+    early_stopping.law_figure(runs, fit_, path=directory / "early_stopping_law")
+    figures["early_stopping_law"] = directory / "early_stopping_law.png"
+    return [
+        "## Early stopping as a law",
+        "",
+        f"Runs with a peak to time (degradation >= {early_stopping.MIN_DEGRADATION}, best step "
+        f">= {early_stopping.MIN_STEP}): {fit_.n_runs} of {len(runs)}. Least squares in logs "
+        "with one intercept per seed; 95% intervals.",
+        "",
+        f"`{fit_.formula()}`",
+        "",
+        markdown_table(early_stopping.law_table(runs, features)),
+        "",
+    ]
+
+
+def _band_section(runs: pd.DataFrame, rule: str, n_boot: int) -> list[str]:
+    """With the `end` rule: Theorem 3.4's one-sided model fitted on the runs below the benign
+    band's ridge (the theorem's side; above it the phase plane shows harmful runs again), and
+    the constant and the transition's width per value of `d`."""
+    if rule != "end" or "tau" not in runs:
+        return []
+    ridge = plane.ridge_tau(runs)
+    if not np.isfinite(ridge):
+        return []
+    below = fit.benign_outcome(runs[runs["tau"] < ridge], "end")
+    if below["benign"].nunique() < 2:
+        return []
+    lines = [
+        f"## Below the benign band's ridge (tau < {ridge:.3g})",
+        "",
+        f"{len(below)} runs. **Fitted constant:** {fit.fit_constant(below, n_boot=n_boot)}.",
+        "",
+    ]
+    varying = [
+        f for f in ("p_b", "nu_norm", "sigma_p", "d") if f in below and below[f].nunique() > 1
+    ]
+    if "n_st" in below and below["n_st"].nunique() > 1 and varying:
+        e = fit.fit_exponents(below, n_boot=n_boot)
+        lines += [
+            "**Free exponents** (relative to `n_st`'s; theory `(1, 2, 4, -4, -1)`):",
+            "",
+            markdown_table(e.table),
+            "",
+            f"Likelihood-ratio test of the theory's exponents: chi² = {e.lr_statistic:.2f} "
+            f"with {e.lr_dof} dof, p = {e.lr_p_value:.3g}.",
+            "",
+        ]
+    if "d" in below and below["d"].nunique() > 1:
+        rows = []
+        for d, group in below.groupby("d"):
+            if group["benign"].nunique() == 2:
+                c = fit.fit_constant(group, n_boot=n_boot)
+                width = 2 * np.log(3) / c.k if c.k > 0 else np.nan
+                rows.append(
+                    dict(
+                        d=d,
+                        runs=c.n_runs,
+                        C=c.C,
+                        C_lo=c.C_lo,
+                        C_hi=c.C_hi,
+                        k=c.k,
+                        width_log_tau=width,
+                        accuracy=c.accuracy,
+                    )
+                )
+        if rows:
+            lines += [
+                "**Per `d`:** the constant, the slope `k` of `P(benign) = σ(k·log(tau/C))` and "
+                "the transition's width in log tau (from 25% to 75%, `2·ln 3 / k`).",
+                "",
+                markdown_table(pd.DataFrame(rows)),
+                "",
+            ]
+    return lines

@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from w2s_jax.model import digit_images as digits
+
 __all__ = [
     "ConfigError",
     "DataConfig",
@@ -22,6 +24,7 @@ __all__ = [
     "split",
     "static_of",
     "check_compatible",
+    "check_dataset",
     "N_ST_MAX",
     "DATA_FIELDS",
     "TRAIN_FIELDS",
@@ -94,6 +97,8 @@ class DataConfig:
     easy_layout: str = "orthogonal"
     hard_sign: str = "shared"
     n_classes: int = 2
+    dataset: str = "synthetic"
+    digit_classes: str = "01/67"
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
@@ -127,6 +132,32 @@ class DataConfig:
             raise ConfigError(
                 f"easy_layout: n_classes > 2 needs 'orthogonal', got {self.easy_layout!r}"
             )
+        _check_choice("dataset", self.dataset, DATASETS)
+        try:
+            digits.parse_digit_classes(self.digit_classes)
+        except ValueError as err:
+            raise ConfigError(f"digit_classes: {err}") from None
+        if self.dataset == "digits":
+            low = digits.DIGIT_PIXELS + 1
+            if self.d < low:
+                raise ConfigError(
+                    f"d: dataset 'digits' needs d >= {low} (64 pixels and a noise patch), "
+                    f"got {self.d}"
+                )
+            if self.easy_layout != "orthogonal":
+                raise ConfigError(
+                    f"easy_layout: dataset 'digits' supports only 'orthogonal' (the easy pair "
+                    f"is two digit classes), got {self.easy_layout!r}"
+                )
+
+        if self.n_classes > 2 and self.dataset == "digits":
+            raise ConfigError(
+                f"n_classes: dataset 'digits' has one binary pair per feature, so n_classes must "
+                f"be 2, got {self.n_classes}"
+            )
+
+
+DATASETS = ("synthetic", "digits")
 
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -222,6 +253,8 @@ TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 STRING_FIELDS = (
     "easy_layout",
     "hard_sign",
+    "dataset",
+    "digit_classes",
     "record_schedule",
     "output_scale",
     "optimizer",
@@ -256,7 +289,8 @@ class Static(NamedTuple):
     `second_layer` is `"fixed"` or `"trained"`; `n_classes` is `K` (SPEC §9).
     `signal_dims` is the dimension `k` of the signal span: the signal patches `x1, x2` of every
     sample lie on `e1..ek` and the noise patch is orthogonal to them (4 for the synthetic
-    binary model: `mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1}`). The engines rely on nothing else.
+    binary model: `mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1}`; 64 pixels for `dataset = "digits"`).
+    The engines rely on nothing else.
     """
 
     d: int
@@ -279,6 +313,8 @@ class Static(NamedTuple):
     minibatch: bool = False
     second_layer: str = "fixed"
     n_classes: int = 2
+    dataset: str = "synthetic"
+    digit_classes: str = "01/67"
 
 
 class Params(NamedTuple):
@@ -315,8 +351,36 @@ def check_compatible(data: DataConfig, train: TrainConfig) -> None:
         )
 
 
+def check_dataset(data: DataConfig, train: TrainConfig) -> None:
+    """What a data source asks of the pipeline: the digits train with the direct engine only
+    (the Gram engine's exactness rests on the synthetic structure) and hold a finite number of
+    images, each used at most once per run (`model.digits`)."""
+    if data.dataset != "digits":
+        return
+    if train.engine == "gram":
+        raise ConfigError(
+            "engine: dataset 'digits' needs engine 'direct' or 'auto' (the Gram engine assumes "
+            "the synthetic signal span and isotropic noise), got 'gram'"
+        )
+    top = digits.max_n_st(data.digit_classes, train.n_wk, train.n_test)
+    if top < 1:
+        P = digits.pool_size(data.digit_classes)
+        raise ConfigError(
+            f"n_wk + n_test: dataset 'digits' ({data.digit_classes}) has {P} images per class, "
+            f"room for ceil(n_wk/2) + ceil(n_st/2) + ceil(n_test/2) <= {P}; got n_wk = "
+            f"{train.n_wk}, n_test = {train.n_test}, which leave no n_st"
+        )
+    if train.n_st > top:
+        raise ConfigError(
+            f"n_st: must be <= {top} with dataset 'digits' ({data.digit_classes}, n_wk = "
+            f"{train.n_wk}, n_test = {train.n_test}: each image is used once per run), "
+            f"got {train.n_st}"
+        )
+
+
 def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> Static:
     """The static part of a (data, train) configuration; `n_max` defaults to `n_st`."""
+    check_dataset(data, train)
     n_max = train.n_st if n_max is None else n_max
     if n_max < train.n_st:
         raise ConfigError(f"n_max: must be >= n_st = {train.n_st}, got {n_max}")
@@ -344,7 +408,9 @@ def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) ->
         minibatch=train.batch_size > 0,
         second_layer=train.second_layer,
         n_classes=data.n_classes,
-        signal_dims=2 * data.n_classes,
+        signal_dims=digits.DIGIT_PIXELS if data.dataset == "digits" else 2 * data.n_classes,
+        dataset=data.dataset,
+        digit_classes=data.digit_classes,
     )
 
 

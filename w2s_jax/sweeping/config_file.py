@@ -22,6 +22,7 @@ from w2s_jax.model.config import (
     DataConfig,
     TrainConfig,
     check_compatible,
+    check_dataset,
 )
 from w2s_jax.model.coordinates import COORDINATES, DATA_COORDINATES, TRAIN_COORDINATES, resolve
 
@@ -70,6 +71,7 @@ class SweepConfig:
         train = {k: v for k, v in fields.items() if k in TRAIN_FIELDS}
         data, train = DataConfig(**data), TrainConfig(**train)
         check_compatible(data, train)
+        check_dataset(data, train)
         return data, train
 
     def to_dict(self) -> dict[str, Any]:

@@ -174,6 +174,8 @@ def check_options(chunk_size, max_tiers) -> None:
 
 #: --smoke caps: sizes at which any config runs in seconds on a laptop CPU.
 SMOKE_CAPS = dict(d=64, m=8, n_wk=256, n_test=256, T=60, T_wk=60, n_st=256)
+#: The digits need 64 pixel coordinates and room for a noise patch.
+SMOKE_D_DIGITS = 128
 SMOKE_SEEDS = 2
 SMOKE_AXIS_VALUES = 3
 
@@ -183,21 +185,28 @@ def smoke_config(config: SweepConfig) -> SweepConfig:
 
     Caps `d, m, n_wk, n_test, T, T_wk, n_st` at `SMOKE_CAPS`, keeps at most two seeds and
     at most three values (first, middle, last) of each grid axis, and records about ten
-    points. A `d` that theory coordinates determine (`tau`, `snr`) is left to them. The name
-    gains the suffix `-smoke`.
+    points. A `d` that theory coordinates determine (`tau`, `snr`, `n_st_snr`, `d_over_n`) is
+    left to them. The name gains the suffix `-smoke`. With `dataset = "digits"` the cap on `d`
+    is `SMOKE_D_DIGITS` (the sample caps only shrink counts, so a config that fits the images
+    still fits).
     """
+    caps = dict(SMOKE_CAPS)
+    if config.data.get("dataset") == "digits":
+        caps["d"] = SMOKE_D_DIGITS
     derived_d = (
         "d" not in config.data
         and "d" not in config.grid
-        and any(k in config.data or k in config.grid for k in ("tau", "snr"))
+        and any(
+            k in config.data or k in config.grid for k in ("tau", "snr", "n_st_snr", "d_over_n")
+        )
     )
 
     def cap(key, value):
-        return min(value, SMOKE_CAPS[key]) if key in SMOKE_CAPS else value
+        return min(value, caps[key]) if key in caps else value
 
     data = {k: cap(k, v) for k, v in config.data.items()}
     train = {k: cap(k, v) for k, v in config.train.items()}
-    for key, limit in SMOKE_CAPS.items():
+    for key, limit in caps.items():
         table = data if key in {f.name for f in dataclasses.fields(DataConfig)} else train
         if key not in config.grid and not (key == "d" and derived_d):
             default = getattr(DataConfig if table is data else TrainConfig, key)

@@ -15,6 +15,8 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.data import Data, sample_from_keys, sample_keys, signal_vectors
+from w2s_jax.model.digit_images import class_means
+from w2s_jax.model.digits import sample_digit_sets
 from w2s_jax.model.networks import HIGHEST, LinearCNN
 from w2s_jax.training.rules import logistic_loss, make_optimizer
 
@@ -26,6 +28,8 @@ def sample_all(static: Static, params: Params, key: PRNGKeyArray) -> tuple[Data,
 
     Set `s` draws sample `i` from `fold_in(fold_in(key, s), i)`; the three sets are drawn by
     one vmap over their keys, so the program holds the sampler once, not three times.
+    With `static.dataset == "digits"` the images come from disjoint slots of the run's
+    permuted class pools (`model.digits`).
     """
     kw = dict(
         p_e=params.p_e,
@@ -33,11 +37,13 @@ def sample_all(static: Static, params: Params, key: PRNGKeyArray) -> tuple[Data,
         mu_norm=params.mu_norm,
         nu_norm=params.nu_norm,
         sigma_p=params.sigma_p,
-        easy_layout=static.easy_layout,
         hard_sign=static.hard_sign,
         dtype=jnp.dtype(static.dtype),
     )
     sizes = (static.n_wk, static.n_max, static.n_test)
+    if static.dataset == "digits":
+        return sample_digit_sets(key, sizes, static.d, static.digit_classes, **kw)
+    kw["easy_layout"] = static.easy_layout
     keys = jnp.concatenate(
         [sample_keys(jax.random.fold_in(key, s), n) for s, n in enumerate(sizes)]
     )
@@ -52,7 +58,12 @@ def sample_all(static: Static, params: Params, key: PRNGKeyArray) -> tuple[Data,
 def signals(static: Static, params: Params, dtype) -> Float[Array, "S k"]:
     """The signal vectors on the signal span (coordinates `e1..ek`, `k = static.signal_dims`)
     whose components `gamma` of the learned filters a run records (`records.signal_components`):
-    `(mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1})`."""
+    `(mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1})`; for the digits, the class-mean images of the easy
+    and hard pairs scaled to `mu_norm` and `nu_norm`."""
+    if static.dataset == "digits":
+        means = jnp.asarray(class_means(static.digit_classes), dtype)
+        norms = jnp.stack([params.mu_norm, params.mu_norm, params.nu_norm, params.nu_norm])
+        return norms.astype(dtype)[:, None] * means
     return signal_vectors(
         static.signal_dims, params.mu_norm, params.nu_norm, static.easy_layout, dtype
     )

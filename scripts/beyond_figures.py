@@ -1,7 +1,7 @@
 """The figures of docs/beyond.md: test accuracy against step, one panel per n_st, one line per
 value of the study's axis (mean over seeds; the weak model's accuracy dotted).
 
-    PYTHONPATH=. python docs/figures/beyond_figures.py RESULTS_DIR AXIS OUT.png
+    PYTHONPATH=. python scripts/beyond_figures.py RESULTS_DIR AXIS OUT.png
 e.g. `... /tmp/beyond/batch_size batch_size docs/figures/beyond_batch_size.png` after
 `w2s sweep sweeps/batch_size.toml --out /tmp/beyond/batch_size`.
 """

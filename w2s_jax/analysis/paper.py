@@ -1,0 +1,79 @@
+"""The paper's synthetic table (SPEC §5) beside a sweep's runs at the paper's `n_st`.
+
+What the paper reports per `n_st`, the rule we hold a run against, and a table of both: the
+weak model's accuracy, the student's best and final test accuracy, its fit of the
+pseudo-labels and the share of wrong pseudo-labels it corrects at its best step.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["PAPER", "paper_rows", "paper_table"]
+
+#: n_st -> (the paper's regime, what the paper reports, the rule a run must meet).
+PAPER = {
+    75: (
+        "harmful",
+        "train ~100%, test ~85% (the weak model's level)",
+        "fits every pseudo-label; final test within 0.02 of the weak model's",
+    ),
+    2000: (
+        "benign",
+        "train ~100%, test above 85%",
+        "fits every pseudo-label; final test error below 0.12·p_h",
+    ),
+    20000: (
+        "label correction",
+        "train ~85% at early stopping, test ~100%, degrading with overtraining",
+        "at the best step most wrong pseudo-labels corrected and test error below 0.12·p_h; "
+        "final test below the best",
+    ),
+}
+FITTED = 0.99
+WEAK_LEVEL = 0.02
+
+
+def _meets(regime: str, run: pd.Series) -> bool:
+    fitted = run["final_train_acc_pseudo"] >= FITTED
+    good_end = run["final_test_acc"] > run["harmful_level"]
+    if regime == "harmful":
+        return bool(fitted and abs(run["final_test_acc"] - run["weak_test_acc"]) <= WEAK_LEVEL)
+    if regime == "benign":
+        return bool(fitted and good_end)
+    return bool(run["class"] == "label_correction" and run["final_test_acc"] < run["best_test_acc"])
+
+
+def paper_rows(runs: pd.DataFrame) -> pd.DataFrame:
+    """`runs` (from `analysis.classify`) at the paper's `n_st`, each with `meets`: whether it
+    shows the paper's regime by the rule of `PAPER`."""
+    kept = runs[runs["n_st"].isin(PAPER)].copy()
+    kept["paper_regime"] = kept["n_st"].map(lambda n: PAPER[n][0])
+    kept["meets"] = [_meets(PAPER[r.n_st][0], r) for _, r in kept.iterrows()]
+    return kept
+
+
+def paper_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per paper `n_st` (and per other swept cell columns in `runs`): the paper's
+    claim, our means over seeds, and how many seeds meet the claim."""
+    rows = paper_rows(runs)
+    out = []
+    for n_st, group in rows.groupby("n_st"):
+        regime, reported, _ = PAPER[n_st]
+        out.append(
+            dict(
+                n_st=n_st,
+                paper=f"{regime}: {reported}",
+                d_over_n=group["d_over_n"].mean() if "d_over_n" in group else float("nan"),
+                tau=group["tau"].mean(),
+                n_st_snr=group["n_st_snr"].mean() if "n_st_snr" in group else float("nan"),
+                weak=group["weak_test_acc"].mean(),
+                best=group["best_test_acc"].mean(),
+                best_step=group["best_step"].mean(),
+                corrected_at_best=group["label_correction_best"].mean(),
+                final=group["final_test_acc"].mean(),
+                final_train_pseudo=group["final_train_acc_pseudo"].mean(),
+                meets=f"{int(group['meets'].sum())}/{len(group)}",
+            )
+        )
+    return pd.DataFrame(out)
