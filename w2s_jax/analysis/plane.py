@@ -139,6 +139,8 @@ def fit_plane_boundary(
         return None
     X = _design(kept, x, y)
     beta, cov = logistic_fit(X, z)
+    if beta[2] == 0 or kept[y].nunique() < 2:
+        return None
     slope = -beta[1] / beta[2]
     if kept["seed"].nunique() >= MIN_BOOTSTRAP_SEEDS:
         rng = np.random.default_rng(seed)

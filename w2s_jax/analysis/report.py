@@ -256,11 +256,11 @@ def _paper_section(runs: pd.DataFrame) -> list[str]:
 
 def _plane_section(runs: pd.DataFrame, directory: Path, figures: dict) -> list[str]:
     """The phase plane in `(n_st·snr, d/n_st)`, when both are swept."""
-    if (
-        not {"n_st_snr", "d_over_n"} <= set(runs)
-        or min(runs["n_st_snr"].nunique(), runs["d_over_n"].nunique()) < 2
-    ):
+    if not {"n_st_snr", "d_over_n"} <= set(runs):
         return []
+    by_n = runs.groupby("n_st")[["n_st_snr", "d_over_n"]].nunique()
+    if not ((by_n["n_st_snr"] > 1) & (by_n["d_over_n"] > 1)).any():
+        return []  # a plane needs both coordinates to vary at some n_st
     runs = plane.snap(runs)
     edges = plane.plane_boundaries(runs)
     plane.plane_map(runs, boundaries=edges, path=directory / "plane")
