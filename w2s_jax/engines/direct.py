@@ -7,14 +7,12 @@ are the pair `(W, a)`; with mini-batches a step's loss is the mean over its batc
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
-import optax
 
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.data import Data
 from w2s_jax.model.networks import HIGHEST, ReLUCNN
-from w2s_jax.training.batches import batch_key, batch_mask
+from w2s_jax.training.batches import batch_key, descent_step
 from w2s_jax.training.pipeline import signals
 from w2s_jax.training.records import record, scan_records, signal_components
 from w2s_jax.training.rules import (
@@ -56,12 +54,7 @@ def train_strong_direct(
         logits = network(weights).split_patch_logits(train_signal, noise)
         return mean_loss(logistic_loss(pseudo * logits), mask, n_st, in_batch), logits
 
-    def gd_step(t, state):
-        weights, opt_state = state
-        in_batch = batch_mask(static, params, batches, mask, t) if static.minibatch else None
-        grads, _ = jax.grad(loss, has_aux=True)(weights, in_batch)
-        updates, opt_state = optimizer.update(grads, opt_state, weights)
-        return optax.apply_updates(weights, updates), opt_state
+    gd_step = descent_step(loss, optimizer, static, params, batches, mask)
 
     def measure(weights):
         W, a = weights if trained else (weights, a0)

@@ -26,7 +26,7 @@ from w2s_jax.model.multiclass import (
     sample_classes_from_keys,
 )
 from w2s_jax.model.networks import HIGHEST, output_scale_factor
-from w2s_jax.training.batches import batch_key, batch_mask
+from w2s_jax.training.batches import batch_key, descent_step
 from w2s_jax.training.records import Trajectory, masked_mean, scan_records, signal_components
 from w2s_jax.training.rules import make_optimizer, make_strong_optimizer, mean_loss
 
@@ -150,12 +150,7 @@ def run_classes(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory
         logits = network(weights).split_patch_logits(train_signal, train.noise)
         return mean_loss(cross_entropy(logits, pseudo), mask, n_st, in_batch), logits
 
-    def gd_step(t, state):
-        weights, opt_state = state
-        in_batch = batch_mask(static, params, batches, mask, t) if static.minibatch else None
-        grads, _ = jax.grad(loss, has_aux=True)(weights, in_batch)
-        updates, opt_state = optimizer.update(grads, opt_state, weights)
-        return optax.apply_updates(weights, updates), opt_state
+    gd_step = descent_step(loss, optimizer, static, params, batches, mask)
 
     def measure(weights):
         W, a = weights if trained else (weights, a0)

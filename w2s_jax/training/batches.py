@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import optax
 from jaxtyping import Array, Bool, PRNGKeyArray
 
 from w2s_jax.model.config import Params, Static
 
-__all__ = ["BATCH_STREAM", "batch_key", "batch_mask", "steps_per_epoch"]
+__all__ = ["BATCH_STREAM", "batch_key", "batch_mask", "descent_step", "steps_per_epoch"]
 
 #: `fold_in` index of the batch draws (0-2 are the data sets, 3 the filters, 4 Wishart noise).
 BATCH_STREAM = 5
@@ -62,3 +63,18 @@ def batch_mask(
     order = jnp.where(mask, order, jnp.asarray(jnp.iinfo(jnp.uint32).max, jnp.uint32))
     rank = jnp.argsort(jnp.argsort(order, stable=True), stable=True)
     return mask & (rank >= position * b) & (rank < (position + 1) * b)
+
+
+def descent_step(loss, optimizer, static: Static, params: Params, batches, mask):
+    """One step of the update rule on `loss(weights, in_batch) -> (value, aux)`, for
+    `lax.fori_loop`/`scan`: the mini-batch of step `t` when `static.minibatch`, else every
+    real training point. Shared by the engines that train in the ambient space."""
+
+    def step(t, state):
+        weights, opt_state = state
+        in_batch = batch_mask(static, params, batches, mask, t) if static.minibatch else None
+        grads, _ = jax.grad(loss, has_aux=True)(weights, in_batch)
+        updates, opt_state = optimizer.update(grads, opt_state, weights)
+        return optax.apply_updates(weights, updates), opt_state
+
+    return step
