@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray
 
 from w2s_jax.model.config import Params, Static
-from w2s_jax.model.data import BOTH, EASY, HARD, Data, sample_keys
+from w2s_jax.model.data import BOTH, EASY, HARD, Data
 from w2s_jax.model.multiclass import (
     ClassesLinearCNN,
     ClassesReLUCNN,
@@ -27,6 +26,7 @@ from w2s_jax.model.multiclass import (
 )
 from w2s_jax.model.networks import HIGHEST, output_scale_factor
 from w2s_jax.training.batches import batch_key, descent_step
+from w2s_jax.training.pipeline import draw_sets, sampler_args
 from w2s_jax.training.records import Trajectory, masked_mean, scan_records, signal_components
 from w2s_jax.training.rules import make_optimizer, make_strong_optimizer, mean_loss
 
@@ -42,23 +42,10 @@ def cross_entropy(logits, labels):
 def sample_all_classes(static: Static, params: Params, key: PRNGKeyArray):
     """The weak, (padded) strong and test sets, from the run key's streams 0, 1, 2."""
     sizes = (static.n_wk, static.n_max, static.n_test)
-    keys = jnp.concatenate(
-        [sample_keys(jax.random.fold_in(key, s), n) for s, n in enumerate(sizes)]
+    kw = sampler_args(static, params)
+    return draw_sets(
+        key, sizes, lambda keys: sample_classes_from_keys(keys, static.d, static.n_classes, **kw)
     )
-    data = sample_classes_from_keys(
-        keys,
-        static.d,
-        static.n_classes,
-        p_e=params.p_e,
-        p_h=params.p_h,
-        mu_norm=params.mu_norm,
-        nu_norm=params.nu_norm,
-        sigma_p=params.sigma_p,
-        hard_sign=static.hard_sign,
-        dtype=jnp.dtype(static.dtype),
-    )
-    edges = np.cumsum((0,) + sizes)
-    return tuple(Data(*(f[a:b] for f in data)) for a, b in zip(edges[:-1], edges[1:]))
 
 
 def train_weak_classes(static: Static, params: Params, data: Data) -> ClassesLinearCNN:

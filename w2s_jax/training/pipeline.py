@@ -20,7 +20,14 @@ from w2s_jax.model.digits import sample_digit_sets
 from w2s_jax.model.networks import HIGHEST, LinearCNN
 from w2s_jax.training.rules import logistic_loss, make_optimizer
 
-__all__ = ["sample_all", "init_filters", "train_weak", "signals"]
+__all__ = [
+    "sample_all",
+    "sampler_args",
+    "draw_sets",
+    "init_filters",
+    "train_weak",
+    "signals",
+]
 
 
 def sample_all(static: Static, params: Params, key: PRNGKeyArray) -> tuple[Data, Data, Data]:
@@ -31,7 +38,20 @@ def sample_all(static: Static, params: Params, key: PRNGKeyArray) -> tuple[Data,
     With `static.dataset == "digits"` the images come from disjoint slots of the run's
     permuted class pools (`model.digits`).
     """
-    kw = dict(
+    kw = sampler_args(static, params)
+    sizes = (static.n_wk, static.n_max, static.n_test)
+    if static.dataset == "digits":
+        return sample_digit_sets(key, sizes, static.d, static.digit_classes, **kw)
+    return draw_sets(
+        key,
+        sizes,
+        lambda keys: sample_from_keys(keys, static.d, easy_layout=static.easy_layout, **kw),
+    )
+
+
+def sampler_args(static: Static, params: Params) -> dict:
+    """The keyword arguments every sampler of the three sets takes from a run's config."""
+    return dict(
         p_e=params.p_e,
         p_h=params.p_h,
         mu_norm=params.mu_norm,
@@ -40,19 +60,17 @@ def sample_all(static: Static, params: Params, key: PRNGKeyArray) -> tuple[Data,
         hard_sign=static.hard_sign,
         dtype=jnp.dtype(static.dtype),
     )
-    sizes = (static.n_wk, static.n_max, static.n_test)
-    if static.dataset == "digits":
-        return sample_digit_sets(key, sizes, static.d, static.digit_classes, **kw)
-    kw["easy_layout"] = static.easy_layout
+
+
+def draw_sets(key: PRNGKeyArray, sizes, draw) -> tuple[Data, ...]:
+    """Sets of `sizes` samples, set `s` drawing sample `i` from `fold_in(fold_in(key, s), i)`,
+    all through one call of `draw(keys) -> Data` (so a program holds the sampler once)."""
     keys = jnp.concatenate(
         [sample_keys(jax.random.fold_in(key, s), n) for s, n in enumerate(sizes)]
     )
-    data = sample_from_keys(keys, static.d, **kw)
-    edges = np.cumsum((0,) + sizes)
-    weak, train, test = (
-        Data(*(field[a:b] for field in data)) for a, b in zip(edges[:-1], edges[1:])
-    )
-    return weak, train, test
+    data = draw(keys)
+    edges = np.cumsum((0,) + tuple(sizes))
+    return tuple(Data(*(field[a:b] for field in data)) for a, b in zip(edges[:-1], edges[1:]))
 
 
 def signals(static: Static, params: Params, dtype) -> Float[Array, "S k"]:
