@@ -8,7 +8,7 @@ from typing import Any
 from w2s_jax.engines.cost import estimate_run_bytes
 from w2s_jax.sweeping.chunk import ChunkProgram, is_out_of_memory, out_of_memory, program_for
 from w2s_jax.sweeping.memory import auto_chunk_size, memory_budget
-from w2s_jax.sweeping.plan import Tier, chunks
+from w2s_jax.sweeping.plan import Tier, chunks, tier_report
 from w2s_jax.sweeping.tables import chunk_tables
 
 __all__ = ["compile_tier", "execute_local"]
@@ -58,14 +58,11 @@ def execute_local(
         per_chunk = min(chunk_size, program.size) if chunk_size else program.size
         parts = chunks(todo, per_chunk)
         report.append(
-            dict(
-                n_max=tier.static.n_max,
-                d=tier.static.d,
-                m=tier.static.m,
-                T=tier.static.T,
-                runs=len(todo),
-                chunk_size=program.size,
-                chunks=len(parts),
+            tier_report(
+                tier,
+                todo,
+                program.size,
+                len(parts),
                 compile_s=round(program.compile_s, 3),
                 lower_s=round(program.lower_s, 3),
                 cache=program.cache,

@@ -35,6 +35,7 @@ __all__ = [
     "plan_tiers",
     "n_max_tiers",
     "chunks",
+    "tier_report",
     "stack_params",
     "smoke_config",
     "check_options",
@@ -146,6 +147,22 @@ def plan_tiers(
 def chunks(runs: Sequence[Run], size: int) -> list[tuple[Run, ...]]:
     """Consecutive runs in chunks of `size`; the last one may be shorter (it is padded later)."""
     return [tuple(runs[i : i + size]) for i in range(0, len(runs), size)]
+
+
+def tier_report(tier: Tier, runs: Sequence[Run], chunk_size: int, n_chunks: int, **extra) -> dict:
+    """The manifest's row for one tier: its shapes, the runs it computes and how they are
+    chunked, and what the executor adds (compile seconds, cache, memory)."""
+    static = tier.static
+    return dict(
+        n_max=static.n_max,
+        d=static.d,
+        m=static.m,
+        T=static.T,
+        runs=len(runs),
+        chunk_size=chunk_size,
+        chunks=n_chunks,
+        **extra,
+    )
 
 
 def stack_params(runs: Sequence[Run], size: int, dtype: str) -> tuple[Params, np.ndarray]:

@@ -23,7 +23,7 @@ from w2s_jax.model.config import ConfigError, Static
 from w2s_jax.sweeping import compile_cache
 from w2s_jax.sweeping.chunk import chunk_name, program_for
 from w2s_jax.sweeping.memory import auto_chunk_size, memory_budget
-from w2s_jax.sweeping.plan import Run, Tier, chunks
+from w2s_jax.sweeping.plan import Run, Tier, chunks, tier_report
 from w2s_jax.sweeping.store import Store
 from w2s_jax.sweeping.tables import chunk_tables
 
@@ -148,17 +148,7 @@ class Cluster:
                 estimate_run_bytes(tier.static), self.budget, self.n_devices, len(todo)
             )
             parts = chunks(todo, size)
-            report.append(
-                dict(
-                    n_max=tier.static.n_max,
-                    d=tier.static.d,
-                    m=tier.static.m,
-                    T=tier.static.T,
-                    runs=len(todo),
-                    chunk_size=size,
-                    chunks=len(parts),
-                )
-            )
+            report.append(tier_report(tier, todo, size, len(parts)))
             for part in parts:
                 pending[task.remote(tier.static, part, size, base_seed, out)] = part
         compile_s, devices = 0.0, set()
