@@ -14,6 +14,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+#: SPEC §6 columns every summary.parquet carries.
+SUMMARY_COLUMNS = [
+    "n_st",
+    "p_b",
+    "p_e",
+    "p_h",
+    "nu_norm",
+    "mu_norm",
+    "sigma_p",
+    "d",
+    "m",
+    "eta",
+    "T",
+    "seed",
+    "tau",
+    "weak_test_acc",
+    "pseudo_label_acc",
+    "final_test_acc",
+    "final_train_acc_pseudo",
+    "final_train_acc_true",
+    "best_test_acc",
+    "best_step",
+    "status",
+]
+
 TINY = dict(
     name="tiny",
     seeds=2,

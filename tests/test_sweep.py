@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
-from _sweep_cases import TINY, assert_same_results, tiny
+from _sweep_cases import SUMMARY_COLUMNS, TINY, assert_same_results, tiny
 
 import w2s_jax as w2s
 from w2s_jax.engines.run import run, run_key
@@ -172,29 +172,7 @@ def test_diverged_cell_is_marked_and_does_not_disturb_others(chunk3):
 def test_python_api_returns_frames_with_spec_columns(chunk3):
     summary, trajectories = w2s.sweep(TINY, chunk_size=3, devices=1, quiet=True)
     assert isinstance(summary, pd.DataFrame) and isinstance(trajectories, pd.DataFrame)
-    for column in (
-        "n_st",
-        "p_b",
-        "p_e",
-        "p_h",
-        "nu_norm",
-        "mu_norm",
-        "sigma_p",
-        "d",
-        "m",
-        "eta",
-        "T",
-        "seed",
-        "tau",
-        "weak_test_acc",
-        "pseudo_label_acc",
-        "final_test_acc",
-        "final_train_acc_pseudo",
-        "final_train_acc_true",
-        "best_test_acc",
-        "best_step",
-        "status",
-    ):
+    for column in SUMMARY_COLUMNS:
         assert column in summary.columns, column
     for column in ("n_st", "p_b", "p_e", "seed", "step", *RECORD_FIELDS):
         assert column in trajectories.columns, column

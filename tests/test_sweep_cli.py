@@ -9,34 +9,10 @@ import sys
 
 import pandas as pd
 import pytest
-from _sweep_cases import TINY_TOML, snapshot
+from _sweep_cases import SUMMARY_COLUMNS, TINY_TOML, snapshot
 
 from w2s_jax.cli.main import main
 from w2s_jax.training.records import RECORD_FIELDS
-
-SUMMARY_COLUMNS = [
-    "n_st",
-    "p_b",
-    "p_e",
-    "p_h",
-    "nu_norm",
-    "mu_norm",
-    "sigma_p",
-    "d",
-    "m",
-    "eta",
-    "T",
-    "seed",
-    "tau",
-    "weak_test_acc",
-    "pseudo_label_acc",
-    "final_test_acc",
-    "final_train_acc_pseudo",
-    "final_train_acc_true",
-    "best_test_acc",
-    "best_step",
-    "status",
-]
 
 
 @pytest.fixture(scope="module")
