@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from w2s_jax.analysis import plots
+
 __all__ = [
     "LawFit",
     "MIN_DEGRADATION",
@@ -131,8 +133,6 @@ def law_table(
 
 def law_figure(runs: pd.DataFrame, fit: LawFit, path=None):
     """Measured best step against the fitted law (log-log), one colour per step size."""
-    from w2s_jax.analysis import plots
-
     data = peaked(runs)
     fig, axes = plots._panels(1, width=5.0, height=4.2, columns=1)
     ax = axes[0]
