@@ -115,18 +115,34 @@ def test_vmapped_sweep_equals_loop_of_single_runs(chunk3):
                 )
 
 
-def test_chunk_sizes_1_3_and_auto_agree(chunk3, monkeypatch):
+def test_chunk_sizes_agree_bit_for_bit(chunk3, monkeypatch):
+    # Two lanes a call, so chunk sizes 1, 3 and auto make 4, 2 and 1 chunks of the same groups.
+    monkeypatch.setattr(chunk_module, "LANE_BUDGET", {"cpu": (1 << 40, 2)})
     traces = []
     monkeypatch.setattr(chunk_module, "run", lambda *a: traces.append(1) or run(*a))
     one = run_sweep(TINY, chunk_size=1, devices=1, quiet=True)
-    assert len(traces) <= 1  # eight chunks, at most one trace (none if already cached)
+    assert len(traces) <= 1  # four chunks, at most one trace (none if already cached)
+    three = run_sweep(TINY, chunk_size=3, devices=1, quiet=True)
     auto = run_sweep(TINY, devices=1, quiet=True)
-    assert [t["chunks"] for t in chunk3.manifest["tiers"]] == [3]  # 3 + 3 + 2
-    assert [t["chunks"] for t in one.manifest["tiers"]] == [8]
-    assert [t["chunk_size"] for t in auto.manifest["tiers"]] == [8]
-    for other in (one, auto):
-        assert_same_results(other.summary, chunk3.summary)
-        assert_same_results(other.trajectories, chunk3.trajectories, ("cell", "seed", "step"))
+    assert [t["lanes"] for t in one.manifest["tiers"]] == [2]
+    assert [t["chunks"] for t in one.manifest["tiers"]] == [4]
+    assert [t["chunk_size"] for t in three.manifest["tiers"]] == [4]  # rounded up to groups
+    assert [t["chunks"] for t in auto.manifest["tiers"]] == [1]
+    for other in (three, auto):
+        pd.testing.assert_frame_equal(other.summary, one.summary, check_exact=True)
+        pd.testing.assert_frame_equal(other.trajectories, one.trajectories, check_exact=True)
+    # Another width is another order of summation: equal up to float32 rounding only.
+    assert_same_results(one.trajectories, chunk3.trajectories, ("cell", "seed", "step"))
+
+
+def test_lanes_depend_on_the_tier_and_platform_only():
+    config = load_config(TINY)
+    (tier,) = plan_tiers(expand(config), platform="cpu")
+    assert chunk_module.lanes_for(tier.static, len(tier.runs), "cpu") == 8  # 8 runs
+    assert chunk_module.lanes_for(tier.static, 1000, "cpu") == 64
+    assert chunk_module.lanes_for(tier.static, 1000, "gpu") == 1024
+    assert chunk_module.lanes_for(tier.static, 8, "cpu", n_devices=4) == 2
+    assert chunk_module.lanes_for(tier.static._replace(n_max=10**6, d=10**5), 10, "cpu") == 1
 
 
 def test_cells_do_not_depend_on_the_rest_of_the_grid(chunk3):
@@ -147,9 +163,9 @@ def test_cells_do_not_depend_on_the_rest_of_the_grid(chunk3):
 
 def test_sharded_over_four_devices_equals_unsharded(chunk3):
     assert len(jax.local_devices()) == 4
-    sharded = run_sweep(TINY, chunk_size=3, quiet=True)  # 3 runs padded to 4, one per device
+    sharded = run_sweep(TINY, chunk_size=3, quiet=True)  # 8 runs: two lanes on each device
     assert len(sharded.manifest["devices"]) == 4
-    assert [t["chunk_size"] for t in sharded.manifest["tiers"]] == [4]
+    assert [(t["lanes"], t["chunk_size"]) for t in sharded.manifest["tiers"]] == [(2, 8)]
     assert_same_results(sharded.summary, chunk3.summary)
     assert_same_results(sharded.trajectories, chunk3.trajectories, ("cell", "seed", "step"))
 
@@ -190,11 +206,11 @@ def test_python_api_returns_frames_with_spec_columns(chunk3):
 def test_auto_chunk_shrinks_to_the_memory_budget(chunk3, monkeypatch):
     monkeypatch.setattr(local_module, "memory_budget", lambda device, n: 1)
     result = run_sweep(TINY, devices=1, quiet=True)
-    assert [t["chunk_size"] for t in result.manifest["tiers"]] == [1]
+    assert [t["chunk_size"] for t in result.manifest["tiers"]] == [8]  # one group of 8 lanes
     assert_same_results(result.summary, chunk3.summary)
 
 
-def test_out_of_memory_names_a_chunk_size_and_keeps_finished_chunks(chunk3, tmp_path, monkeypatch):
+def test_out_of_memory_says_what_fits_and_keeps_finished_chunks(chunk3, tmp_path, monkeypatch):
     calls = []
     original = chunk_module.ChunkProgram.__call__
 
@@ -205,7 +221,8 @@ def test_out_of_memory_names_a_chunk_size_and_keeps_finished_chunks(chunk3, tmp_
         return original(self, runs, base_seed)
 
     monkeypatch.setattr(chunk_module.ChunkProgram, "__call__", failing)
-    with pytest.raises(OutOfMemoryError, match=r"chunk of 3 runs .* --chunk-size 1"):
+    monkeypatch.setattr(chunk_module, "LANE_BUDGET", {"cpu": (1 << 40, 4)})
+    with pytest.raises(OutOfMemoryError, match=r"group of 4 run\(s\) per device .*wishart"):
         run_sweep(TINY, tmp_path, chunk_size=3, devices=1, quiet=True)
     assert len(list((tmp_path / "parts").glob("*.summary.parquet"))) == 1
 

@@ -7,6 +7,7 @@ from w2s_jax.model.config import (
     Params,
     Static,
     TrainConfig,
+    dtype_scope,
     record_steps,
     split,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "TrainConfig",
     "Trajectory",
     "__version__",
+    "dtype_scope",
     "record_steps",
     "run",
     "sample",

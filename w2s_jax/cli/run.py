@@ -13,7 +13,7 @@ import jax
 
 from w2s_jax.cli.common import parse_assignment
 from w2s_jax.engines.run import run, run_key
-from w2s_jax.model.config import ConfigError, split
+from w2s_jax.model.config import ConfigError, dtype_scope, split
 from w2s_jax.sweeping import compile_cache
 from w2s_jax.sweeping.config_file import load_config
 from w2s_jax.sweeping.memory import check_fits, free_bytes
@@ -65,15 +65,16 @@ def execute(args) -> int:
         raise ConfigError(f"--save: the file must end in .csv or .parquet, got {args.save.name!r}")
     data, train = config.configs(cell)
 
-    static, params = split(data, train)
-    device = jax.devices()[0]
-    check_fits(static, free_bytes(device, 1), device.platform)
-    compile_cache.enable()
-    start = time.perf_counter()
-    traj = jax.block_until_ready(
-        jax.jit(run, static_argnums=0)(static, params, run_key(config.base_seed, args.seed))
-    )
-    elapsed = time.perf_counter() - start
+    with dtype_scope(train.dtype):  # float64 computes in float64, float32 in float32
+        static, params = split(data, train)
+        device = jax.devices()[0]
+        check_fits(static, free_bytes(device, 1), device.platform)
+        compile_cache.enable()
+        start = time.perf_counter()
+        traj = jax.block_until_ready(
+            jax.jit(run, static_argnums=0)(static, params, run_key(config.base_seed, args.seed))
+        )
+        elapsed = time.perf_counter() - start
 
     summary = summarize(static.record_steps, traj)
     table = trajectory_table(static.record_steps, traj)

@@ -21,7 +21,7 @@ from w2s_jax.engines.direct import train_strong_direct
 from w2s_jax.engines.gram import train_strong_gram
 from w2s_jax.engines.multiclass import run_classes
 from w2s_jax.engines.wishart import run_wishart
-from w2s_jax.model.config import Params, Static
+from w2s_jax.model.config import Params, Static, check_dtype_enabled
 from w2s_jax.model.data import HARD
 from w2s_jax.training.pipeline import init_filters, sample_all, train_weak
 from w2s_jax.training.records import Trajectory, masked_mean
@@ -33,8 +33,12 @@ __all__ = ["run", "run_key"]
 def run(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
     """One weak-to-strong run (SPEC §3). Pure and jittable with `static` static.
 
+    A float64 `static` must be traced in JAX's 64-bit mode (`dtype_scope`); it is refused
+    otherwise, since JAX would silently compute in float32.
+
     Returns the recorded trajectory; `static.record_steps` gives the step of each record.
     """
+    check_dtype_enabled(static.dtype)
     if static.n_classes > 2:  # SPEC §9: softmax over K classes, direct engine only
         return run_classes(static, params, key)
     mask = jnp.arange(static.n_max) < params.n_st

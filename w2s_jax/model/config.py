@@ -9,6 +9,7 @@ import dataclasses
 import math
 from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -25,6 +26,8 @@ __all__ = [
     "static_of",
     "check_compatible",
     "check_dataset",
+    "check_dtype_enabled",
+    "dtype_scope",
     "N_ST_MAX",
     "DATA_FIELDS",
     "TRAIN_FIELDS",
@@ -414,8 +417,29 @@ def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) ->
     )
 
 
+def dtype_scope(dtype: str):
+    """The context a run of `dtype` computes in: JAX's 64-bit mode on for `"float64"` and off
+    for `"float32"`, whatever the global setting, so a float32 run computes the same numbers
+    in every process. The sweep and `w2s run` enter it themselves."""
+    return jax.enable_x64(dtype == "float64")
+
+
+def check_dtype_enabled(dtype: str) -> None:
+    """Refuse float64 when JAX would silently compute it in float32."""
+    if dtype == "float64" and not jax.config.jax_enable_x64:
+        raise ConfigError(
+            "dtype: 'float64' needs JAX's 64-bit mode, which is off here (JAX would compute "
+            "in float32); call inside `with w2s_jax.dtype_scope('float64'):` (or "
+            "`jax.enable_x64(True)`), or use `w2s run` / `w2s sweep`, which turn it on"
+        )
+
+
 def split(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> tuple[Static, Params]:
-    """Split a (data, train) configuration into the static part and the traced parameters."""
+    """Split a (data, train) configuration into the static part and the traced parameters.
+
+    A float64 configuration is refused unless JAX's 64-bit mode is on (`dtype_scope`).
+    """
+    check_dtype_enabled(train.dtype)
     static = static_of(data, train, n_max)
     dtype = jnp.dtype(train.dtype)
     numbers = {k: getattr(data, k) for k in DATA_PARAMS} | {

@@ -1,8 +1,16 @@
-"""One compiled chunk: `run` vmapped over a chunk of runs, sharded over local devices.
+"""One compiled group: `run` vmapped over a fixed number of lanes, sharded over local devices.
+
+XLA's order of summation in a vmapped program depends on the vmap width (a batch of 1, of 2-6
+and of 8 runs gives three different last bits), but not on a run's lane or on the other
+runs of the group. So a tier's program always has the same width, `lanes` runs per device
+(`lanes_for`: from the tier's shapes, its number of runs, the platform and the device count,
+never from the chunk size, the runs already done or the free memory), and a chunk of any
+size is dispatched as consecutive groups of that width: results are the same bit for bit
+whatever the chunking, and a sweep resumed with another chunk size continues the same numbers.
 
 Both executors (local and Ray) build on this module: a tier's program is compiled once per
-(static, chunk size, devices) and cached in the process, so a notebook that reruns a sweep,
-or a Ray worker that gets a second chunk of a tier, does not compile again.
+(static, lanes, devices) and cached in the process, so a notebook that reruns a sweep, or a
+Ray worker that gets a second chunk of a tier, does not compile again.
 """
 
 from __future__ import annotations
@@ -15,8 +23,9 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec, SingleDeviceSharding
 
+from w2s_jax.engines.cost import estimate_run_bytes
 from w2s_jax.engines.run import run
-from w2s_jax.model.config import ConfigError, Static
+from w2s_jax.model.config import ConfigError, Static, dtype_scope
 from w2s_jax.sweeping.compile_cache import CacheMonitor
 from w2s_jax.sweeping.plan import Run, stack_params
 from w2s_jax.training.records import Trajectory
@@ -24,6 +33,7 @@ from w2s_jax.training.records import Trajectory
 __all__ = [
     "ChunkProgram",
     "program_for",
+    "lanes_for",
     "chunk_name",
     "OutOfMemoryError",
     "is_out_of_memory",
@@ -35,8 +45,24 @@ __all__ = [
 OUTPUT_FIELDS = tuple(f for f in Trajectory._fields if f != "gamma")
 
 
+#: Per platform: the bytes one device's group of lanes may plan to use, and the most lanes.
+#: Fixed numbers, not the free memory: the width decides the last bits of every result.
+LANE_BUDGET = {"cpu": (256 << 20, 64)}
+ACCELERATOR_LANE_BUDGET = (4 << 30, 1024)
+
+
+def lanes_for(static: Static, n_runs: int, platform: str, n_devices: int = 1) -> int:
+    """Runs per device in one compiled call: a power of two that fits the platform's lane
+    budget, and no more than the tier's `n_runs` need on `n_devices` (rounded up to a power
+    of two). It depends on the tier, never on the chunk size or on the runs already done."""
+    budget, most = LANE_BUDGET.get(platform, ACCELERATOR_LANE_BUDGET)
+    fit = max(1, min(most, budget // max(1, estimate_run_bytes(static))))
+    need = 1 << max(0, -(-int(n_runs) // n_devices) - 1).bit_length()
+    return min(1 << (fit.bit_length() - 1), need)
+
+
 class OutOfMemoryError(ConfigError):
-    """A chunk did not fit in device memory; the message names a chunk size to try."""
+    """A group of runs did not fit in device memory; the message says what would fit."""
 
 
 def is_out_of_memory(err: BaseException) -> bool:
@@ -44,17 +70,12 @@ def is_out_of_memory(err: BaseException) -> bool:
     return "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower()
 
 
-def out_of_memory(size: int, n_devices: int) -> OutOfMemoryError:
-    if size <= n_devices:  # one run per device already: a smaller chunk cannot help
-        return OutOfMemoryError(
-            f"chunk_size: one run per device ran out of memory on {n_devices} device(s); "
-            'finished chunks are kept; use engine = "gram" with gram_noise = "wishart" (no '
-            "d-sized array), or lower d or n_st"
-        )
-    smaller = max(1, size // 4)
+def out_of_memory(lanes: int, n_devices: int) -> OutOfMemoryError:
+    """The refusal after a group of `lanes` runs per device did not fit."""
     return OutOfMemoryError(
-        f"chunk_size: a chunk of {size} runs on {n_devices} device(s) ran out of memory; "
-        f"finished chunks are kept, rerun with --chunk-size {smaller}"
+        f"engine: a group of {lanes} run(s) per device ran out of memory on {n_devices} "
+        'device(s); finished chunks are kept; use engine = "gram" with gram_noise = "wishart" '
+        "(no d-sized array), or lower d or n_st"
     )
 
 
@@ -69,16 +90,17 @@ def _batched_run(static: Static, params, seeds, base_key) -> dict[str, jax.Array
 
 
 class ChunkProgram:
-    """A tier's compiled program for chunks of `size` runs over `devices`.
+    """A tier's compiled program for groups of `lanes` runs on each of `devices`.
 
-    With several devices the chunk axis is split by `shard_map`; every device runs the
-    vmapped core on its slice and no device talks to another.
+    `size = lanes * len(devices)` runs go into one call. With several devices the group axis
+    is split by `shard_map`; every device runs the vmapped core on its `lanes` runs and no
+    device talks to another. Calling it on a chunk of any length dispatches as many groups
+    as the chunk needs.
     """
 
-    def __init__(self, static: Static, size: int, devices: Sequence):
-        if size % len(devices):
-            raise ValueError(f"chunk size {size} is not a multiple of {len(devices)} devices")
-        self.static, self.size, self.devices = static, size, list(devices)
+    def __init__(self, static: Static, lanes: int, devices: Sequence):
+        self.static, self.lanes, self.devices = static, lanes, list(devices)
+        self.size = lanes * len(self.devices)
         fn = functools.partial(_batched_run, static)
         if len(self.devices) > 1:
             mesh = Mesh(np.asarray(self.devices), ("grid",))
@@ -95,6 +117,9 @@ class ChunkProgram:
         self.compile_s = self.lower_s = 0.0
         self.cache = "off"
 
+    def _scope(self):
+        return dtype_scope(self.static.dtype)
+
     def compile(self, runs: Sequence[Run]) -> ChunkProgram:
         """Trace, lower and compile (or load from the persistent cache) the chunk program.
 
@@ -102,7 +127,7 @@ class ChunkProgram:
         when the persistent cache served the program, `"miss"` when XLA compiled it and
         the cache stored it, `"off"` without a cache.
         """
-        with CacheMonitor() as monitor:
+        with CacheMonitor() as monitor, self._scope():
             start = time.perf_counter()
             lowered = self._jitted.lower(*self._inputs(runs, 0))
             self.lower_s = time.perf_counter() - start
@@ -135,33 +160,38 @@ class ChunkProgram:
             jax.device_put(jax.random.key(base_seed), self.replicated),
         )
 
-    def __call__(self, runs: Sequence[Run], base_seed: int) -> dict[str, jax.Array]:
-        """Dispatch one chunk (asynchronously); padded rows are dropped by `chunk_tables`."""
-        return self._compiled(*self._inputs(runs, base_seed))
+    def __call__(self, runs: Sequence[Run], base_seed: int) -> list[dict[str, jax.Array]]:
+        """Dispatch a chunk (asynchronously) as groups of `size` runs, the last one padded;
+        `gather` joins their outputs and padded rows are dropped by `chunk_tables`."""
+        with self._scope():
+            return [
+                self._compiled(*self._inputs(runs[i : i + self.size], base_seed))
+                for i in range(0, len(runs), self.size)
+            ]
 
 
-#: Compiled programs by (static, size, devices): a notebook that reruns a sweep, or a Ray
+#: Compiled programs by (static, lanes, devices): a notebook that reruns a sweep, or a Ray
 #: worker that gets a second chunk of a tier, does not compile again.
 _PROGRAMS: dict[tuple, ChunkProgram] = {}
 _PROGRAMS_MAX = 32
 
 
-def program_for(static: Static, size: int, devices: Sequence, runs: Sequence[Run]) -> ChunkProgram:
-    """The compiled program of a tier at one chunk size, from the cache or compiled now.
+def program_for(static: Static, lanes: int, devices: Sequence, runs: Sequence[Run]) -> ChunkProgram:
+    """The compiled program of a tier at `lanes` runs per device, from the cache or compiled.
 
     A program taken from this process's cache has `compile_s = 0` and `cache = "process"`.
     """
-    key = (static, size, tuple(devices))
+    key = (static, lanes, tuple(devices))
     if key in _PROGRAMS:
         program = _PROGRAMS.pop(key)
         program.compile_s = program.lower_s = 0.0
         program.cache = "process"
     else:
         try:
-            program = ChunkProgram(static, size, devices).compile(runs[:1])
+            program = ChunkProgram(static, lanes, devices).compile(runs[:1])
         except Exception as err:
             if is_out_of_memory(err):
-                raise out_of_memory(size, len(devices)) from None
+                raise out_of_memory(lanes, len(devices)) from None
             raise
         while len(_PROGRAMS) >= _PROGRAMS_MAX:
             _PROGRAMS.pop(next(iter(_PROGRAMS)))

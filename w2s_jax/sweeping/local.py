@@ -6,34 +6,33 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from w2s_jax.engines.cost import estimate_run_bytes
-from w2s_jax.sweeping.chunk import ChunkProgram, is_out_of_memory, out_of_memory, program_for
+from w2s_jax.sweeping.chunk import (
+    ChunkProgram,
+    is_out_of_memory,
+    lanes_for,
+    out_of_memory,
+    program_for,
+)
 from w2s_jax.sweeping.memory import auto_chunk_size, memory_budget
 from w2s_jax.sweeping.plan import Tier, chunks, tier_report
 from w2s_jax.sweeping.tables import chunk_tables
 
-__all__ = ["compile_tier", "execute_local"]
+__all__ = ["compile_tier", "chunk_runs", "execute_local"]
 
 
-def compile_tier(tier: Tier, size: int | None, devices: Sequence, n_runs: int) -> ChunkProgram:
-    """Compile a tier; with `size=None` pick the chunk size from a memory estimate.
+def compile_tier(tier: Tier, devices: Sequence) -> ChunkProgram:
+    """Compile a tier at its lane width (`chunk.lanes_for`, never the chunk size)."""
+    lanes = lanes_for(tier.static, len(tier.runs), devices[0].platform, len(devices))
+    return program_for(tier.static, lanes, devices, tier.runs)
 
-    The shape-based estimate picks a first size; the compiled `memory_analysis()`, where
-    available, then shrinks it if the real program is larger than the budget.
-    """
-    n = len(devices)
-    if size is not None:
-        size = -(-min(size, n_runs) // n) * n  # pad the chunk to a multiple of the devices
-        return program_for(tier.static, size, devices, tier.runs)
-    budget = memory_budget(devices[0], n)
-    size = auto_chunk_size(estimate_run_bytes(tier.static), budget, n, n_runs)
-    program = program_for(tier.static, size, devices, tier.runs)
-    used = program.memory_bytes
-    if used is not None and used > budget and size > n:
-        size = max(n, int(size * budget / used) // n * n)
-        compile_s = program.compile_s
-        program = program_for(tier.static, size, devices, tier.runs)
-        program.compile_s += compile_s
-    return program
+
+def chunk_runs(program: ChunkProgram, chunk_size: int | None, devices: Sequence, n: int) -> int:
+    """Runs per chunk (the unit a sweep stores and resumes), a multiple of the program's group:
+    `chunk_size` rounded up, or by default as many groups as the memory budget would hold."""
+    if chunk_size is None:
+        budget = memory_budget(devices[0], len(devices))
+        chunk_size = auto_chunk_size(estimate_run_bytes(program.static), budget, 1, n)
+    return -(-chunk_size // program.size) * program.size
 
 
 def execute_local(
@@ -53,16 +52,17 @@ def execute_local(
         todo = [r for r in tier.runs if r.index not in done]
         if not todo:
             continue
-        program = compile_tier(tier, chunk_size, devices, len(todo))
+        program = compile_tier(tier, devices)
         compile_s += program.compile_s
-        per_chunk = min(chunk_size, program.size) if chunk_size else program.size
+        per_chunk = chunk_runs(program, chunk_size, devices, len(todo))
         parts = chunks(todo, per_chunk)
         report.append(
             tier_report(
                 tier,
                 todo,
-                program.size,
+                per_chunk,
                 len(parts),
+                lanes=program.lanes,
                 compile_s=round(program.compile_s, 3),
                 lower_s=round(program.lower_s, 3),
                 cache=program.cache,
@@ -86,7 +86,7 @@ def execute_local(
             record(pending[0], *chunk_tables(pending[0], steps, pending[1]))
         except Exception as err:
             if is_out_of_memory(err):
-                raise out_of_memory(program.size, len(devices)) from None
+                raise out_of_memory(program.lanes, len(devices)) from None
             raise
     return dict(
         compile_s=round(compile_s, 3),

@@ -21,7 +21,7 @@ import jax
 from w2s_jax.engines.cost import estimate_run_bytes
 from w2s_jax.model.config import ConfigError, Static
 from w2s_jax.sweeping import compile_cache
-from w2s_jax.sweeping.chunk import chunk_name, program_for
+from w2s_jax.sweeping.chunk import chunk_name, lanes_for, program_for
 from w2s_jax.sweeping.memory import auto_chunk_size, memory_budget
 from w2s_jax.sweeping.plan import Run, Tier, chunks, tier_report
 from w2s_jax.sweeping.store import Store
@@ -47,16 +47,15 @@ def _probe() -> tuple[int, int, str]:
     return len(devices), memory_budget(devices[0], len(devices)), devices[0].platform
 
 
-def _run_chunk(static: Static, runs: Sequence[Run], size: int, base_seed: int, out: str | None):
+def _run_chunk(static: Static, runs: Sequence[Run], lanes: int, base_seed: int, out: str | None):
     """On a worker: evaluate one chunk, write its parts if DIR is reachable, return its tables.
 
-    `size` is the tier's chunk size: a shorter last chunk is padded to it, so a worker that
-    has compiled the tier does not compile it again for the remainder.
+    `lanes` is the tier's width per device (`chunk.lanes_for`, chosen on the driver), so every
+    worker computes the same bits as a local sweep on the same platform.
     """
     compile_cache.enable()  # the worker's own per-user cache
     devices = jax.local_devices()
-    size = -(-max(size, len(runs)) // len(devices)) * len(devices)
-    program = program_for(static, size, devices, runs)
+    program = program_for(static, lanes, devices, runs)
     summary, trajectories = chunk_tables(runs, static.record_steps, program(runs, base_seed))
     name = chunk_name(runs)
     if out is not None:
@@ -144,13 +143,16 @@ class Cluster:
             todo = [r for r in tier.runs if r.index not in done]
             if not todo:
                 continue
+            lanes = lanes_for(tier.static, len(tier.runs), self.platform, self.n_devices)
+            group = lanes * self.n_devices
             size = chunk_size or auto_chunk_size(
-                estimate_run_bytes(tier.static), self.budget, self.n_devices, len(todo)
+                estimate_run_bytes(tier.static), self.budget, 1, len(todo)
             )
+            size = -(-size // group) * group
             parts = chunks(todo, size)
-            report.append(tier_report(tier, todo, size, len(parts)))
+            report.append(tier_report(tier, todo, size, len(parts), lanes=lanes))
             for part in parts:
-                pending[task.remote(tier.static, part, size, base_seed, out)] = part
+                pending[task.remote(tier.static, part, lanes, base_seed, out)] = part
         compile_s, devices = 0.0, set()
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)

@@ -60,6 +60,8 @@ def chunk_tables(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The summary rows (one per run) and trajectory rows (one per run × record) of a chunk."""
     n, steps = len(runs), np.asarray(steps)
+    if isinstance(outputs, list):  # the groups of a chunk (`ChunkProgram.__call__`)
+        outputs = {k: np.concatenate([np.asarray(g[k]) for g in outputs]) for k in outputs[0]}
     host = {k: np.asarray(v)[:n] for k, v in outputs.items()}
     summary = summarize(steps, Trajectory(**host, gamma=None))
     columns: dict[str, Any] = {
