@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from _sweep_cases import TINY, TINY_TOML, assert_same_results
+from _sweep_cases import TINY_TOML, assert_same_results, tiny
 
 from w2s_jax.cli.main import main
 from w2s_jax.sweeping.driver import run_sweep
@@ -47,25 +47,23 @@ def cluster():
 
 def test_ray_engine_equals_local_engine(cluster, tmp_path):
     out = tmp_path / "ray"
-    result = run_sweep(TINY, out, engine="ray", chunk_size=3, quiet=True)
-    local = run_sweep(TINY, chunk_size=3, devices=1, quiet=True)
+    config = tiny(sweep=dict(lanes=1))  # one run a call on each device
+    result = run_sweep(config, out, engine="ray", chunk_size=3, quiet=True)
+    local = run_sweep(config, chunk_size=3, devices=1, quiet=True)
     assert_same_results(result.summary, local.summary)
     assert_same_results(result.trajectories, local.trajectories, ("cell", "seed", "step"))
 
-    # One task per chunk (3 + 3 + 2 runs), each writing its own parts; the driver merged them.
+    # One task per chunk (a worker's four devices take one run each: chunks of 3 round up to
+    # 4), each writing its own parts; the driver merged them.
     parts = sorted(p.name for p in (out / "parts").glob("*.summary.parquet"))
-    assert parts == [
-        "0000000-0000002.summary.parquet",
-        "0000003-0000005.summary.parquet",
-        "0000006-0000007.summary.parquet",
-    ]
+    assert parts == ["0000000-0000003.summary.parquet", "0000004-0000007.summary.parquet"]
     pd.testing.assert_frame_equal(pd.read_parquet(out / "summary.parquet"), result.summary)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["engine"] == "ray" and manifest["status"] == "complete"
-    assert [t["chunks"] for t in manifest["tiers"]] == [3]
+    assert [t["chunks"] for t in manifest["tiers"]] == [2]
     assert manifest["devices"]  # the workers' devices
 
     # Rerunning on the same DIR resumes: no task is submitted.
-    again = run_sweep(TINY, out, engine="ray", chunk_size=3, quiet=True)
+    again = run_sweep(config, out, engine="ray", chunk_size=3, quiet=True)
     assert (again.manifest["runs_computed"], again.manifest["runs_resumed"]) == (0, 8)
     assert_same_results(again.summary, result.summary)

@@ -10,7 +10,7 @@ import textwrap
 
 import pandas as pd
 import pytest
-from _sweep_cases import TINY, TINY_TOML, assert_same_results, tiny
+from _sweep_cases import TINY, TINY_TOML, tiny
 
 from w2s_jax.model.config import ConfigError
 from w2s_jax.sweeping.config_file import load_config
@@ -105,7 +105,7 @@ KILLER = textwrap.dedent("""
 
 def test_sigkill_mid_sweep_then_rerun_finishes_without_redoing_chunks(tmp_path):
     config = tmp_path / "tiny.toml"
-    config.write_text(TINY_TOML)
+    config.write_text(TINY_TOML + "[sweep]\nlanes = 1\n")  # one run a call: chunks of 3
     out = tmp_path / "out"
     env = dict(
         os.environ,
@@ -147,11 +147,9 @@ def test_sigkill_mid_sweep_then_rerun_finishes_without_redoing_chunks(tmp_path):
         if p.name.startswith("0000000-")
     } == stamp  # the finished chunk was not redone
 
-    reference = run_sweep(TINY, tmp_path / "reference", chunk_size=3, devices=1, quiet=True)
+    reference = run_sweep(tiny(sweep=dict(lanes=1)), chunk_size=3, devices=1, quiet=True)
     summary = pd.read_parquet(out / "summary.parquet")
     trajectories = pd.read_parquet(out / "trajectories.parquet")
-    assert_same_results(summary, reference.summary, rtol=1e-6, atol=1e-7)
-    assert_same_results(
-        trajectories, reference.trajectories, ("cell", "seed", "step"), rtol=1e-6, atol=1e-7
-    )
+    pd.testing.assert_frame_equal(summary, reference.summary, check_exact=True)
+    pd.testing.assert_frame_equal(trajectories, reference.trajectories, check_exact=True)
     assert len(trajectories) == 8 * 5  # no duplicate rows from the half-written chunk

@@ -44,7 +44,7 @@ def test_sweep_writes_the_spec_files(finished):
     assert {"python", "jax", "jaxlib", "w2s_jax"} <= set(manifest["versions"])
     assert len(manifest["devices"]) == 4
     assert manifest["compile_s"] >= 0 and manifest["run_s"] >= 0
-    assert [t["chunk_size"] for t in manifest["tiers"]] == [4]  # 3 runs padded to 4 devices
+    assert [(t["lanes"], t["chunk_size"]) for t in manifest["tiers"]] == [(2, 8)]  # 4 devices
 
 
 def test_rerun_resumes_and_shows_progress(finished, capsys):

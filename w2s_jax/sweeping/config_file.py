@@ -34,7 +34,7 @@ NUMERIC_FIELDS = tuple(
     k for k in DATA_FIELDS + TRAIN_FIELDS if k not in set(STRING_FIELDS) | {"p_e"}
 )
 _TOP_KEYS = {"name", "seeds", "base_seed", "description", "data", "train", "grid", "sweep"}
-_SWEEP_KEYS = {"chunk_size", "max_tiers"}
+_SWEEP_KEYS = {"chunk_size", "max_tiers", "lanes"}
 
 
 @dataclasses.dataclass(frozen=True)

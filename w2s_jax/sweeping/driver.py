@@ -36,6 +36,7 @@ from w2s_jax.sweeping.store import (
     Store,
     merge_frames,
     now,
+    numbers_hash,
     versions,
 )
 
@@ -94,7 +95,10 @@ def run_sweep(
         config = smoke_config(config)
     chunk_size = config.sweep.get("chunk_size") if chunk_size is None else chunk_size
     max_tiers = config.sweep.get("max_tiers", MAX_TIERS) if max_tiers is None else max_tiers
-    check_options(chunk_size, max_tiers)
+    lanes = config.sweep.get("lanes")
+    check_options(chunk_size, max_tiers, lanes)
+    if max_tiers != config.sweep.get("max_tiers", MAX_TIERS):  # it fixes n_max, so the numbers
+        config = config.replace(sweep=config.sweep | {"max_tiers": max_tiers})
     if engine not in ENGINES:
         raise ConfigError(f"engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
     if address is not None and engine != "ray":
@@ -106,8 +110,8 @@ def run_sweep(
     if engine == "local":
         local = _devices(devices)
 
-        def execute(tiers, done, record):
-            return execute_local(tiers, done, config.base_seed, chunk_size, local, record)
+        def execute(tiers, done, record, numbers):
+            return execute_local(tiers, done, config.base_seed, chunk_size, local, record, lanes)
 
         target = Target(local[0].platform, len(local), free_bytes(local[0], len(local)))
         return _sweep(config, store, force, quiet, max_tiers, target, execute, extra)
@@ -119,9 +123,10 @@ def run_sweep(
         n_devices, budget, platform = cluster.connect().probe()
         target = Target(platform, n_devices, int(budget / MEMORY_FRACTION))
 
-        def execute(tiers, done, record):
+        def execute(tiers, done, record, numbers):
+            out_ = None if out is None else str(out)
             return cluster.execute(
-                tiers, done, config.base_seed, chunk_size, None if out is None else str(out), record
+                tiers, done, config.base_seed, chunk_size, out_, record, lanes, numbers
             )
 
         return _sweep(config, store, force, quiet, max_tiers, target, execute, extra)
@@ -141,8 +146,28 @@ def _sweep(
 ) -> SweepResult:
     """Skip finished runs, plan tiers, refuse what cannot fit, run the rest through
     `execute`, merge and record. Nothing is written before the refusal."""
+    numbers = numbers_hash(config.to_dict(), target.platform, target.count)
+    try:
+        return _run_locked(config, store, force, quiet, max_tiers, target, execute, extra, numbers)
+    finally:
+        if store is not None:
+            store.release()
+
+
+def _resume(store: Store | None, config: SweepConfig, numbers: str, target: Target, force: bool):
+    """The runs already done in the store, under its lock (so they cannot change under us)."""
+    if store is None or not store.root.is_dir():
+        return set()
+    store.acquire()
+    if force:
+        return set()
+    store.check_numbers(numbers, f"{target.platform} with {target.count} device(s)")
+    return store.done_runs(config.seeds, numbers)
+
+
+def _run_locked(config, store, force, quiet, max_tiers, target, execute, extra, numbers):
     runs = expand(config)
-    done = store.done_runs(config.seeds) if store is not None and not force else set()
+    done = _resume(store, config, numbers, target, force)
     tiers = plan_tiers(runs, max_tiers, target.platform, target.count)
     for tier in tiers:
         if any(r.index not in done for r in tier.runs):
@@ -168,6 +193,8 @@ def _sweep(
         n_runs=len(runs),
         **extra,
         eta_above_stable=steep,
+        numbers_hash=numbers,
+        numbers=dict(platform=target.platform, devices=target.count),
         versions=versions(),
         started=now(),
         runs_resumed=len(done),
@@ -195,7 +222,7 @@ def _sweep(
 
     start = time.perf_counter()
     try:
-        info = execute(tiers, done, record)
+        info = execute(tiers, done, record, numbers)
     finally:
         bar.close()
     wall_s = time.perf_counter() - start

@@ -20,9 +20,11 @@ from w2s_jax.sweeping.tables import chunk_tables
 __all__ = ["compile_tier", "chunk_runs", "execute_local"]
 
 
-def compile_tier(tier: Tier, devices: Sequence) -> ChunkProgram:
-    """Compile a tier at its lane width (`chunk.lanes_for`, never the chunk size)."""
-    lanes = lanes_for(tier.static, len(tier.runs), devices[0].platform, len(devices))
+def compile_tier(tier: Tier, devices: Sequence, lanes: int | None = None) -> ChunkProgram:
+    """Compile a tier at its lane width: `lanes` (the config's `[sweep] lanes`) or
+    `chunk.lanes_for`, never the chunk size."""
+    if lanes is None:
+        lanes = lanes_for(tier.static, len(tier.runs), devices[0].platform, len(devices))
     return program_for(tier.static, lanes, devices, tier.runs)
 
 
@@ -42,6 +44,7 @@ def execute_local(
     chunk_size: int | None,
     devices: list,
     record: Callable,
+    lanes: int | None = None,
 ) -> dict[str, Any]:
     """The host loop: per tier one compile, then its chunks, dispatched one ahead.
 
@@ -52,7 +55,7 @@ def execute_local(
         todo = [r for r in tier.runs if r.index not in done]
         if not todo:
             continue
-        program = compile_tier(tier, devices)
+        program = compile_tier(tier, devices, lanes)
         compile_s += program.compile_s
         per_chunk = chunk_runs(program, chunk_size, devices, len(todo))
         parts = chunks(todo, per_chunk)

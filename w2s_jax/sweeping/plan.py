@@ -180,9 +180,9 @@ def stack_params(runs: Sequence[Run], size: int, dtype: str) -> tuple[Params, np
     return Params(**leaves), np.asarray([r.seed for r in rows], dtype=np.int32)
 
 
-def check_options(chunk_size, max_tiers) -> None:
-    """Reject a bad chunk size or tier count before any work or any write."""
-    for name, value in (("chunk_size", chunk_size), ("max_tiers", max_tiers)):
+def check_options(chunk_size, max_tiers, lanes=None) -> None:
+    """Reject a bad chunk size, tier count or lane width before any work or any write."""
+    for name, value in (("chunk_size", chunk_size), ("max_tiers", max_tiers), ("lanes", lanes)):
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:

@@ -47,11 +47,19 @@ def _probe() -> tuple[int, int, str]:
     return len(devices), memory_budget(devices[0], len(devices)), devices[0].platform
 
 
-def _run_chunk(static: Static, runs: Sequence[Run], lanes: int, base_seed: int, out: str | None):
+def _run_chunk(
+    static: Static,
+    runs: Sequence[Run],
+    lanes: int,
+    base_seed: int,
+    out: str | None,
+    numbers: str,
+):
     """On a worker: evaluate one chunk, write its parts if DIR is reachable, return its tables.
 
     `lanes` is the tier's width per device (`chunk.lanes_for`, chosen on the driver), so every
-    worker computes the same bits as a local sweep on the same platform.
+    worker computes the same bits as a local sweep on the same platform. `numbers` is the
+    sweep's `numbers_hash`, which marks the parts it writes.
     """
     compile_cache.enable()  # the worker's own per-user cache
     devices = jax.local_devices()
@@ -61,7 +69,9 @@ def _run_chunk(static: Static, runs: Sequence[Run], lanes: int, base_seed: int, 
     if out is not None:
         # DIR may not be on this machine; then the driver writes the parts.
         with contextlib.suppress(OSError):
-            Store(out).write_chunk(name, summary, trajectories)
+            store = Store(out)
+            store.numbers = numbers
+            store.write_chunk(name, summary, trajectories)
     return name, summary, trajectories, program.compile_s, [str(d) for d in devices]
 
 
@@ -131,6 +141,8 @@ class Cluster:
         chunk_size: int | None,
         out: str | None,
         record: Callable,
+        lanes: int | None = None,
+        numbers: str | None = None,
     ) -> dict[str, Any]:
         """Submit one task per chunk, collect them as they finish, and report timings.
 
@@ -143,16 +155,16 @@ class Cluster:
             todo = [r for r in tier.runs if r.index not in done]
             if not todo:
                 continue
-            lanes = lanes_for(tier.static, len(tier.runs), self.platform, self.n_devices)
-            group = lanes * self.n_devices
+            width = lanes or lanes_for(tier.static, len(tier.runs), self.platform, self.n_devices)
+            group = width * self.n_devices
             size = chunk_size or auto_chunk_size(
                 estimate_run_bytes(tier.static), self.budget, 1, len(todo)
             )
             size = -(-size // group) * group
             parts = chunks(todo, size)
-            report.append(tier_report(tier, todo, size, len(parts), lanes=lanes))
+            report.append(tier_report(tier, todo, size, len(parts), lanes=width))
             for part in parts:
-                pending[task.remote(tier.static, part, lanes, base_seed, out)] = part
+                pending[task.remote(tier.static, part, width, base_seed, out, numbers)] = part
         compile_s, devices = 0.0, set()
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
