@@ -13,7 +13,7 @@ __all__ = ["ENGINES_USED", "engine_flops", "engine_used", "work_per_sample", "es
 
 #: What `engine_used` returns: the direct engine, the Gram engine on sampled noise, or the
 #: Gram engine on the Wishart draw.
-ENGINES_USED = ("direct", "gram", "wishart")
+ENGINES_USED = ("direct", "gram", "wishart", "limit")
 
 
 def engine_flops(static: Static) -> dict[str, float]:
@@ -46,6 +46,7 @@ def engine_flops(static: Static) -> dict[str, float]:
         direct=weak + direct,
         gram_sampled=weak + sampled_setup + gram_steps,
         gram_wishart=wishart_setup + gram_steps,
+        limit=2.0 * 2 * n_wk * (n_wk + k) * static.T_wk + gram_steps,
     )
 
 
@@ -61,6 +62,8 @@ def engine_used(static: Static) -> str:
     # span, isotropic noise); the digits and K > 2 classes train in the ambient space.
     if static.engine == "direct" or static.n_classes > 2 or static.dataset == "digits":
         return "direct"
+    if static.engine == "limit":
+        return "limit"
     if static.engine == "gram":
         return "wishart" if static.gram_noise == "wishart" else "gram"
     if static.optimizer not in GRAM_OPTIMIZERS:
@@ -96,7 +99,7 @@ def estimate_run_bytes(static: Static) -> int:
     itemsize = np.dtype(static.dtype).itemsize
     d, m, n = static.d, static.m, static.n_max
     engine = engine_used(static)
-    wishart = engine == "wishart"
+    wishart = engine in ("wishart", "limit")  # no d-sized array
     n_all = static.n_wk + n + static.n_test
     data = 2 * n_all * 3 * (static.signal_dims if wishart else d)  # patches, noise draws
     K = static.n_classes  # m filters per class

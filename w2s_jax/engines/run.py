@@ -19,6 +19,7 @@ from jaxtyping import PRNGKeyArray
 from w2s_jax.engines.cost import engine_used
 from w2s_jax.engines.direct import train_strong_direct
 from w2s_jax.engines.gram import train_strong_gram
+from w2s_jax.engines.limit import run_limit
 from w2s_jax.engines.multiclass import run_classes
 from w2s_jax.engines.wishart import run_wishart
 from w2s_jax.model.config import Params, Static, check_dtype_enabled
@@ -44,9 +45,10 @@ def run(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
     mask = jnp.arange(static.n_max) < params.n_st
     dtype = jnp.dtype(static.dtype)
     engine = engine_used(static)
-    if engine == "wishart":
-        # Noise inner products drawn from their law: no (n, 3, d) array is ever formed.
-        train, test, pseudo_labels, weak_test_pred, records = run_wishart(static, params, key, mask)
+    if engine in ("wishart", "limit"):
+        # Noise inner products drawn from their law (or its d → ∞ limit): no (n, 3, d) array.
+        path = run_wishart if engine == "wishart" else run_limit
+        train, test, pseudo_labels, weak_test_pred, records = path(static, params, key, mask)
     else:
         weak_set, train, test = sample_all(static, params, key)
         weak = train_weak(static, params, weak_set)

@@ -164,7 +164,7 @@ DATASETS = ("synthetic", "digits")
 
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
-ENGINES = ("direct", "gram", "auto")
+ENGINES = ("direct", "gram", "auto", "limit")
 GRAM_NOISES = ("sampled", "wishart")
 #: Update rules linear in the gradient: the Gram engine's coefficients follow them exactly.
 GRAM_OPTIMIZERS = ("sgd", "momentum")
@@ -226,6 +226,13 @@ class TrainConfig:
         _check_choice("optimizer_wk", self.optimizer_wk, OPTIMIZERS)
         _check_choice("engine", self.engine, ENGINES)
         _check_choice("gram_noise", self.gram_noise, GRAM_NOISES)
+        if self.engine == "limit":  # the Gram engine's coefficients, in the d → ∞ limit
+            for name in ("optimizer", "optimizer_wk"):
+                if getattr(self, name) not in GRAM_OPTIMIZERS:
+                    raise ConfigError(
+                        f"{name}: engine 'limit' needs one of {GRAM_OPTIMIZERS}, "
+                        f"got {getattr(self, name)!r}"
+                    )
         # Adam rescales each ambient coordinate, which no finite set of coefficients tracks.
         if self.engine == "gram" and self.optimizer not in GRAM_OPTIMIZERS:
             raise ConfigError(
@@ -347,6 +354,11 @@ INTEGER_PARAMS = ("n_st", "batch_size")
 
 def check_compatible(data: DataConfig, train: TrainConfig) -> None:
     """Refuse switch combinations that no engine runs: K > 2 classes train in `R^d` only."""
+    if data.n_classes > 2 and train.engine == "limit":
+        raise ConfigError(
+            f"engine: n_classes > 2 runs on the 'direct' engine only, got 'limit' with "
+            f"n_classes = {data.n_classes}"
+        )
     if data.n_classes > 2 and train.engine == "gram":
         raise ConfigError(
             f"engine: n_classes > 2 runs on the 'direct' engine only (or 'auto', which then "
@@ -360,10 +372,10 @@ def check_dataset(data: DataConfig, train: TrainConfig) -> None:
     images, each used at most once per run (`model.digits`)."""
     if data.dataset != "digits":
         return
-    if train.engine == "gram":
+    if train.engine in ("gram", "limit"):
         raise ConfigError(
             "engine: dataset 'digits' needs engine 'direct' or 'auto' (the Gram engine assumes "
-            "the synthetic signal span and isotropic noise), got 'gram'"
+            f"the synthetic signal span and isotropic noise), got {train.engine!r}"
         )
     top = digits.max_n_st(data.digit_classes, train.n_wk, train.n_test)
     if top < 1:
@@ -390,7 +402,7 @@ def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) ->
     # The Wishart path draws the noise Gram from its law, where d is only a number (the
     # degrees of freedom): it is traced (Params.d), so cells at any d share one program.
     check_compatible(data, train)
-    wishart = train.engine == "gram" and train.gram_noise == "wishart"
+    wishart = train.engine == "limit" or (train.engine == "gram" and train.gram_noise == "wishart")
     return Static(
         d=0 if wishart else data.d,
         m=train.m,

@@ -1,0 +1,85 @@
+"""The `d → ∞` limit of the Wishart engine: noise vectors exactly orthogonal, of one norm.
+
+Hold the noise norm `s² = sigma_p²·(d - k)` (the mean `|xi|²`; a config's `d` and `sigma_p`
+only fix it) and let `d` grow. The Bartlett factor of `engines.wishart` has diagonal entries
+`~ sqrt(d)` and `N(0, 1)` entries below, so after scaling by `sigma_p = s / sqrt(d - k)`:
+
+- `<xi_i, xi_j> → s²·δ_ij`: the training noise is orthogonal, of equal norms;
+- `<xi_i, xi'_j> → 0`: a test noise vector is orthogonal to every training one;
+- `<w_{s,r}(0), xi_i> → sigma_0·s·Z_{i,c}` with `Z_{i,c}` the factor's `N(0, 1)` entry in the
+  filter's column `c`: independent `N(0, sigma_0² s²)` projections, train and test alike;
+- the teacher's weight has no noise component any training or test point can see, so its
+  labels depend on the signal patches alone (`sign(<w, x1 + x2>)`).
+
+The limit takes those entries from the Wishart engine's own streams, so a Wishart run at
+growing `d` (with `sigma_p` scaled to hold `s`) converges to the limit run draw by draw, not
+only in law. The strong model's dynamics close on the signal coefficients, the per-sample
+noise coefficients and the initial projections; with the training Gram `s²·I`, a step costs
+`O(m·n)` (`engines.gram.train_in_gram` with a diagonal Gram).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import PRNGKeyArray
+
+from w2s_jax.engines.gram import NoiseGram, check_optimizer, train_in_gram
+from w2s_jax.engines.wishart import WISHART_STREAM, block_normal
+from w2s_jax.model.config import Params, Static
+from w2s_jax.model.networks import HIGHEST
+from w2s_jax.training.pipeline import sample_all, train_weak
+from w2s_jax.training.rules import predict
+
+__all__ = ["noise_norm_sq", "limit_gram", "run_limit"]
+
+
+def noise_norm_sq(static: Static, params: Params):
+    """`s² = sigma_p²·(d - k)`: the squared norm of every noise vector in the limit."""
+    return params.sigma_p**2 * (params.d - static.signal_dims)
+
+
+def limit_gram(static: Static, params: Params, key: PRNGKeyArray) -> NoiseGram:
+    """The strong model's Gram blocks in the limit, from the Wishart engine's draws."""
+    dtype = jnp.dtype(static.dtype)
+    n_wk, m, n, nt, k = static.n_wk, static.m, static.n_max, static.n_test, static.signal_dims
+    first = n_wk + 2 * m  # the factor's first training row; the filters' columns start at n_wk
+    key = jax.random.fold_in(key, WISHART_STREAM)
+    k_rows, k_test = jax.random.split(key)
+    _, k_off = jax.random.split(k_rows)  # bartlett_factor's split: (diagonal, below)
+    s = jnp.sqrt(noise_norm_sq(static, params)).astype(dtype)
+    below = block_normal(k_off, first + n, first, dtype)[first:, n_wk:]  # (n, 2m)
+    test = block_normal(k_test, nt, first, dtype)[:, n_wk:]  # (n_test, 2m)
+    filters_signal = jax.random.normal(jax.random.fold_in(key, 3), (2, m, k), dtype)
+    return NoiseGram(
+        train=s**2 * jnp.eye(n, dtype=dtype),
+        train_test=jnp.zeros((n, nt), dtype),
+        filters_train=params.sigma_0 * s * below.T.reshape(2, m, n),
+        filters_test=params.sigma_0 * s * test.T.reshape(2, m, nt),
+        filters_signal=params.sigma_0 * filters_signal,
+    )
+
+
+def run_limit(static: Static, params: Params, key: PRNGKeyArray, mask):
+    """SPEC §3 in the `d → ∞` limit at the noise norm `s` (see the module docstring).
+
+    Returns `(train, test, pseudo_labels, weak_test_pred, records)` as `run_wishart` does.
+    """
+    check_optimizer(static)
+    dtype = jnp.dtype(static.dtype)
+    k = static.signal_dims
+    weak_set, train, test = sample_all(static._replace(d=k), params, key)
+    # The weak model's own noise: orthogonal vectors of norm s, one coordinate each.
+    s = jnp.sqrt(noise_norm_sq(static, params)).astype(dtype)
+    weak_noise = s * jnp.eye(static.n_wk, dtype=dtype)
+    weak_sums = jnp.concatenate([weak_set.X.sum(axis=1), weak_noise], axis=1)
+    weak_static = static._replace(d=weak_sums.shape[1])
+    w = train_weak(weak_static, params, weak_set._replace(X=weak_sums[:, None, :])).w
+
+    def teacher(data):  # no noise direction of the teacher reaches a fresh sample
+        return predict(jnp.dot(data.X.sum(axis=1), w[:k], precision=HIGHEST))
+
+    pseudo_labels, weak_test_pred = teacher(train), teacher(test)
+    gram = limit_gram(static, params, key)
+    records = train_in_gram(static, params, train, test, pseudo_labels, mask, gram, key)
+    return train, test, pseudo_labels, weak_test_pred, records
