@@ -26,6 +26,7 @@ from w2s_jax.model.config import (
     TrainConfig,
     static_of,
 )
+from w2s_jax.model.coordinates import DATA_COORDINATES
 from w2s_jax.sweeping.config_file import SweepConfig, load_config
 
 __all__ = [
@@ -54,7 +55,9 @@ DEVICE_FLOPS = {"cpu": 2e10, "gpu": 2e13, "cuda": 2e13, "rocm": 2e13, "tpu": 5e1
 class Run:
     """One grid cell at one seed index: a row of summary.parquet.
 
-    `index = cell * seeds + seed` orders runs as the grid and seeds are listed.
+    `index = cell * seeds + seed` orders runs as the grid and seeds are listed. `requested`
+    holds the theory coordinates the config gave, as given (the tables store them so, beside
+    the raw fields they resolved to, so that filtering on a requested value finds its cells).
     """
 
     index: int
@@ -62,6 +65,7 @@ class Run:
     seed: int
     data: DataConfig
     train: TrainConfig
+    requested: tuple[tuple[str, float], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,8 +81,10 @@ def expand(config: SweepConfig) -> list[Run]:
     runs = []
     for c, cell in enumerate(config.cells()):
         data, train = config.configs(cell)
+        given = config.data | config.train | cell
+        requested = tuple((k, float(given[k])) for k in DATA_COORDINATES if k in given)
         for s in range(config.seeds):
-            runs.append(Run(c * config.seeds + s, c, s, data, train))
+            runs.append(Run(c * config.seeds + s, c, s, data, train, requested))
     return runs
 
 

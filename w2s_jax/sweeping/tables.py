@@ -79,6 +79,11 @@ def chunk_tables(
         columns["sigma_p"],
         columns["d"].astype(float),
     )
+    for name in {k for r in runs for k, _ in r.requested}:  # as requested, not recomputed
+        given = [dict(r.requested).get(name) for r in runs]
+        columns[name] = np.where(
+            [v is None for v in given], columns[name], [np.nan if v is None else v for v in given]
+        )
     columns["eta_max"] = step_scale(columns)
     columns["eta_over_max"] = columns["eta"] / columns["eta_max"]
     parameters = dict(columns)
