@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from w2s_jax.model.config import ConfigError
+from w2s_jax.sweeping.places import check_writable_dir
 
 __all__ = [
     "Store",
@@ -92,6 +93,7 @@ class Store:
         """Refuse a directory that holds other things or another config, unless `force`."""
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--out: {str(self.root)!r} exists and is not a directory")
+        check_writable_dir(self.root, "--out")
         if force or not self.root.exists() or not any(self.root.iterdir()):
             return
         manifest = self.root / MANIFEST
