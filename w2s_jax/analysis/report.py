@@ -40,12 +40,62 @@ def load_results(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dic
             f"(missing {', '.join(missing)}; run `w2s sweep CONFIG --out DIR`)"
         )
     manifest_path = directory / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    return (
-        pd.read_parquet(directory / "summary.parquet"),
-        pd.read_parquet(directory / "trajectories.parquet"),
-        manifest,
-    )
+    manifest = {}
+    if manifest_path.exists():
+        try:
+            manifest = json.loads(manifest_path.read_bytes().decode("utf-8"))
+        except (OSError, ValueError) as err:
+            raise ConfigError(
+                f"DIR: {str(manifest_path)!r} is not a readable JSON manifest ({_short(err)}); "
+                "rerun `w2s sweep CONFIG --out DIR`"
+            ) from None
+        if not isinstance(manifest, dict):
+            raise ConfigError(
+                f"DIR: {str(manifest_path)!r} is not a manifest of w2s sweep (not a JSON object)"
+            )
+    summary = _read_table(directory / "summary.parquet", SUMMARY_REQUIRED)
+    trajectories = _read_table(directory / "trajectories.parquet", TRAJECTORY_REQUIRED)
+    return summary, trajectories, manifest
+
+
+#: Columns of each result table that the analysis reads (SPEC §6).
+SUMMARY_REQUIRED = ("n_st", "p_h", "p_b", "nu_norm", "sigma_p", "d", "seed", "weak_test_acc")
+TRAJECTORY_REQUIRED = (
+    "seed",
+    "step",
+    "test_acc",
+    "train_acc_pseudo",
+    "train_acc_true",
+    "label_correction",
+)
+
+
+def _short(err: Exception) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _read_table(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    """A result table, refused with one line when it is no parquet file of a w2s sweep."""
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises its own types for a file that is not parquet
+        raise ConfigError(
+            f"DIR: {str(path)!r} is not a readable parquet table ({_short(err)}); "
+            "rerun `w2s sweep CONFIG --out DIR`"
+        ) from None
+    missing = [c for c in required if c not in frame]
+    if missing:
+        raise ConfigError(
+            f"DIR: {str(path)!r} is not a table of a w2s sweep (no column "
+            f"{', '.join(missing)}); rerun `w2s sweep CONFIG --out DIR`"
+        )
+    if not len(frame):
+        raise ConfigError(
+            f"DIR: {str(path)!r} has no rows (a sweep with no finished runs); "
+            "rerun `w2s sweep CONFIG --out DIR`"
+        )
+    return frame
 
 
 def default_axes(runs: pd.DataFrame) -> tuple[str, str]:

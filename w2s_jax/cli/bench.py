@@ -8,7 +8,6 @@ loads its program from the persistent compile cache.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 
 def register(sub):
@@ -17,7 +16,7 @@ def register(sub):
         help="time every way to run a grid (loop, vmap direct, vmap Gram)",
         description=__doc__,
     )
-    p.add_argument("--out", type=Path, default=None, help="write the results as JSON to FILE")
+    p.add_argument("--out", default=None, help="write the results as JSON to FILE")
     p.add_argument(
         "--smoke",
         action="store_true",
@@ -28,7 +27,11 @@ def register(sub):
 
 def execute(args) -> int:
     from w2s_jax.bench.studies import SIZES, SMOKE, benchmark, format_table
+    from w2s_jax.sweeping.places import check_writable_file, path_arg
 
+    args.out = path_arg(args.out, "--out")
+    if args.out is not None:
+        check_writable_file(args.out, "--out")
     result = benchmark(SMOKE if args.smoke else SIZES)
     print(format_table(result))
     if args.out is not None:

@@ -13,13 +13,17 @@ KEYS = DATA_FIELDS + COORDINATES + TRAIN_FIELDS
 __all__ = ["parse_assignment"]
 
 
-def parse_assignment(text: str) -> tuple[str, object]:
-    """`KEY=VALUE` with a TOML value: `eta=0.1`, `hard_sign="antipodal"`, `hard_sign=antipodal`."""
+def parse_assignment(text: str, flag: str = "--set", keys=KEYS) -> tuple[str, object]:
+    """`KEY=VALUE` with a TOML value: `eta=0.1`, `hard_sign="antipodal"`, `hard_sign=antipodal`.
+
+    Args:
+        text: what the user wrote. flag: the flag named in messages. keys: the keys allowed.
+    """
     if "=" not in text:
-        raise ConfigError(f"--set: expected KEY=VALUE, got {text!r}")
+        raise ConfigError(f"{flag}: expected KEY=VALUE, got {text!r}")
     key, value = (part.strip() for part in text.split("=", 1))
-    if key not in KEYS:
-        raise ConfigError(f"--set {key}: unknown key (allowed: {', '.join(KEYS)})")
+    if key not in keys:
+        raise ConfigError(f"{flag} {key}: unknown key (allowed: {', '.join(keys)})")
     try:
         parsed = tomllib.loads(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:

@@ -15,10 +15,15 @@ from w2s_jax.model.config import ConfigError
 COMMANDS = (run, sweep, bench, plot, report)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the tool's contract: a bad flag is one line on stderr and exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="w2s", description="Weak-to-strong generalization phase diagrams in JAX."
-    )
+    parser = _Parser(prog="w2s", description="Weak-to-strong generalization phase diagrams in JAX.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
@@ -26,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # a bad flag (2, one line already printed) or --help (0)
+        return done.code if isinstance(done.code, int) else 2
     try:
         return int(args.execute(args) or 0)
     except ConfigError as err:

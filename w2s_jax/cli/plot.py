@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from w2s_jax.analysis.classes import parameter_columns
 from w2s_jax.analysis.report import KINDS, analyse, load_results, make_figures
 from w2s_jax.cli.common import parse_assignment
-from w2s_jax.model.config import ConfigError
+from w2s_jax.model.config import ConfigError, show
+from w2s_jax.sweeping.places import check_writable_dir, path_arg
 
 
 def register(sub):
@@ -27,7 +31,7 @@ def register(sub):
         metavar="KEY=VALUE[,KEY=VALUE]",
         help="a cell for trajectories/signal, e.g. --cell n_st=75 (repeatable)",
     )
-    p.add_argument("--out", type=Path, default=None, help="folder (default DIR/figures)")
+    p.add_argument("--out", default=None, help="folder (default DIR/figures)")
     p.add_argument(
         "--rule",
         default="class",
@@ -37,23 +41,44 @@ def register(sub):
     p.set_defaults(execute=execute)
 
 
-def _cells(texts):
+def _cells(texts, summary):
+    """The `--cell` choices, each matched against the cells of the sweep."""
     if not texts:
         return None
-    return [dict(parse_assignment(part) for part in text.split(",")) for text in texts]
+    keys = tuple(c for c in parameter_columns(summary) if summary[c].dtype.kind in "iuf")
+    cells = []
+    for text in texts:
+        cell = dict(parse_assignment(part, "--cell", keys) for part in text.split(","))
+        mask = np.ones(len(summary), bool)
+        for key, value in cell.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"--cell {key}: expected a number, got {value!r}")
+            mask &= np.isclose(summary[key].to_numpy(dtype=float), float(value))
+        if not mask.any():
+            there = "; ".join(
+                f"{k} takes {', '.join(show(v) for v in sorted(summary[k].unique())[:12])}"
+                for k in cell
+            )
+            raise ConfigError(f"--cell: no cell with {text} in the sweep ({there})")
+        cells.append(cell)
+    return cells
 
 
 def execute(args) -> int:
+    out = path_arg(args.out, "--out")
+    key = "--out" if out is not None else "DIR"
+    out = out if out is not None else args.directory / "figures"
+    if args.directory.exists() and not args.directory.is_dir():
+        raise ConfigError(f"DIR: {str(args.directory)!r} is a file, not a sweep folder")
+    check_writable_dir(out, key)
     summary, trajectories, _ = load_results(args.directory)
+    cells = _cells(args.cell, summary)
     results = analyse(summary, trajectories, rule=args.rule)
     for axis in (args.x, args.y):
         if axis is not None and axis not in results["runs"]:
             raise ConfigError(f"--x/--y: {axis!r} is not a column of the sweep")
     kinds = KINDS if args.kind == "all" else (args.kind,)
-    out = args.out or args.directory / "figures"
-    paths = make_figures(
-        results, trajectories, summary, out, kinds, args.x, args.y, _cells(args.cell)
-    )
+    paths = make_figures(results, trajectories, summary, out, kinds, args.x, args.y, cells)
     for path in paths.values():
         print(f"wrote {path} and {path.with_suffix('.pdf').name}")
     return 0

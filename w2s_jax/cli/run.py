@@ -7,7 +7,6 @@ The run uses `[data]` and `[train]`; each `[grid]` axis takes its first value un
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import jax
 
@@ -15,8 +14,9 @@ from w2s_jax.cli.common import parse_assignment
 from w2s_jax.engines.run import run, run_key
 from w2s_jax.model.config import ConfigError, dtype_scope, split
 from w2s_jax.sweeping import compile_cache
-from w2s_jax.sweeping.config_file import load_config
+from w2s_jax.sweeping.config_file import SEED_MAX, load_config
 from w2s_jax.sweeping.memory import check_fits, free_bytes
+from w2s_jax.sweeping.places import check_writable_file, path_arg
 from w2s_jax.sweeping.tables import summarize, trajectory_table
 
 SHOWN = [
@@ -44,14 +44,25 @@ def register(sub):
         metavar="KEY=VALUE",
         help="override a data or train field, e.g. --set eta=0.1 (repeatable)",
     )
-    p.add_argument(
-        "--save", type=Path, default=None, help="write the trajectory to a .csv or .parquet file"
-    )
+    p.add_argument("--save", default=None, help="write the trajectory to a .csv or .parquet file")
     p.add_argument("--rows", type=int, default=12, help="rows of the printed table (default 12)")
     p.set_defaults(execute=execute)
 
 
+#: The most rows of the printed table.
+ROWS_MAX = 100_000
+
+
 def execute(args) -> int:
+    if not 1 <= args.rows <= ROWS_MAX:
+        raise ConfigError(f"--rows: must be an integer in [1, {ROWS_MAX}], got {args.rows}")
+    args.save = path_arg(args.save, "--save")
+    if args.save is not None:
+        if args.save.suffix not in (".csv", ".parquet"):
+            raise ConfigError(
+                f"--save: the file must end in .csv or .parquet, got {args.save.name!r}"
+            )
+        check_writable_file(args.save, "--save")
     config = load_config(args.config)
     cell = {axis: values[0] for axis, values in config.grid.items()}
     for text in args.set:
@@ -59,10 +70,11 @@ def execute(args) -> int:
         cell[key] = value
     if args.n_st is not None:
         cell["n_st"] = args.n_st
-    if args.seed < 0:
-        raise ConfigError(f"--seed: must be an integer >= 0, got {args.seed}")
-    if args.save is not None and args.save.suffix not in (".csv", ".parquet"):
-        raise ConfigError(f"--save: the file must end in .csv or .parquet, got {args.save.name!r}")
+    if not 0 <= args.seed <= SEED_MAX - config.base_seed:
+        raise ConfigError(
+            f"--seed: must be an integer in [0, {SEED_MAX - config.base_seed}] (2^32 - 1 - "
+            f"base_seed: seeds are 32-bit), got {args.seed}"
+        )
     data, train = config.configs(cell)
 
     with dtype_scope(train.dtype):  # float64 computes in float64, float32 in float32

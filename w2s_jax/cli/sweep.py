@@ -8,9 +8,8 @@ n_wk, n_test <= 256, T, T_wk <= 60, two seeds, three values per axis) for a quic
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from w2s_jax.sweeping.driver import ENGINES, run_sweep
+from w2s_jax.sweeping.places import path_arg
 
 
 def register(sub):
@@ -20,7 +19,6 @@ def register(sub):
     p.add_argument("config", help="sweep config TOML (SPEC §6)")
     p.add_argument(
         "--out",
-        type=Path,
         required=True,
         metavar="DIR",
         help="results directory (resumed if it holds the same config)",
@@ -55,6 +53,7 @@ def register(sub):
 
 
 def execute(args) -> int:
+    args.out = path_arg(args.out, "--out")
     result = run_sweep(
         args.config,
         args.out,

@@ -29,6 +29,8 @@ __all__ = [
     "check_dtype_enabled",
     "dtype_scope",
     "N_ST_MAX",
+    "D_MAX",
+    "show",
     "DATA_FIELDS",
     "TRAIN_FIELDS",
     "STRING_FIELDS",
@@ -38,10 +40,31 @@ PROBABILITY_TOLERANCE = 1e-9
 MAX_CLASSES = 1000
 # The largest n_st we accept: 10^6 training points of 3 patches is already ~12 GB at d=1000.
 N_ST_MAX = 1_000_000
+#: The largest `d`: the Wishart path takes `d` as a float, exact as an integer below 2^53.
+D_MAX = 10**15
 
 
 class ConfigError(ValueError):
     """A config value is missing, of the wrong type or out of range. The message names the key."""
+
+
+def show(value: Any) -> str:
+    """A value for a message: big and small numbers in `%.4g` form, long text cut short."""
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return repr(value)
+    if isinstance(value, (int, np.integer)):
+        text = str(int(value))
+        digits = text.lstrip("-")
+        if len(digits) <= 12:
+            return text
+        mantissa = digits[0] + ("." + digits[1:4].rstrip("0")).rstrip(".")
+        return f"{text[: len(text) - len(digits)]}{mantissa}e+{len(digits) - 1}"
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        big = math.isfinite(value) and value != 0 and not 1e-6 <= abs(value) < 1e12
+        return f"{value:.4g}" if big else repr(value)
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -49,11 +72,11 @@ def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
         if isinstance(value, (float, np.floating)) and float(value).is_integer():
             value = int(value)
         else:
-            raise ConfigError(f"{name}: expected an integer, got {value!r}")
+            raise ConfigError(f"{name}: expected an integer, got {show(value)}")
     value = int(value)
     if value < low or (high is not None and value > high):
-        allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ConfigError(f"{name}: must be an integer {allowed}, got {value}")
+        allowed = f">= {low}" if high is None else f"in [{show(low)}, {show(high)}]"
+        raise ConfigError(f"{name}: must be an integer {allowed}, got {show(value)}")
     return value
 
 
@@ -66,20 +89,23 @@ def _check_float(
     high: float | None = None,
 ) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ConfigError(f"{name}: expected a number, got {value!r}")
+        raise ConfigError(f"{name}: expected a number, got {show(value)}")
     value = float(value)
     if not math.isfinite(value):
         raise ConfigError(f"{name}: must be finite, got {value}")
     if positive and value <= 0:
-        raise ConfigError(f"{name}: must be > 0, got {value}")
+        raise ConfigError(f"{name}: must be > 0, got {show(value)}")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(f"{name}: must be in [{low}, {high}], got {value}")
+        allowed = f">= {low}" if high is None or math.isinf(high) else f"in [{low}, {high}]"
+        raise ConfigError(f"{name}: must be {allowed}, got {show(value)}")
     return value
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise ConfigError(f"{name}: must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        raise ConfigError(
+            f"{name}: must be one of {', '.join(map(repr, choices))}, got {show(value)}"
+        )
     return value
 
 
@@ -105,7 +131,7 @@ class DataConfig:
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
-        set_("d", _check_int("d", self.d, 8))
+        set_("d", _check_int("d", self.d, 8, D_MAX))
         for name in ("mu_norm", "nu_norm", "sigma_p"):
             set_(name, _check_float(name, getattr(self, name), positive=True))
         set_("p_h", _check_float("p_h", self.p_h, low=0.0, high=1.0))
@@ -215,7 +241,7 @@ class TrainConfig:
         set_("n_test", _check_int("n_test", self.n_test, 1, N_ST_MAX))
         set_("T", _check_int("T", self.T, 0, 10_000_000))
         set_("T_wk", _check_int("T_wk", self.T_wk, 0, 10_000_000))
-        set_("record_every", _check_int("record_every", self.record_every, 1))
+        set_("record_every", _check_int("record_every", self.record_every, 1, 2**31 - 1))
         set_("record_points", _check_int("record_points", self.record_points, 2, 100_000))
         set_("sigma_0", _check_float("sigma_0", self.sigma_0, low=0.0))
         set_("eta", _check_float("eta", self.eta, positive=True))

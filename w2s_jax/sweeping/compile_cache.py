@@ -11,6 +11,7 @@ The cache is trusted code: do not point it at a folder that others can write to.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -55,12 +56,36 @@ def enable(directory: str | os.PathLike | None = None) -> str | None:
     if path is None:
         _set_dir(None)
         return None
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        problem = None if os.access(path, os.W_OK | os.X_OK) else "permission denied"
+    except OSError as err:
+        problem = err.strerror or str(err)
+    if problem is not None:  # a cache is a speed-up: run without it rather than stop
+        _warn_once(path, problem, directory is None and os.environ.get(ENV_VAR) is not None)
+        _set_dir(None)
+        return None
     _set_dir(str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
     if jax.config.jax_compilation_cache_max_size == -1:
         jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     return str(path)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(path: Path, problem: str, from_env: bool) -> None:
+    """One line on stderr per unusable folder and process."""
+    if str(path) in _warned:
+        return
+    _warned.add(str(path))
+    key = ENV_VAR if from_env else "compile cache"
+    print(
+        f"w2s: warning: {key}: cannot use {str(path)!r} ({problem}); running without the "
+        f"compile cache (set {ENV_VAR} to a writable folder, or to off)",
+        file=sys.stderr,
+    )
 
 
 def _set_dir(path: str | None) -> None:

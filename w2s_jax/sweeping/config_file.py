@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,10 +24,12 @@ from w2s_jax.model.config import (
     TrainConfig,
     check_compatible,
     check_dataset,
+    show,
 )
 from w2s_jax.model.coordinates import COORDINATES, DATA_COORDINATES, TRAIN_COORDINATES, resolve
+from w2s_jax.model.validation import check_cell, resolve_checked
 
-__all__ = ["SweepConfig", "load_config", "NUMERIC_FIELDS"]
+__all__ = ["SweepConfig", "load_config", "NUMERIC_FIELDS", "RUNS_MAX", "SEED_MAX"]
 
 #: Fields that may be a grid axis: every numeric data or training field but `p_e`, which is
 #: implied by `p_h` and `p_b` (SPEC §1); sweep those instead.
@@ -34,7 +37,15 @@ NUMERIC_FIELDS = tuple(
     k for k in DATA_FIELDS + TRAIN_FIELDS if k not in set(STRING_FIELDS) | {"p_e"}
 )
 _TOP_KEYS = {"name", "seeds", "base_seed", "description", "data", "train", "grid", "sweep"}
+<<<<<<< HEAD
 _SWEEP_KEYS = {"chunk_size", "max_tiers", "lanes"}
+=======
+_SWEEP_KEYS = {"chunk_size", "max_tiers"}
+#: The most runs (cells × seeds) one sweep may plan: its run list lives in memory.
+RUNS_MAX = 10**7
+#: The largest seed: `jax.random.key` and `fold_in` take 32-bit unsigned seeds.
+SEED_MAX = 2**32 - 1
+>>>>>>> valid
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,8 +76,12 @@ class SweepConfig:
 
     def configs(self, cell: dict[str, Any]) -> tuple[DataConfig, TrainConfig]:
         """The validated (data, train) configuration of one cell; theory coordinates
-        (`tau`, `snr`, `mu_over_nu`) are resolved to raw fields (`model.coordinates`)."""
-        fields = resolve(self.data | self.train | cell)
+        (`tau`, `snr`, `mu_over_nu`) are resolved to raw fields (`model.coordinates`).
+
+        Every value is checked by type, range and dtype before it is used
+        (`model.validation`), so a bad one raises `ConfigError` naming the key written."""
+        given = self.data | self.train | cell
+        fields = resolve_checked(given, check_cell(given), resolve)
         data = {k: v for k, v in fields.items() if k in DATA_FIELDS}
         train = {k: v for k, v in fields.items() if k in TRAIN_FIELDS}
         data, train = DataConfig(**data), TrainConfig(**train)
@@ -110,15 +125,25 @@ def load_config(source: str | Path | dict) -> SweepConfig:
     else:
         path = Path(source)
         try:
-            text = path.read_text()
+            text = path.read_bytes().decode("utf-8")
         except OSError as err:
             raise ConfigError(
                 f"config: cannot read {str(path)!r} ({err.strerror or err})"
+            ) from None
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"config: {str(path)!r} is not UTF-8 text (a TOML file is); give the sweep "
+                "config file"
             ) from None
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"config: {path} is not valid TOML ({err})") from None
+        if not raw:
+            raise ConfigError(
+                f"config: {str(path)!r} is empty; give at least one of [data], [train], "
+                "[grid] (an empty file would run the whole default sweep)"
+            )
 
     _check_keys(raw, _TOP_KEYS, "")
     name = raw.get("name", "sweep")
@@ -128,11 +153,15 @@ def load_config(source: str | Path | dict) -> SweepConfig:
     if not isinstance(description, str):
         raise ConfigError(f"description: expected a string, got {description!r}")
     seeds = raw.get("seeds", 1)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ConfigError(f"seeds: must be an integer >= 1, got {seeds!r}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= RUNS_MAX:
+        raise ConfigError(f"seeds: must be an integer in [1, {RUNS_MAX:.0e}], got {show(seeds)}")
     base_seed = raw.get("base_seed", 0)
-    if isinstance(base_seed, bool) or not isinstance(base_seed, int) or base_seed < 0:
-        raise ConfigError(f"base_seed: must be an integer >= 0, got {base_seed!r}")
+    top = SEED_MAX + 1 - seeds  # seed keys base_seed .. base_seed + seeds - 1 are 32-bit
+    if isinstance(base_seed, bool) or not isinstance(base_seed, int) or not 0 <= base_seed <= top:
+        raise ConfigError(
+            f"base_seed: must be an integer in [0, {top}] (2^32 - seeds: seeds are 32-bit), "
+            f"got {show(base_seed)}"
+        )
 
     data, train, grid_raw = _table(raw, "data"), _table(raw, "train"), _table(raw, "grid")
     sweep = _table(raw, "sweep")
@@ -153,6 +182,12 @@ def load_config(source: str | Path | dict) -> SweepConfig:
         if len(set(values)) != len(values):
             raise ConfigError(f"grid.{key}: repeated values {values!r}")
         grid[key] = tuple(values)
+    cells = math.prod(len(values) for values in grid.values())
+    if cells * seeds > RUNS_MAX:
+        raise ConfigError(
+            f"seeds: {show(cells)} cells × {show(seeds)} seeds = {show(cells * seeds)} runs, "
+            f"above the maximum {RUNS_MAX:.0e} per sweep; use fewer seeds or split the grid"
+        )
 
     config = SweepConfig(
         name=name,
@@ -175,10 +210,11 @@ def _validate_cells(config: SweepConfig):
             config.configs(cell)
         except ConfigError as err:
             key = str(err).split(":", 1)[0]
+            data_keys, train_keys = DATA_FIELDS + DATA_COORDINATES, TRAIN_FIELDS + TRAIN_COORDINATES
             section = (
                 "grid."
                 if key in cell
-                else ("data." if key in DATA_FIELDS else "train." if key in TRAIN_FIELDS else "")
+                else ("data." if key in data_keys else "train." if key in train_keys else "")
             )
             where = ", ".join(f"{k}={v}" for k, v in cell.items())
             raise ConfigError(

@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from w2s_jax.model.config import ConfigError
+from w2s_jax.sweeping.places import check_writable_dir
 
 __all__ = [
     "Store",
@@ -163,6 +164,7 @@ class Store:
         """Refuse a directory that holds other things or another config, unless `force`."""
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--out: {str(self.root)!r} exists and is not a directory")
+        check_writable_dir(self.root, "--out")
         if force or not self.root.exists() or not self._contents():
             return
         manifest = self.root / MANIFEST
