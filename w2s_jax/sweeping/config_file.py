@@ -37,15 +37,11 @@ NUMERIC_FIELDS = tuple(
     k for k in DATA_FIELDS + TRAIN_FIELDS if k not in set(STRING_FIELDS) | {"p_e"}
 )
 _TOP_KEYS = {"name", "seeds", "base_seed", "description", "data", "train", "grid", "sweep"}
-<<<<<<< HEAD
 _SWEEP_KEYS = {"chunk_size", "max_tiers", "lanes"}
-=======
-_SWEEP_KEYS = {"chunk_size", "max_tiers"}
 #: The most runs (cells × seeds) one sweep may plan: its run list lives in memory.
 RUNS_MAX = 10**7
 #: The largest seed: `jax.random.key` and `fold_in` take 32-bit unsigned seeds.
 SEED_MAX = 2**32 - 1
->>>>>>> valid
 
 
 @dataclasses.dataclass(frozen=True)
