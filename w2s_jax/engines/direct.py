@@ -26,7 +26,15 @@ __all__ = ["train_strong_direct"]
 
 
 def train_strong_direct(
-    static: Static, params: Params, train: Data, test: Data, pseudo_labels, mask, W0, key=None
+    static: Static,
+    params: Params,
+    train: Data,
+    test: Data,
+    pseudo_labels,
+    mask,
+    W0,
+    key=None,
+    teacher_test=None,
 ) -> dict:
     """Strong training (SPEC §3 step 3) on `W` itself; returns the records of `scan_records`.
 
@@ -75,6 +83,7 @@ def train_strong_direct(
             gamma=gamma,
             rho=rho,
             a=a,
+            teacher_test=teacher_test,
         )
 
     return scan_records(static, (W0, a0) if trained else W0, optimizer, gd_step, measure)

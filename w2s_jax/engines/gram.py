@@ -118,11 +118,14 @@ def train_strong_gram(
     mask,
     W0: Float[Array, "2 m d"],
     key=None,
+    teacher_test=None,
 ) -> dict:
     """The Gram engine on sampled noise: the same records as the direct engine."""
     check_optimizer(static)
     gram = gram_from_noise(train.noise, test.noise, W0, static.signal_dims)
-    return train_in_gram(static, params, train, test, pseudo_labels, mask, gram, key)
+    return train_in_gram(
+        static, params, train, test, pseudo_labels, mask, gram, key, teacher_test=teacher_test
+    )
 
 
 def train_in_gram(
@@ -134,6 +137,7 @@ def train_in_gram(
     mask,
     gram: NoiseGram,
     key=None,
+    teacher_test=None,
 ) -> dict:
     """Strong training (SPEC §3 step 3) in the coefficients `(A, C)`: `~4·m·n_max²` flops a step.
 
@@ -217,6 +221,7 @@ def train_in_gram(
             gamma=gamma,
             rho=rho,
             a=a0 if a is None else a,
+            teacher_test=teacher_test,
         )
 
     two, m = gram.filters_signal.shape[:2]

@@ -30,6 +30,7 @@ from w2s_jax.model.config import Params, Static
 from w2s_jax.model.networks import HIGHEST
 from w2s_jax.training.pipeline import sample_all, train_weak
 from w2s_jax.training.rules import predict
+from w2s_jax.training.teacher import teach
 
 __all__ = ["noise_norm_sq", "limit_gram", "run_limit"]
 
@@ -69,17 +70,23 @@ def run_limit(static: Static, params: Params, key: PRNGKeyArray, mask):
     dtype = jnp.dtype(static.dtype)
     k = static.signal_dims
     weak_set, train, test = sample_all(static._replace(d=k), params, key)
-    # The weak model's own noise: orthogonal vectors of norm s, one coordinate each.
-    s = jnp.sqrt(noise_norm_sq(static, params)).astype(dtype)
-    weak_noise = s * jnp.eye(static.n_wk, dtype=dtype)
-    weak_sums = jnp.concatenate([weak_set.X.sum(axis=1), weak_noise], axis=1)
-    weak_static = static._replace(d=weak_sums.shape[1])
-    w = train_weak(weak_static, params, weak_set._replace(X=weak_sums[:, None, :])).w
 
-    def teacher(data):  # no noise direction of the teacher reaches a fresh sample
-        return predict(jnp.dot(data.X.sum(axis=1), w[:k], precision=HIGHEST))
+    def trained():
+        # The weak model's own noise: orthogonal vectors of norm s, one coordinate each.
+        s = jnp.sqrt(noise_norm_sq(static, params)).astype(dtype)
+        weak_noise = s * jnp.eye(static.n_wk, dtype=dtype)
+        weak_sums = jnp.concatenate([weak_set.X.sum(axis=1), weak_noise], axis=1)
+        weak_static = static._replace(d=weak_sums.shape[1])
+        w = train_weak(weak_static, params, weak_set._replace(X=weak_sums[:, None, :])).w
 
-    pseudo_labels, weak_test_pred = teacher(train), teacher(test)
+        def teacher(data):  # no noise direction of the teacher reaches a fresh sample
+            return predict(jnp.dot(data.X.sum(axis=1), w[:k], precision=HIGHEST))
+
+        return teacher(train), teacher(test)
+
+    pseudo_labels, weak_test_pred = teach(static, key, train, test, trained)
     gram = limit_gram(static, params, key)
-    records = train_in_gram(static, params, train, test, pseudo_labels, mask, gram, key)
+    records = train_in_gram(
+        static, params, train, test, pseudo_labels, mask, gram, key, teacher_test=weak_test_pred
+    )
     return train, test, pseudo_labels, weak_test_pred, records

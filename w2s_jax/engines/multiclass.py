@@ -27,7 +27,13 @@ from w2s_jax.model.multiclass import (
 from w2s_jax.model.networks import HIGHEST, output_scale_factor
 from w2s_jax.training.batches import batch_key, descent_step
 from w2s_jax.training.pipeline import draw_sets, sampler_args
-from w2s_jax.training.records import Trajectory, masked_mean, scan_records, signal_components
+from w2s_jax.training.records import (
+    Trajectory,
+    imitation,
+    masked_mean,
+    scan_records,
+    signal_components,
+)
 from w2s_jax.training.rules import make_optimizer, make_strong_optimizer, mean_loss
 
 __all__ = ["run_classes", "cross_entropy", "sample_all_classes", "train_weak_classes"]
@@ -68,11 +74,12 @@ def train_weak_classes(static: Static, params: Params, data: Data) -> ClassesLin
 
 
 def _record(static, train, test, pseudo, mask, train_logits, test_logits, loss, finite, delta,
-            signals, a):  # fmt: skip
+            signals, a, teacher_test):  # fmt: skip
     """The metrics of `training.records.record`, for K classes (class 0 plays `+1`)."""
     K, k = static.n_classes, 2 * static.n_classes
     dtype = test_logits.dtype
-    test_correct = (predict_class(test_logits) == test.y).astype(dtype)
+    test_pred = predict_class(test_logits)
+    test_correct = (test_pred == test.y).astype(dtype)
     train_pred = predict_class(train_logits)
     wrong, right = mask & (pseudo != train.y), mask & (pseudo == train.y)
     gamma = signal_components(delta[..., :k], signals)  # (K, m, 2K)
@@ -102,6 +109,7 @@ def _record(static, train, test, pseudo, mask, train_logits, test_logits, loss, 
         a_min_neg=a[1:].min(),
         finite=finite,
         gamma=gamma,
+        imitation=imitation(test_pred, teacher_test, test, dtype),
     )
 
 
@@ -116,7 +124,8 @@ def run_classes(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory
     weak_set, train, test = sample_all_classes(static, params, key)
     weak = train_weak_classes(static, params, weak_set)
     pseudo = predict_class(weak(train.X))
-    weak_test_correct = (predict_class(weak(test.X)) == test.y).astype(dtype)
+    weak_test_pred = predict_class(weak(test.X))
+    weak_test_correct = (weak_test_pred == test.y).astype(dtype)
 
     W0 = params.sigma_0 * jax.random.normal(
         jax.random.fold_in(key, 3), (K, static.m, static.d), dtype
@@ -145,7 +154,7 @@ def run_classes(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory
         test_logits = network(weights).split_patch_logits(test_signal, test.noise)
         finite = jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(W)) & jnp.all(jnp.isfinite(a))
         return _record(static, train, test, pseudo, mask, train_logits, test_logits,
-                       train_loss, finite, W - W0, signals, a)  # fmt: skip
+                       train_loss, finite, W - W0, signals, a, weak_test_pred)  # fmt: skip
 
     records = scan_records(static, (W0, a0) if trained else W0, optimizer, gd_step, measure)
     return Trajectory(
@@ -153,5 +162,8 @@ def run_classes(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory
         weak_test_acc_hard=masked_mean(weak_test_correct, test.category == HARD),
         pseudo_label_acc=masked_mean((pseudo == train.y).astype(dtype), mask),
         n_wrong_pseudo=jnp.sum(mask & (pseudo != train.y)),
+        weak_test_acc_easy=masked_mean(weak_test_correct, test.category == EASY),
+        weak_test_acc_both=masked_mean(weak_test_correct, test.category == BOTH),
+        teacher_rule_share=jnp.asarray(jnp.nan, dtype),  # (y, eps) groups are binary notions
         **records,
     )

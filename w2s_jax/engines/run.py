@@ -23,10 +23,11 @@ from w2s_jax.engines.limit import run_limit
 from w2s_jax.engines.multiclass import run_classes
 from w2s_jax.engines.wishart import run_wishart
 from w2s_jax.model.config import Params, Static, check_dtype_enabled
-from w2s_jax.model.data import HARD
+from w2s_jax.model.data import BOTH, EASY, HARD
 from w2s_jax.training.pipeline import init_filters, sample_all, train_weak
 from w2s_jax.training.records import Trajectory, masked_mean
 from w2s_jax.training.rules import predict
+from w2s_jax.training.teacher import category_accuracy, rule_share, teach
 
 __all__ = ["run", "run_key"]
 
@@ -51,12 +52,17 @@ def run(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
         train, test, pseudo_labels, weak_test_pred, records = path(static, params, key, mask)
     else:
         weak_set, train, test = sample_all(static, params, key)
-        weak = train_weak(static, params, weak_set)
-        pseudo_labels = predict(weak(train.X))
-        weak_test_pred = predict(weak(test.X))
+
+        def trained():
+            weak = train_weak(static, params, weak_set)
+            return predict(weak(train.X)), predict(weak(test.X))
+
+        pseudo_labels, weak_test_pred = teach(static, key, train, test, trained)
         W0 = init_filters(static, params, key)
         strong = train_strong_gram if engine == "gram" else train_strong_direct
-        records = strong(static, params, train, test, pseudo_labels, mask, W0, key)
+        records = strong(
+            static, params, train, test, pseudo_labels, mask, W0, key, teacher_test=weak_test_pred
+        )
     weak_test_correct = (weak_test_pred == test.y).astype(dtype)
 
     return Trajectory(
@@ -64,6 +70,9 @@ def run(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
         weak_test_acc_hard=masked_mean(weak_test_correct, test.category == HARD),
         pseudo_label_acc=masked_mean((pseudo_labels == train.y).astype(dtype), mask),
         n_wrong_pseudo=jnp.sum(mask & (pseudo_labels != train.y)),
+        weak_test_acc_easy=category_accuracy(weak_test_pred, test, EASY, dtype),
+        weak_test_acc_both=category_accuracy(weak_test_pred, test, BOTH, dtype),
+        teacher_rule_share=rule_share(weak_test_pred, test, dtype),
         **records,
     )
 

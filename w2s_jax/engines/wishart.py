@@ -19,6 +19,7 @@ from w2s_jax.model.config import Params, Static
 from w2s_jax.model.networks import HIGHEST
 from w2s_jax.training.pipeline import sample_all, train_weak
 from w2s_jax.training.rules import predict
+from w2s_jax.training.teacher import teach
 
 __all__ = [
     "NoiseCoordinates",
@@ -143,17 +144,18 @@ def run_wishart(static: Static, params: Params, key: PRNGKeyArray, mask, coords=
     if coords is None:
         coords = sample_noise_coordinates(static, params, key)
 
-    weak_sums = jnp.concatenate([weak_set.X.sum(axis=1), coords.weak], axis=1)
-    weak_static = static._replace(d=weak_sums.shape[1])
-    w = train_weak(weak_static, params, weak_set._replace(X=weak_sums[:, None, :])).w
+    def trained():
+        weak_sums = jnp.concatenate([weak_set.X.sum(axis=1), coords.weak], axis=1)
+        weak_static = static._replace(d=weak_sums.shape[1])
+        w = train_weak(weak_static, params, weak_set._replace(X=weak_sums[:, None, :])).w
 
-    def weak_logits(data, noise):
-        return (
-            jnp.dot(data.X.sum(axis=1), w[:k], precision=HIGHEST) + cross(noise, w[None, k:])[:, 0]
-        )
+        def weak_logits(data, noise):
+            signal = jnp.dot(data.X.sum(axis=1), w[:k], precision=HIGHEST)
+            return signal + cross(noise, w[None, k:])[:, 0]
 
-    pseudo_labels = predict(weak_logits(train, coords.train))
-    weak_test_pred = predict(weak_logits(test, coords.test))
+        return predict(weak_logits(train, coords.train)), predict(weak_logits(test, coords.test))
+
+    pseudo_labels, weak_test_pred = teach(static, key, train, test, trained)
 
     two_m = coords.filters.shape[0]
     gram = NoiseGram(
@@ -163,5 +165,7 @@ def run_wishart(static: Static, params: Params, key: PRNGKeyArray, mask, coords=
         filters_test=cross(coords.filters, coords.test).reshape(2, two_m // 2, -1),
         filters_signal=coords.filters_signal,
     )
-    records = train_in_gram(static, params, train, test, pseudo_labels, mask, gram, key)
+    records = train_in_gram(
+        static, params, train, test, pseudo_labels, mask, gram, key, teacher_test=weak_test_pred
+    )
     return train, test, pseudo_labels, weak_test_pred, records

@@ -196,6 +196,10 @@ GRAM_NOISES = ("sampled", "wishart")
 GRAM_OPTIMIZERS = ("sgd", "momentum")
 #: The output weights `a_{s,r}`: fixed at `±scale` (SPEC §2) or trained (SPEC §9).
 SECOND_LAYERS = ("fixed", "trained")
+#: Who labels the student's data: the weak model trained on the cell's distribution, or a
+#: fixed oracle (`training.teacher`) whose hard-only labels are a coin or a rule (`eps`).
+TEACHERS = ("trained", "oracle")
+HARD_LABELS = ("coin", "rule")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +236,8 @@ class TrainConfig:
     batch_size: int = 0
     second_layer: str = "fixed"
     eta_a: float | None = None
+    teacher: str = "trained"
+    hard_labels: str = "coin"
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -277,6 +283,8 @@ class TrainConfig:
         # Beyond the theorems (SPEC §9): 0 is full batch; a batch larger than n_st is all of it.
         set_("batch_size", _check_int("batch_size", self.batch_size, 0, N_ST_MAX))
         _check_choice("second_layer", self.second_layer, SECOND_LAYERS)
+        _check_choice("teacher", self.teacher, TEACHERS)
+        _check_choice("hard_labels", self.hard_labels, HARD_LABELS)
         eta_a = self.eta if self.eta_a is None else self.eta_a
         # eta_a = 0 freezes a trained second layer: the fixed model, as a point of an eta_a axis.
         set_("eta_a", _check_float("eta_a", eta_a, low=0.0, high=math.inf))
@@ -299,6 +307,8 @@ STRING_FIELDS = (
     "gram_noise",
     "dtype",
     "second_layer",
+    "teacher",
+    "hard_labels",
 )
 
 
@@ -348,6 +358,8 @@ class Static(NamedTuple):
     signal_dims: int = 4
     minibatch: bool = False
     second_layer: str = "fixed"
+    teacher: str = "trained"
+    hard_labels: str = "coin"
     n_classes: int = 2
     dataset: str = "synthetic"
     digit_classes: str = "01/67"
@@ -380,6 +392,8 @@ INTEGER_PARAMS = ("n_st", "batch_size")
 
 def check_compatible(data: DataConfig, train: TrainConfig) -> None:
     """Refuse switch combinations that no engine runs: K > 2 classes train in `R^d` only."""
+    if data.n_classes > 2 and train.teacher != "trained":
+        raise ConfigError(f"teacher: n_classes > 2 supports only 'trained', got {train.teacher!r}")
     if data.n_classes > 2 and train.engine == "limit":
         raise ConfigError(
             f"engine: n_classes > 2 runs on the 'direct' engine only, got 'limit' with "
@@ -448,6 +462,8 @@ def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) ->
         gram_noise=train.gram_noise,
         minibatch=train.batch_size > 0,
         second_layer=train.second_layer,
+        teacher=train.teacher,
+        hard_labels=train.hard_labels,
         n_classes=data.n_classes,
         signal_dims=digits.DIGIT_PIXELS if data.dataset == "digits" else 2 * data.n_classes,
         dataset=data.dataset,

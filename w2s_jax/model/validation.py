@@ -20,10 +20,12 @@ from w2s_jax.model.config import (
     DATASETS,
     ENGINES,
     GRAM_NOISES,
+    HARD_LABELS,
     MAX_CLASSES,
     N_ST_MAX,
     OPTIMIZERS,
     SECOND_LAYERS,
+    TEACHERS,
     TRAIN_FIELDS,
     ConfigError,
     show,
@@ -86,6 +88,8 @@ RULES: dict[str, Rule] = dict(
     batch_size=Rule("int", 0, N_ST_MAX),
     second_layer=Rule("choice", choices=SECOND_LAYERS),
     eta_a=Rule("float", 0.0, optional=True),
+    teacher=Rule("choice", choices=TEACHERS),
+    hard_labels=Rule("choice", choices=HARD_LABELS),
 )
 assert set(RULES) == set(DATA_FIELDS + TRAIN_FIELDS)
 _COORDINATE = _POSITIVE

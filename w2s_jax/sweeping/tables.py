@@ -28,7 +28,9 @@ def summarize(steps, traj: Trajectory) -> dict[str, np.ndarray]:
     """Final and best accuracies, the best step and the status of each run.
 
     `best_step` is the first recorded step with the highest test accuracy. A run whose
-    loss or weights became non-finite at any record point has status `diverged`.
+    loss or weights became non-finite at any record point has status `diverged`. The gain
+    over the teacher is the test accuracy minus the teacher's (`gain_best`, `gain_final`);
+    `imitation_*` is the student's agreement with the teacher on hard-only test points.
     """
     steps = np.asarray(steps)
     test_acc = np.asarray(traj.test_acc)
@@ -36,15 +38,22 @@ def summarize(steps, traj: Trajectory) -> dict[str, np.ndarray]:
     safe = np.where(np.isfinite(test_acc), test_acc, -np.inf)
     best = safe.argmax(axis=-1)
     best_acc = np.take_along_axis(safe, best[..., None], axis=-1)[..., 0]
+    best_acc = np.where(np.isfinite(best_acc), best_acc, np.nan)
+    weak = np.asarray(traj.weak_test_acc)
+    imitation = np.asarray(traj.imitation)
     return dict(
-        weak_test_acc=np.asarray(traj.weak_test_acc),
+        weak_test_acc=weak,
         pseudo_label_acc=np.asarray(traj.pseudo_label_acc),
         final_test_acc=test_acc[..., -1],
         final_train_acc_pseudo=np.asarray(traj.train_acc_pseudo)[..., -1],
         final_train_acc_true=np.asarray(traj.train_acc_true)[..., -1],
-        best_test_acc=np.where(np.isfinite(best_acc), best_acc, np.nan),
+        best_test_acc=best_acc,
         best_step=steps[best],
         status=np.where(finite, "ok", "diverged"),
+        gain_best=best_acc - weak,
+        gain_final=test_acc[..., -1] - weak,
+        imitation_best=np.take_along_axis(imitation, best[..., None], axis=-1)[..., 0],
+        imitation_final=imitation[..., -1],
     )
 
 
@@ -88,7 +97,9 @@ def chunk_tables(
     columns["eta_over_max"] = columns["eta"] / columns["eta_max"]
     parameters = dict(columns)
     columns |= summary
-    columns["weak_test_acc_hard"] = host["weak_test_acc_hard"]
+    for name in ("weak_test_acc_easy", "weak_test_acc_hard", "weak_test_acc_both"):
+        columns[name] = host[name]
+    columns["teacher_rule_share"] = host["teacher_rule_share"]
     columns["n_wrong_pseudo"] = host["n_wrong_pseudo"].astype(np.int64)
     records = len(steps)
     trajectories = {k: np.repeat(v, records) for k, v in parameters.items()}

@@ -23,6 +23,7 @@ __all__ = [
     "Trajectory",
     "RECORD_FIELDS",
     "masked_mean",
+    "imitation",
     "record",
     "scan_records",
     "segment_lengths",
@@ -40,6 +41,8 @@ class Trajectory(NamedTuple):
     branch that the pseudo-label rewards). `a_mean_pos` / `a_min_pos` (`_neg`): the mean and
     the minimum over `r` of the sign-aligned output weights `a_{s,r}` of the `+1` (`-1`)
     branch; constant at the output scale unless the second layer is trained (SPEC §9).
+    `imitation`: the student's agreement with the teacher's labels on hard-only test points.
+    `weak_test_acc_*` and `teacher_rule_share` describe the teacher (`training.teacher`).
     """
 
     weak_test_acc: Float[Array, ""]
@@ -65,6 +68,10 @@ class Trajectory(NamedTuple):
     a_min_neg: Float[Array, " R"]
     finite: Bool[Array, " R"]
     gamma: Float[Array, "R 2 m 4"]
+    imitation: Float[Array, " R"]
+    weak_test_acc_easy: Float[Array, ""]
+    weak_test_acc_both: Float[Array, ""]
+    teacher_rule_share: Float[Array, ""]
 
 
 #: Per-record scalar columns of a Trajectory (the trajectories.parquet metrics).
@@ -86,6 +93,7 @@ RECORD_FIELDS = (
     "a_mean_neg",
     "a_min_pos",
     "a_min_neg",
+    "imitation",
 )
 
 
@@ -147,6 +155,7 @@ def record(
     gamma,
     rho,
     a,
+    teacher_test=None,
 ) -> dict:
     """The metrics of one record point, common to every engine.
 
@@ -156,8 +165,10 @@ def record(
         gamma: `(2, m, 4)` signal components of `W - W(0)`.
         rho: `(2, m, n_max)` noise components `<w_{s,r} - w_{s,r}(0), xi_i> / |xi_i|^2`.
         a: `(2, m)` sign-aligned output weights.
+        teacher_test: `(n_test,)` the teacher's labels of the test set (for `imitation`).
     """
-    test_correct = (predict(test_logits) == test.y).astype(test_logits.dtype)
+    test_pred = predict(test_logits)
+    test_correct = (test_pred == test.y).astype(test_logits.dtype)
     train_pred = predict(train_logits)
     wrong = mask & (pseudo_labels != train.y)
     right = mask & (pseudo_labels == train.y)
@@ -185,4 +196,13 @@ def record(
         a_min_neg=a[1].min(),
         finite=finite,
         gamma=gamma,
+        imitation=imitation(test_pred, teacher_test, test, dtype),
     )
+
+
+def imitation(student_test_pred, teacher_test, test: Data, dtype):
+    """Agreement of the student with the teacher on hard-only test points (NaN without one)."""
+    if teacher_test is None:
+        return jnp.asarray(jnp.nan, dtype)
+    agree = (student_test_pred == teacher_test).astype(dtype)
+    return masked_mean(agree, test.category == HARD)

@@ -1,0 +1,70 @@
+"""The teacher that labels the student's data (SPEC §3 step 2), and what is measured of it.
+
+`teacher = "trained"` is the weak model trained on the cell's own distribution: it moves
+with every coordinate of a phase plane. `teacher = "oracle"` is held fixed instead: right on
+easy-only and both-signal samples and, on hard-only samples, as `hard_labels` says:
+
+- `"coin"`: an independent fair coin per sample, so its wrong labels carry no feature and
+  can only be memorized;
+- `"rule"`: the hard patch's polarity `eps`, a fixed function of the input (`x1 = x2 =
+  eps·nu_y`), so its wrong labels can be learned through the hard feature.
+
+Both are right on half the hard-only samples in expectation: accuracy `1 - p_h/2`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from w2s_jax.model.config import Static
+from w2s_jax.model.data import HARD, Data
+from w2s_jax.training.records import masked_mean
+
+__all__ = ["TEACHER_STREAM", "oracle_labels", "rule_share", "category_accuracy", "teach"]
+
+#: `fold_in` index of the coin teacher's flips; set `s` (1 strong, 2 test) folds in again.
+TEACHER_STREAM = 6
+
+
+def oracle_labels(static: Static, data: Data, key, set_index: int):
+    """The oracle's labels of `data` in {+1, -1}; flip `i` of set `set_index` depends only on
+    the run key and `i` (so padded sizes and tiers share it)."""
+    if static.hard_labels == "rule":
+        hard = data.eps
+    else:
+        stream = jax.random.fold_in(jax.random.fold_in(key, TEACHER_STREAM), set_index)
+        flips = jax.vmap(lambda i: jax.random.bernoulli(jax.random.fold_in(stream, i)))(
+            jnp.arange(data.y.shape[0])
+        )
+        hard = jnp.where(flips, 1, -1)
+    return jnp.where(data.category == HARD, hard, data.y).astype(data.y.dtype)
+
+
+def rule_share(labels, data: Data, dtype):
+    """The share of the teacher's hard-only labels fixed by the hard patch `(y, eps)`: over
+    the four groups of hard-only samples, the share of each group's majority label, weighted
+    by group size (1/2 for a coin, 1 for a function of the patch)."""
+    hard = data.category == HARD
+    total = jnp.zeros((), dtype)
+    for y in (-1, 1):
+        for eps in (-1, 1):
+            group = hard & (data.y == y) & (data.eps == eps)
+            plus = jnp.sum(group & (labels == 1)).astype(dtype)
+            minus = jnp.sum(group & (labels == -1)).astype(dtype)
+            total = total + jnp.maximum(plus, minus)
+    return total / jnp.sum(hard).astype(dtype)
+
+
+def category_accuracy(labels, data: Data, category: int, dtype):
+    """The teacher's accuracy on one category of `data`."""
+    return masked_mean((labels == data.y).astype(dtype), data.category == category)
+
+
+def teach(static: Static, key, train: Data, test: Data, trained):
+    """`(pseudo_labels, teacher_test)`: the labels of the student's training set and of the
+    test set, from the oracle, or from `trained()` (which trains the weak model: the oracle
+    never does)."""
+    if static.teacher == "oracle":
+        return oracle_labels(static, train, key, 1), oracle_labels(static, test, key, 2)
+    return trained()
