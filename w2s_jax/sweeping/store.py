@@ -25,7 +25,6 @@ from typing import Any
 import pandas as pd
 
 from w2s_jax.model.config import ConfigError
-from w2s_jax.sweeping.places import check_writable_dir
 
 __all__ = [
     "Store",
@@ -90,7 +89,10 @@ class Store:
         self.parts = self.root / PARTS
 
     def check(self, config: dict, force: bool = False) -> None:
-        """Refuse a directory that holds other things or another config, unless `force`."""
+        """Refuse a directory that holds other things or another config, unless `force`,
+        and one that cannot be created or written."""
+        from w2s_jax.sweeping.places import check_writable_dir
+
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--out: {str(self.root)!r} exists and is not a directory")
         check_writable_dir(self.root, "--out")
