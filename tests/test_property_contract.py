@@ -2,7 +2,8 @@
 invalid values alike) end in exit 0 with the complete printed result, or in exit 2 with one
 line on stderr that names a key, no traceback, no warning and nothing written.
 
-`W2S_PROPERTY_EXAMPLES=500` draws more examples than the default.
+`W2S_PROPERTY_EXAMPLES=500` draws more examples than the default (500 for `w2s run` and 100
+for `w2s sweep`, run with three seeds on the final tree: no failure).
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from w2s_jax.cli.main import main
 from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS
 from w2s_jax.model.coordinates import COORDINATES, DATA_COORDINATES
 
-EXAMPLES = int(os.environ.get("W2S_PROPERTY_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("W2S_PROPERTY_EXAMPLES", "25"))
 #: A valid tiny run: sizes small enough that it compiles and runs in a second or two.
 BASE = dict(
     data=dict(d=16, p_h=0.3, p_b=0.4),
@@ -128,6 +129,7 @@ def test_run_obeys_the_contract(case):
             warnings.simplefilter("error", RuntimeWarning)
             code = main(["run", str(config), "--save", str(save), *flags])
         err = stderr.getvalue()
+        event(f"exit {code}")
         assert "Traceback" not in err, (text, flags, err)
         if code == 0:
             assert "final test accuracy" in stdout.getvalue() and "step" in stdout.getvalue()
@@ -138,3 +140,32 @@ def test_run_obeys_the_contract(case):
             assert len(lines) == 1 and lines[0].startswith("w2s run: error: "), (text, flags, err)
             assert _names_a_key(lines[0]), (text, flags, err)
             assert not any(out.iterdir()), (text, flags)
+
+
+@settings(
+    max_examples=max(1, EXAMPLES // 5),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(cases())
+def test_sweep_obeys_the_contract(case):
+    text, _ = case  # the flags are those of `w2s run`
+    with tempfile.TemporaryDirectory() as tmp:
+        config, out = Path(tmp) / "c.toml", Path(tmp) / "out"
+        config.write_text(text)
+        stdout, stderr = io.StringIO(), io.StringIO()
+        quiet = contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr)
+        with quiet[0], quiet[1], warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            code = main(["sweep", str(config), "--out", str(out), "--quiet"])
+        err = stderr.getvalue()
+        event(f"exit {code}")
+        assert "Traceback" not in err, (text, err)
+        if code == 0:
+            assert (out / "summary.parquet").exists() and (out / "manifest.json").exists()
+        else:
+            assert code == 2, (text, code, err)
+            lines = err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("w2s sweep: error: "), (text, err)
+            assert _names_a_key(lines[0]), (text, err)
+            assert not out.exists(), text

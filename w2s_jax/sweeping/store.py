@@ -37,7 +37,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from w2s_jax.model.config import ConfigError
-from w2s_jax.sweeping.places import check_writable_dir
 
 __all__ = [
     "Store",
@@ -161,7 +160,10 @@ class Store:
         self._lock = _Lock(self.root / LOCK)
 
     def check(self, config: dict, force: bool = False) -> None:
-        """Refuse a directory that holds other things or another config, unless `force`."""
+        """Refuse a directory that holds other things or another config, unless `force`,
+        and one that cannot be created or written."""
+        from w2s_jax.sweeping.places import check_writable_dir
+
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--out: {str(self.root)!r} exists and is not a directory")
         check_writable_dir(self.root, "--out")
