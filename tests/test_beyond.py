@@ -8,19 +8,20 @@ import jax
 import numpy as np
 import pytest
 
-from tests._golden import PATH, golden_runs
+from tests._golden import PATH, golden_runs, machine_path
 
 
-@pytest.fixture(scope="module")
-def golden():
-    return dict(np.load(PATH))
-
-
-def test_defaults_reproduce_the_golden_runs_bit_for_bit(golden):
+def test_defaults_reproduce_the_golden_runs_bit_for_bit():
     now = golden_runs()
+    own = machine_path()
+    exact = own.exists()
+    golden = dict(np.load(own if exact else PATH))
     assert set(golden) <= set(now)
     for name, value in golden.items():
-        np.testing.assert_array_equal(now[name], value, err_msg=name)
+        if exact or not np.issubdtype(value.dtype, np.floating):
+            np.testing.assert_array_equal(now[name], value, err_msg=name)
+        else:  # another processor: float32 rounding apart
+            np.testing.assert_allclose(now[name], value, rtol=2e-5, atol=2e-6, err_msg=name)
 
 
 # --- shared tiny runs -------------------------------------------------------------------
