@@ -35,6 +35,7 @@ from w2s_jax.training.records import (
     signal_components,
 )
 from w2s_jax.training.rules import make_optimizer, make_strong_optimizer, mean_loss
+from w2s_jax.training.teacher import rule_share
 
 __all__ = ["run_classes", "cross_entropy", "sample_all_classes", "train_weak_classes"]
 
@@ -164,6 +165,6 @@ def run_classes(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory
         n_wrong_pseudo=jnp.sum(mask & (pseudo != train.y)),
         weak_test_acc_easy=masked_mean(weak_test_correct, test.category == EASY),
         weak_test_acc_both=masked_mean(weak_test_correct, test.category == BOTH),
-        teacher_rule_share=jnp.asarray(jnp.nan, dtype),  # (y, eps) groups are binary notions
+        teacher_rule_share=rule_share(weak_test_pred, test, dtype, K),
         **records,
     )

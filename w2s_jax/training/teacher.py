@@ -41,19 +41,19 @@ def oracle_labels(static: Static, data: Data, key, set_index: int):
     return jnp.where(data.category == HARD, hard, data.y).astype(data.y.dtype)
 
 
-def rule_share(labels, data: Data, dtype):
+def rule_share(labels, data: Data, dtype, n_classes: int = 2):
     """The share of the teacher's hard-only labels fixed by the hard patch `(y, eps)`: over
-    the four groups of hard-only samples, the share of each group's majority label, weighted
-    by group size (1/2 for a coin, 1 for a function of the patch)."""
-    hard = data.category == HARD
-    total = jnp.zeros((), dtype)
-    for y in (-1, 1):
-        for eps in (-1, 1):
-            group = hard & (data.y == y) & (data.eps == eps)
-            plus = jnp.sum(group & (labels == 1)).astype(dtype)
-            minus = jnp.sum(group & (labels == -1)).astype(dtype)
-            total = total + jnp.maximum(plus, minus)
-    return total / jnp.sum(hard).astype(dtype)
+    the groups of hard-only samples with one `(y, eps)`, the share of each group's majority
+    label, weighted by group size (1/2 for a binary coin, 1 for a function of the patch).
+
+    Binary labels are in {+1, -1}; with `n_classes > 2` they are class indices (class 0
+    plays `+1`, as everywhere in the K-class model).
+    """
+    index = (lambda v: (1 - v) // 2) if n_classes == 2 else (lambda v: v)
+    group = 2 * index(data.y) + (data.eps > 0)
+    counts = jnp.zeros((2 * n_classes, n_classes), dtype)
+    counts = counts.at[group, index(labels)].add((data.category == HARD).astype(dtype))
+    return counts.max(axis=1).sum() / jnp.sum(data.category == HARD).astype(dtype)
 
 
 def category_accuracy(labels, data: Data, category: int, dtype):
