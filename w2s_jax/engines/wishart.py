@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from w2s_jax.engines.gram import NoiseGram, check_optimizer, cross, train_in_gram
+from w2s_jax.engines.triangular import staircase_cross, staircase_gram
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.networks import HIGHEST
 from w2s_jax.training.pipeline import sample_all, train_weak
@@ -156,9 +157,10 @@ def run_wishart(static: Static, params: Params, key: PRNGKeyArray, mask, coords=
     weak_test_pred = predict(weak_logits(test, coords.test))
 
     two_m = coords.filters.shape[0]
+    lead = coords.train.shape[1] - coords.train.shape[0]  # n_wk + 2m columns before the train's
     gram = NoiseGram(
-        train=cross(coords.train, coords.train),
-        train_test=cross(coords.train, coords.test),
+        train=staircase_gram(coords.train, lead),
+        train_test=staircase_cross(coords.train, coords.test, lead),
         filters_train=cross(coords.filters, coords.train).reshape(2, two_m // 2, -1),
         filters_test=cross(coords.filters, coords.test).reshape(2, two_m // 2, -1),
         filters_signal=coords.filters_signal,
