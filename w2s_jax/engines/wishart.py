@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from w2s_jax.engines.gram import NoiseGram, check_optimizer, cross, train_in_gram
@@ -38,8 +39,14 @@ WISHART_STREAM = 4
 BLOCK = 128
 
 
-def block_normal(key: PRNGKeyArray, rows: int, cols: int, dtype=jnp.float32) -> Array:
-    """`N(0, 1)` entries; entry `(i, j)` depends on `key`, `i` and `j` only (not on the shape)."""
+def block_normal(
+    key: PRNGKeyArray, rows: int, cols: int, dtype=jnp.float32, lower: bool = False
+) -> Array:
+    """`N(0, 1)` entries; entry `(i, j)` depends on `key`, `i` and `j` only (not on the shape).
+
+    `lower=True` draws only the blocks on or below the block diagonal and leaves zeros above
+    it (half the draws of a square factor; the drawn entries are the same).
+    """
     n_rows, n_cols = -(-rows // BLOCK), -(-cols // BLOCK)
 
     def block(i, j):
@@ -47,9 +54,14 @@ def block_normal(key: PRNGKeyArray, rows: int, cols: int, dtype=jnp.float32) -> 
             jax.random.fold_in(jax.random.fold_in(key, i), j), (BLOCK, BLOCK), dtype
         )
 
-    blocks = jax.vmap(lambda i: jax.vmap(lambda j: block(i, j))(jnp.arange(n_cols)))(
-        jnp.arange(n_rows)
-    )
+    if lower:
+        i, j = np.tril_indices(n_rows, 0, n_cols)
+        drawn = jax.vmap(block)(jnp.asarray(i), jnp.asarray(j))
+        blocks = jnp.zeros((n_rows, n_cols, BLOCK, BLOCK), dtype).at[i, j].set(drawn)
+    else:
+        blocks = jax.vmap(lambda i: jax.vmap(lambda j: block(i, j))(jnp.arange(n_cols)))(
+            jnp.arange(n_rows)
+        )
     return blocks.transpose(0, 2, 1, 3).reshape(n_rows * BLOCK, n_cols * BLOCK)[:rows, :cols]
 
 
@@ -70,7 +82,7 @@ def bartlett_factor(key: PRNGKeyArray, n: int, dof, dtype=jnp.float32) -> Float[
     chi = jax.vmap(
         lambda i, f: jax.random.chisquare(jax.random.fold_in(k_diag, i), f, dtype=dtype)
     )(column, jnp.where(spans, df, 1.0))
-    lower = jnp.tril(block_normal(k_off, n, n, dtype), -1) * spans[None, :]
+    lower = jnp.tril(block_normal(k_off, n, n, dtype, lower=True), -1) * spans[None, :]
     return lower + jnp.diag(jnp.where(spans, jnp.sqrt(chi), 0.0))
 
 
