@@ -49,6 +49,10 @@ def test_bench_smoke_writes_every_field(tmp_path, capsys):
         for row in result["scaling"][axis]:
             assert set(row) >= MODE_FIELDS
     assert {p["engine"] for p in result["profile"]} == {"direct", "gram"}
+    (profile,) = result["wishart_profile"]
+    for part in ("run", "factor", "gram_blocks", "step", "noise_product", "evaluation"):
+        assert profile[part]["seconds"] >= 0, part
+    assert profile["run"]["share"] > 0 and profile["noise_product"]["share"] > 0
     cold = result["cold_start"]
     assert cold["runs"] == 2 and cold["loop"]["compiles"] == 2 and cold["sweep"]["compiles"] == 1
     assert cold["sweep"]["cache"] == ["miss"] and cold["sweep_cached"]["cache"] == ["hit"]

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from w2s_jax.bench import cold
+from w2s_jax.bench.wishart_profile import format_profile, profile_wishart
 from w2s_jax.engines.cost import engine_flops
 from w2s_jax.engines.run import run, run_key
 from w2s_jax.model.config import DATA_FIELDS, DataConfig, Params, Static, TrainConfig, split
@@ -57,6 +58,7 @@ class BenchSizes:
     matmul_n: int
     reps: int
     cold: dict  # the sweep config of the cold-start study (w2s_jax.bench.cold)
+    profile_smoke: bool = False  # the Wishart profile at tiny sizes (w2s_jax.bench.wishart_profile)
 
 
 # Small enough that a single run is a fraction of a millisecond of compute: the regime in
@@ -94,6 +96,7 @@ SMOKE = BenchSizes(
     matmul_n=128,
     reps=1,
     cold=cold.SMOKE_GRID,
+    profile_smoke=True,
 )
 
 
@@ -342,6 +345,8 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
             )
         )
 
+    log("where a Wishart run's time goes (w2s_jax.bench.wishart_profile)")
+    wishart_profile = profile_wishart(rate, sizes.profile_smoke, sizes.reps, log)
     log("cold start: the whole grid each way in a fresh process (w2s_jax.bench.cold)")
     cold_start = cold.cold_start(sizes.cold, log)
     ratio = lambda rows, b, a: rows[b]["cells_per_s"] / rows[a]["cells_per_s"]  # noqa: E731
@@ -372,6 +377,7 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
         scaling=dict(cells=cells, n_st=n_st, d=d, d_wishart=d_wishart),
         wishart_flatness=max(wishart_seconds) / min(wishart_seconds),
         profile=profile,
+        wishart_profile=wishart_profile,
         max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         cold_start=cold_start,
         total_seconds=time.perf_counter() - started,
@@ -426,4 +432,5 @@ def format_table(result: dict) -> str:
             f"| {p['engine']} | {p['cells']} | {p['setup_s']:.3f} | {p['step_s'] * 1e3:.2f} | "
             f"{p['main_product_s'] * 1e3:.2f} | {share} |"
         )
+    lines += ["", format_profile(result["wishart_profile"])]
     return "\n".join(lines) + "\n\n" + cold.format_cold(result["cold_start"])

@@ -7,9 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from w2s_jax.engines.triangular import staircase_flops
 from w2s_jax.model.config import GRAM_OPTIMIZERS, Static
 
-__all__ = ["ENGINES_USED", "engine_flops", "engine_used", "work_per_sample", "estimate_run_bytes"]
+__all__ = [
+    "ENGINES_USED",
+    "engine_flops",
+    "engine_used",
+    "run_flops",
+    "work_per_sample",
+    "estimate_run_bytes",
+]
 
 #: What `engine_used` returns: the direct engine, the Gram engine on sampled noise, or the
 #: Gram engine on the Wishart draw.
@@ -37,7 +45,7 @@ def engine_flops(static: Static) -> dict[str, float]:
     sampled_setup = 2.0 * (n * (n + nt) + 2 * m * (n + nt)) * d
     n1 = n_wk + 2 * m + n  # the Bartlett factor's side (engines.wishart)
     wishart_setup = (
-        2.0 * n * (n + nt) * n1  # train and train x test Gram blocks
+        sum(staircase_flops(n, n1, n1 - n, nt))  # train and train x test Gram blocks
         + 2.0 * 2 * m * (n + nt) * (n_wk + 2 * m)  # filters x (train, test)
         + 2.0 * 2 * n_wk * (n_wk + k) * static.T_wk  # weak training in span coordinates
         + 2.0 * (n + nt) * n_wk  # weak logits
@@ -73,6 +81,15 @@ def engine_used(static: Static) -> str:
     if static.gram_noise == "wishart":
         candidates["wishart"] = flops["gram_wishart"]
     return min(candidates, key=candidates.get)
+
+
+#: The `engine_flops` entry of each engine `engine_used` returns.
+_FLOPS_OF = dict(direct="direct", gram="gram_sampled", wishart="gram_wishart")
+
+
+def run_flops(static: Static) -> float:
+    """Analytic flops of one run with the engine it uses (a padded run costs its `n_max`)."""
+    return engine_flops(static)[_FLOPS_OF[engine_used(static)]]
 
 
 def work_per_sample(static: Static) -> tuple[float, int]:

@@ -159,13 +159,19 @@ def train_in_gram(
     a0 = initial_second_layer(static, dtype)
     batches = batch_key(key) if static.minibatch else None
 
-    def preactivations(coef, signal_patches, filters_noise, noise_gram):
+    def noise_product(C, noise_gram):
+        """`C G`: `<w_{s,r} - w_{s,r}(0), xi>` for every noise vector of `noise_gram`."""
+        return jnp.einsum("srj,jn->srn", C, noise_gram, precision=HIGHEST)
+
+    def preactivations(coef, signal_patches, filters_noise, noise_gram, product=None):
         """`<w_{s,r}, x_{i,p}>` as `(n, 2, m, 3)`, the layout of `ReLUCNN`."""
         A, C = coef
         signal_pre = jnp.einsum(
             "srk,npk->nsrp", gram.filters_signal + A, signal_patches, precision=HIGHEST
         )
-        noise_pre = filters_noise + jnp.einsum("srj,jn->srn", C, noise_gram, precision=HIGHEST)
+        if product is None:
+            product = noise_product(C, noise_gram)
+        noise_pre = filters_noise + product
         return jnp.concatenate([signal_pre, jnp.moveaxis(noise_pre, -1, 0)[..., None]], axis=-1)
 
     def logits_of(pre, a=None):
@@ -198,14 +204,16 @@ def train_in_gram(
     def measure(weights):
         coef, a = weights if trained else (weights, None)
         A, C = coef
+        # One pass over the training Gram serves the train logits and rho.
+        train_product = noise_product(C, gram.train)
         train_loss, train_logits = loss_of(
-            preactivations(coef, train_signal, gram.filters_train, gram.train), a
+            preactivations(coef, train_signal, gram.filters_train, gram.train, train_product), a
         )
         test_logits = logits_of(
             preactivations(coef, test_signal, gram.filters_test, gram.train_test), a
         )
         gamma = signal_components(A, signal_span)
-        rho = jnp.einsum("srj,jn->srn", C, gram.train, precision=HIGHEST) / noise_sq[None, None]
+        rho = train_product / noise_sq[None, None]
         finite = jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(A)) & jnp.all(jnp.isfinite(C))
         if trained:
             finite = finite & jnp.all(jnp.isfinite(a))

@@ -12,9 +12,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from w2s_jax.engines.gram import NoiseGram, check_optimizer, cross, train_in_gram
+from w2s_jax.engines.triangular import staircase_cross, staircase_gram
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.networks import HIGHEST
 from w2s_jax.training.pipeline import sample_all, train_weak
@@ -38,8 +40,14 @@ WISHART_STREAM = 4
 BLOCK = 128
 
 
-def block_normal(key: PRNGKeyArray, rows: int, cols: int, dtype=jnp.float32) -> Array:
-    """`N(0, 1)` entries; entry `(i, j)` depends on `key`, `i` and `j` only (not on the shape)."""
+def block_normal(
+    key: PRNGKeyArray, rows: int, cols: int, dtype=jnp.float32, lower: bool = False
+) -> Array:
+    """`N(0, 1)` entries; entry `(i, j)` depends on `key`, `i` and `j` only (not on the shape).
+
+    `lower=True` draws only the blocks on or below the block diagonal and leaves zeros above
+    it (half the draws of a square factor; the drawn entries are the same).
+    """
     n_rows, n_cols = -(-rows // BLOCK), -(-cols // BLOCK)
 
     def block(i, j):
@@ -47,9 +55,14 @@ def block_normal(key: PRNGKeyArray, rows: int, cols: int, dtype=jnp.float32) -> 
             jax.random.fold_in(jax.random.fold_in(key, i), j), (BLOCK, BLOCK), dtype
         )
 
-    blocks = jax.vmap(lambda i: jax.vmap(lambda j: block(i, j))(jnp.arange(n_cols)))(
-        jnp.arange(n_rows)
-    )
+    if lower:
+        i, j = np.tril_indices(n_rows, 0, n_cols)
+        drawn = jax.vmap(block)(jnp.asarray(i), jnp.asarray(j))
+        blocks = jnp.zeros((n_rows, n_cols, BLOCK, BLOCK), dtype).at[i, j].set(drawn)
+    else:
+        blocks = jax.vmap(lambda i: jax.vmap(lambda j: block(i, j))(jnp.arange(n_cols)))(
+            jnp.arange(n_rows)
+        )
     return blocks.transpose(0, 2, 1, 3).reshape(n_rows * BLOCK, n_cols * BLOCK)[:rows, :cols]
 
 
@@ -70,7 +83,7 @@ def bartlett_factor(key: PRNGKeyArray, n: int, dof, dtype=jnp.float32) -> Float[
     chi = jax.vmap(
         lambda i, f: jax.random.chisquare(jax.random.fold_in(k_diag, i), f, dtype=dtype)
     )(column, jnp.where(spans, df, 1.0))
-    lower = jnp.tril(block_normal(k_off, n, n, dtype), -1) * spans[None, :]
+    lower = jnp.tril(block_normal(k_off, n, n, dtype, lower=True), -1) * spans[None, :]
     return lower + jnp.diag(jnp.where(spans, jnp.sqrt(chi), 0.0))
 
 
@@ -158,9 +171,10 @@ def run_wishart(static: Static, params: Params, key: PRNGKeyArray, mask, coords=
     pseudo_labels, weak_test_pred = teach(static, key, train, test, trained)
 
     two_m = coords.filters.shape[0]
+    lead = coords.train.shape[1] - coords.train.shape[0]  # n_wk + 2m columns before the train's
     gram = NoiseGram(
-        train=cross(coords.train, coords.train),
-        train_test=cross(coords.train, coords.test),
+        train=staircase_gram(coords.train, lead),
+        train_test=staircase_cross(coords.train, coords.test, lead),
         filters_train=cross(coords.filters, coords.train).reshape(2, two_m // 2, -1),
         filters_test=cross(coords.filters, coords.test).reshape(2, two_m // 2, -1),
         filters_signal=coords.filters_signal,

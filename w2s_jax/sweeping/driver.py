@@ -22,6 +22,7 @@ import jax
 import pandas as pd
 from tqdm import tqdm  # the text bar: tqdm.auto warns in Jupyter without ipywidgets
 
+from w2s_jax.engines.cost import run_flops
 from w2s_jax.model.config import ConfigError
 from w2s_jax.model.coordinates import step_scale
 from w2s_jax.sweeping import compile_cache
@@ -202,23 +203,32 @@ def _run_locked(config, store, force, quiet, max_tiers, target, execute, extra, 
     if store is not None:
         store.begin(manifest, force)
 
+    # Progress in analytic flops (engines.cost), so that one expensive tier does not sit
+    # behind a bar that counts cells; the cell count is the postfix.
+    cost = {r.index: run_flops(tier.static) / 1e9 for tier in tiers for r in tier.runs}
+    cells_done = len(done)
     bar = tqdm(
-        total=len(runs),
-        initial=len(done),
-        unit="cell",
+        total=sum(cost.values()),
+        initial=sum(cost[i] for i in done if i in cost),
+        unit="GFLOP",
         disable=quiet,
         desc=config.name,
         file=sys.stderr,
         dynamic_ncols=True,
+        bar_format="{l_bar}{bar}| {percentage:3.0f}% [{elapsed}<{remaining}{postfix}]",
+        postfix=f"cells {cells_done}/{len(runs)}",
     )
     collected: list[tuple[pd.DataFrame, pd.DataFrame]] = []
 
     def record(runs_: Sequence[Run], summary: pd.DataFrame, trajectories: pd.DataFrame) -> None:
+        nonlocal cells_done
         if store is None:
             collected.append((summary, trajectories))
         elif not store.has_chunk(chunk_name(runs_)):  # a Ray worker may have written it
             store.write_chunk(chunk_name(runs_), summary, trajectories)
-        bar.update(len(runs_))
+        cells_done += len(runs_)
+        bar.set_postfix_str(f"cells {cells_done}/{len(runs)}", refresh=False)
+        bar.update(sum(cost[r.index] for r in runs_))
 
     start = time.perf_counter()
     try:
