@@ -54,7 +54,9 @@ def engine_flops(static: Static) -> dict[str, float]:
         direct=weak + direct,
         gram_sampled=weak + sampled_setup + gram_steps,
         gram_wishart=wishart_setup + gram_steps,
-        limit=2.0 * 2 * n_wk * (n_wk + k) * static.T_wk + gram_steps,
+        # orthogonal noise: the Gram is diagonal, a step is O(m·n) (engines.limit)
+        limit=2.0 * 2 * n_wk * (n_wk + k) * static.T_wk
+        + (T + R) * 2 * 2 * (2 * m) * (n + nt) * (2 * k + 1),
     )
 
 
@@ -84,7 +86,7 @@ def engine_used(static: Static) -> str:
 
 
 #: The `engine_flops` entry of each engine `engine_used` returns.
-_FLOPS_OF = dict(direct="direct", gram="gram_sampled", wishart="gram_wishart")
+_FLOPS_OF = dict(direct="direct", gram="gram_sampled", wishart="gram_wishart", limit="limit")
 
 
 def run_flops(static: Static) -> float:
@@ -100,8 +102,11 @@ def work_per_sample(static: Static) -> tuple[float, int]:
     Tier planning weighs padding against compiles with it (`sweeping.plan`).
     """
     steps = max(static.T, 1)
-    if engine_used(static) == "direct":
+    engine = engine_used(static)
+    if engine == "direct":
         return 2.0 * 2 * 2 * static.m * static.d * steps, 1
+    if engine == "limit":  # a diagonal Gram: linear in n_max as well
+        return 2.0 * 2 * 2 * static.m * (2 * static.signal_dims + 1) * steps, 1
     return 2.0 * 2 * static.m * steps, 2
 
 

@@ -57,16 +57,19 @@ __all__ = [
 class NoiseGram(NamedTuple):
     """Every inner product of the strong model's dynamics and evaluation.
 
+    Orthogonal noise (the `d → ∞` limit, `engines.limit`) is stored as it is: `train` as its
+    diagonal `(n_max,)` and `train_test` as `None`, so a step costs `O(m·n)`, not `O(m·n²)`.
+
     Attributes:
-        train: `(n_max, n_max)`, `<xi_i, xi_j>` over the training noise.
-        train_test: `(n_max, n_test)`, `<xi_i, xi'_j>`.
+        train: `(n_max, n_max)`, `<xi_i, xi_j>` over the training noise (or its diagonal).
+        train_test: `(n_max, n_test)`, `<xi_i, xi'_j>` (or `None`: all zero).
         filters_train: `(2, m, n_max)`, `<w_{s,r}(0), xi_i>`.
         filters_test: `(2, m, n_test)`, `<w_{s,r}(0), xi'_j>`.
         filters_signal: `(2, m, k)`, `w_{s,r}(0)` on `e1..ek`.
     """
 
-    train: Float[Array, "n n"]
-    train_test: Float[Array, "n n_test"]
+    train: Float[Array, "n n"] | Float[Array, " n"]
+    train_test: Float[Array, "n n_test"] | None
     filters_train: Float[Array, "2 m n"]
     filters_test: Float[Array, "2 m n_test"]
     filters_signal: Float[Array, "2 m k"]
@@ -152,7 +155,8 @@ def train_in_gram(
     train_signal = train.X[:, :2, :k]
     test_signal = test.X[:, :2, :k]
     signal_span = signals(static, params, dtype)
-    noise_sq = jnp.maximum(jnp.diagonal(gram.train), jnp.finfo(dtype).tiny)
+    diagonal = gram.train if gram.train.ndim == 1 else jnp.diagonal(gram.train)
+    noise_sq = jnp.maximum(diagonal, jnp.finfo(dtype).tiny)
     scale = output_scale_factor(static.output_scale, static.m)
     optimizer = make_strong_optimizer(static, params)
     trained = static.second_layer == "trained"
@@ -161,6 +165,10 @@ def train_in_gram(
 
     def noise_product(C, noise_gram):
         """`C G`: `<w_{s,r} - w_{s,r}(0), xi>` for every noise vector of `noise_gram`."""
+        if noise_gram is None:  # noise orthogonal to the training noise: no product
+            return None
+        if noise_gram.ndim == 1:  # orthogonal training noise: G is its diagonal
+            return C * noise_gram[None, None]
         return jnp.einsum("srj,jn->srn", C, noise_gram, precision=HIGHEST)
 
     def preactivations(coef, signal_patches, filters_noise, noise_gram, product=None):
@@ -171,7 +179,7 @@ def train_in_gram(
         )
         if product is None:
             product = noise_product(C, noise_gram)
-        noise_pre = filters_noise + product
+        noise_pre = filters_noise if product is None else filters_noise + product
         return jnp.concatenate([signal_pre, jnp.moveaxis(noise_pre, -1, 0)[..., None]], axis=-1)
 
     def logits_of(pre, a=None):

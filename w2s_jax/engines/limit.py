@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from w2s_jax.engines.gram import NoiseGram, check_optimizer, train_in_gram
-from w2s_jax.engines.wishart import WISHART_STREAM, block_normal
+from w2s_jax.engines.wishart import BLOCK, WISHART_STREAM
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.networks import HIGHEST
 from w2s_jax.training.pipeline import sample_all, train_weak
@@ -40,6 +40,25 @@ def noise_norm_sq(static: Static, params: Params):
     return params.sigma_p**2 * (params.d - static.signal_dims)
 
 
+def _window(key, row: int, rows: int, col: int, cols: int, dtype):
+    """Entries `[row:row+rows, col:col+cols]` of `block_normal(key, ...)`, drawing only the
+    blocks that hold them (the filters' `2m` columns of a factor `n_wk + 2m + n` wide)."""
+    r0, r1 = row // BLOCK, -(-(row + rows) // BLOCK)
+    c0, c1 = col // BLOCK, -(-(col + cols) // BLOCK)
+
+    def block(i, j):
+        return jax.random.normal(
+            jax.random.fold_in(jax.random.fold_in(key, i), j), (BLOCK, BLOCK), dtype
+        )
+
+    blocks = jax.vmap(lambda i: jax.vmap(lambda j: block(i, j))(jnp.arange(c0, c1)))(
+        jnp.arange(r0, r1)
+    )
+    full = blocks.transpose(0, 2, 1, 3).reshape((r1 - r0) * BLOCK, (c1 - c0) * BLOCK)
+    top, left = row - r0 * BLOCK, col - c0 * BLOCK
+    return full[top : top + rows, left : left + cols]
+
+
 def limit_gram(static: Static, params: Params, key: PRNGKeyArray) -> NoiseGram:
     """The strong model's Gram blocks in the limit, from the Wishart engine's draws."""
     dtype = jnp.dtype(static.dtype)
@@ -49,12 +68,12 @@ def limit_gram(static: Static, params: Params, key: PRNGKeyArray) -> NoiseGram:
     k_rows, k_test = jax.random.split(key)
     _, k_off = jax.random.split(k_rows)  # bartlett_factor's split: (diagonal, below)
     s = jnp.sqrt(noise_norm_sq(static, params)).astype(dtype)
-    below = block_normal(k_off, first + n, first, dtype)[first:, n_wk:]  # (n, 2m)
-    test = block_normal(k_test, nt, first, dtype)[:, n_wk:]  # (n_test, 2m)
+    below = _window(k_off, first, n, n_wk, 2 * m, dtype)  # (n, 2m)
+    test = _window(k_test, 0, nt, n_wk, 2 * m, dtype)  # (n_test, 2m)
     filters_signal = jax.random.normal(jax.random.fold_in(key, 3), (2, m, k), dtype)
     return NoiseGram(
-        train=s**2 * jnp.eye(n, dtype=dtype),
-        train_test=jnp.zeros((n, nt), dtype),
+        train=jnp.full((n,), s**2, dtype),  # the diagonal: O(m·n) a step
+        train_test=None,
         filters_train=params.sigma_0 * s * below.T.reshape(2, m, n),
         filters_test=params.sigma_0 * s * test.T.reshape(2, m, nt),
         filters_signal=params.sigma_0 * filters_signal,
