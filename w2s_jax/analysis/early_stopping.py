@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from w2s_jax.analysis import plots
+from w2s_jax.analysis.rules import MIN_DEGRADATION, MIN_STEP
 
 __all__ = [
     "LawFit",
@@ -30,10 +31,6 @@ __all__ = [
     "law_table",
     "law_figure",
 ]
-
-MIN_DEGRADATION = 0.02
-#: A best step below this is not resolved by the record schedule (log spacing starts at 1).
-MIN_STEP = 3
 
 
 def peaked(runs: pd.DataFrame) -> pd.DataFrame:

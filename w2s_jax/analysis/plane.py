@@ -22,6 +22,7 @@ from matplotlib.colors import ListedColormap
 
 from w2s_jax.analysis import plots
 from w2s_jax.analysis.fit import BOOTSTRAP, _seed_bootstrap, logistic_fit
+from w2s_jax.analysis.rules import harmful_error_text
 
 __all__ = [
     "REGIONS",
@@ -196,7 +197,7 @@ def plane_boundaries(runs: pd.DataFrame, by: str | None = "n_st", **kwargs) -> p
 
 #: What the map shows per run: the three regions, with harmful split by mechanism.
 DISPLAY = {
-    "harmful": ("#d62728", "harmful (never below the harmful error)"),
+    "harmful": ("#d62728", f"harmful (test error never below {harmful_error_text()})"),
     "degraded": ("#f4a261", "harmful at the end after an early-stopping peak (no correction)"),
     "benign": ("#1f77b4", "benign at the end"),
     "label_correction": ("#2ca02c", "label correction at early stopping"),
