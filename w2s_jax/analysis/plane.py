@@ -25,7 +25,6 @@ from w2s_jax.analysis.fit import BOOTSTRAP, _seed_bootstrap, logistic_fit
 from w2s_jax.analysis.rules import harmful_error_text
 
 __all__ = [
-    "REGIONS",
     "EDGES",
     "snap",
     "region_indicator",
@@ -40,12 +39,6 @@ __all__ = [
     "tau_plane",
 ]
 
-#: The three regions of the map and the rule that puts a run in each.
-REGIONS = {
-    "harmful": "ends fitting the pseudo-labels with test error >= 0.12·p_h, no label correction",
-    "benign": "ends fitting every pseudo-label with test error < 0.12·p_h",
-    "label_correction": "at its best step corrects most wrong pseudo-labels with error < 0.12·p_h",
-}
 #: The boundaries fitted: the benign band has two edges (harmful on both sides: noise
 #: memorization below, the early-stopping peak that degrades to the weak model above), split
 #: at the band's ridge (`ridge_tau`); label correction has one.
