@@ -5,15 +5,27 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: install test lint format paper bench clean
+.PHONY: install lock test lint format paper bench clean
 
-$(STAMP): pyproject.toml
+## Installs the exact versions of constraints.txt (ranges in pyproject.toml, pins here).
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[dev,ray]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Refresh constraints.txt: the newest versions pyproject.toml's ranges allow, resolved in a
+## fresh temporary venv (then run `make test` against them before committing).
+lock:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev,ray]' && \
+	{ sed -n '/^#/p' constraints.txt; \
+	  "$$tmp/venv/bin/python" -m pip freeze --exclude-editable; } > "$$tmp/constraints.txt" && \
+	mv "$$tmp/constraints.txt" constraints.txt
+	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"
 
 ## The whole test suite (what .ci/run runs): lint and format check first, then pytest.
 test: lint

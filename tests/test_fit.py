@@ -85,3 +85,14 @@ def test_benign_outcome_rules():
     assert fit.benign_outcome(runs, "label_correction")["benign"].tolist() == [0, 0, 1]
     with pytest.raises(ValueError, match="rule"):
         fit.benign_outcome(runs, "best")
+
+
+def test_maximum_likelihood_where_it_exists_ridge_where_separated():
+    rng = np.random.default_rng(1)
+    x = np.log(rng.uniform(1, 100, 300))
+    X = np.column_stack([np.ones_like(x), x])
+    noisy = (x + rng.normal(0, 1, len(x)) > np.log(30)).astype(float)
+    model = fit.logistic_model(X, noisy)
+    ridge, _ = fit.ridge_logistic(X, noisy)
+    assert not model.ridge and np.allclose(model.beta, ridge, rtol=0.01)
+    assert fit.logistic_model(X, (x > np.log(30)).astype(float)).ridge

@@ -1,20 +1,21 @@
 """Classification of runs and early-stopping windows, from recorded trajectories.
 
-Every run (one grid cell × seed) gets one class, decided in this order:
+Every run (one grid cell × seed) gets one class, decided in this order (the thresholds and
+their wording are in `w2s_jax.analysis.rules`):
 
 1. `not_converged`: the run diverged, or it ends without fitting the pseudo-labels
-   (final `train_acc_pseudo < fit_min`) and is not a label-correction run.
+   (final `train_acc_pseudo < FIT_MIN`) and is not a label-correction run.
 2. `label_correction` (Theorem 3.6): at its best step the student predicts the true label
-   on at least `lc_min` of the wrongly pseudo-labelled training points, and its test error
-   there is below the harmful level `0.12·p_h`.
+   on at least `LC_MIN` of the wrongly pseudo-labelled training points, and its test error
+   there is below the harmful level `HARMFUL_ERROR·p_h`.
 3. `harmful` (Theorem 3.4): it fits the pseudo-labels and ends with test error at least
-   `harmful_error·p_h` (default 0.12, SPEC §4), i.e. no better than the weak model (error
-   `p_h/2`) plus a margin of `0.38·p_h`.
-4. `benign`: it fits the pseudo-labels and ends with test error below `harmful_error·p_h`.
+   `HARMFUL_ERROR·p_h`, i.e. no better than the weak model (error `p_h/2`) plus a margin of
+   `(1/2 - HARMFUL_ERROR)·p_h`.
+4. `benign`: it fits the pseudo-labels and ends with test error below `HARMFUL_ERROR·p_h`.
 
 `gain = (acc - weak) / (1 - weak)`, the share of the weak model's test errors that the
 student removes (0: no better than the teacher, 1: perfect), is reported beside the class;
-with the weak model at its limit `1 - p_h/2` the harmful level is `gain = 0.76`.
+with the weak model at its limit `1 - p_h/2` the harmful level is `gain = 1 - 2·HARMFUL_ERROR`.
 Independently of the class, `end_class` is what the run is at its last step (harmful /
 benign / not_converged) and `degradation = best_test_acc - final_test_acc` measures what
 overtraining costs.
@@ -27,9 +28,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from w2s_jax.analysis.rules import FIT_MIN, HARMFUL_ERROR, LC_MIN, WINDOW_TOL
 from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS
 from w2s_jax.model.coordinates import THEORY_COLUMNS
-from w2s_jax.model.theory import HARMFUL_FRACTION, add_tau
+from w2s_jax.model.theory import add_tau
 
 __all__ = [
     "CLASSES",
@@ -43,8 +45,6 @@ __all__ = [
 ]
 
 CLASSES = ("harmful", "benign", "label_correction", "not_converged")
-#: Defaults of the classification rule (see the module docstring).
-HARMFUL_ERROR, FIT_MIN, LC_MIN, WINDOW_TOL = HARMFUL_FRACTION, 0.99, 0.5, 0.01
 
 
 def parameter_columns(df: pd.DataFrame) -> list[str]:
@@ -130,7 +130,7 @@ def classify(
         summary: `summary.parquet` rows (parameters, `seed`, `weak_test_acc`, `status`, ...).
         trajectories: `trajectories.parquet` rows (parameters, `seed`, `step`, metrics).
         harmful_error: test error, as a multiple of `p_h`, at and above which a run is
-            harmful (Theorem 3.4's `0.12·p_h`).
+            harmful (Theorem 3.4's `HARMFUL_ERROR·p_h`).
         fit_min: final `train_acc_pseudo` that counts as fitting the pseudo-labels.
         lc_min: share of wrongly pseudo-labelled points corrected at the best step.
         tol: test-accuracy tolerance of the early-stopping window.

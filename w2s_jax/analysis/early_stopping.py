@@ -8,7 +8,7 @@ In the data-abundant region the student peaks early and then degrades toward the
 by least squares over the runs that have a peak to time (a degradation of at least
 `MIN_DEGRADATION` after the best step, and a best step of at least `MIN_STEP`), with classical
 standard errors and 95% intervals, and (by default) one intercept per seed; the same fit
-serves the window's end and its width.
+serves the window's end and its width. The fit is statsmodels' OLS.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from w2s_jax.analysis import plots
+from w2s_jax.analysis.rules import MIN_DEGRADATION, MIN_STEP
 
 __all__ = [
     "LawFit",
@@ -30,10 +30,6 @@ __all__ = [
     "law_table",
     "law_figure",
 ]
-
-MIN_DEGRADATION = 0.02
-#: A best step below this is not resolved by the record schedule (log spacing starts at 1).
-MIN_STEP = 3
 
 
 def peaked(runs: pd.DataFrame) -> pd.DataFrame:
@@ -87,6 +83,8 @@ def fit_law(
     a seed share their draws (the weak model among them), and the exponents are then measured
     within a seed; the constant reported is the mean over seeds. None when there are fewer
     runs than parameters plus two."""
+    import statsmodels.api as sm  # here, not at the top: `w2s run` loads this module too
+
     data = peaked(runs)
     features = tuple(f for f in features if f in data and data[f].nunique() > 1)
     seeds = np.unique(data["seed"]) if per_seed and "seed" in data else np.array([0])
@@ -99,21 +97,18 @@ def fit_law(
     k = len(intercepts)
     X = np.column_stack(intercepts + [np.log(data[f].to_numpy(float)) for f in features])
     y = np.log(data[target].to_numpy(float))
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    residual = y - X @ beta
-    dof = len(y) - X.shape[1]
-    sigma2 = residual @ residual / dof
-    se = np.sqrt(np.diag(sigma2 * np.linalg.inv(X.T @ X)))
-    q = stats.t.ppf(0.975, dof)
-    r2 = 1 - residual @ residual / np.sum((y - y.mean()) ** 2)
+    result = sm.OLS(y, X).fit()
+    beta, (lo, hi) = result.params, result.conf_int(0.05).T
+    # R² about the mean, whether the intercept is one column or one per seed.
+    r2 = 1 - result.ssr / result.centered_tss
     return LawFit(
         target=target,
         features=features,
         n_runs=len(data),
         constant=float(np.exp(np.mean(beta[:k]))),
         exponents=tuple(map(float, beta[k:])),
-        lo=tuple(map(float, beta[k:] - q * se[k:])),
-        hi=tuple(map(float, beta[k:] + q * se[k:])),
+        lo=tuple(map(float, lo[k:])),
+        hi=tuple(map(float, hi[k:])),
         r2=float(r2),
     )
 

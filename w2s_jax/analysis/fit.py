@@ -1,8 +1,9 @@
 """The empirical harmful/benign boundary against Theorem 3.4's `tau >= C`.
 
-Three fits of the benign indicator `y` of each run (cell × seed), all logistic regressions
-by maximum likelihood with a weak ridge penalty (so that perfectly separated grids, common
-with clean simulations, still give finite, well-placed boundaries):
+Three fits of the benign indicator `y` of each run (cell × seed), all logistic regressions by
+maximum likelihood (statsmodels), with a weak ridge penalty where the classes are separated (so
+that separated grids, common with clean simulations, still give finite, well-placed
+boundaries):
 
 - `boundary_per_slice`: within each slice of the grid (all axes but `n_st` fixed),
   `P(y=1) = σ(k·(log tau - log tau_50))`; the crossing `n_st_50` is the `n_st` at which
@@ -22,6 +23,7 @@ draws (common random numbers), so a seed is the independent replicate.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -32,7 +34,10 @@ from w2s_jax.model.theory import THEORY_EXPONENTS, add_tau
 
 __all__ = [
     "benign_outcome",
+    "Logistic",
+    "logistic_model",
     "logistic_fit",
+    "ridge_logistic",
     "boundary_per_slice",
     "fit_constant",
     "fit_exponents",
@@ -42,6 +47,7 @@ __all__ = [
 
 RIDGE = 1e-3  # penalty on slopes; keeps separated grids finite without moving the boundary
 BOOTSTRAP = 200
+MLE_STEPS = 10  # Newton steps from the ridge fit before the data count as quasi-separated
 
 
 def benign_outcome(runs: pd.DataFrame, rule: str = "end") -> pd.DataFrame:
@@ -67,8 +73,53 @@ def benign_outcome(runs: pd.DataFrame, rule: str = "end") -> pd.DataFrame:
     return add_tau(kept)
 
 
+@dataclasses.dataclass
+class Logistic:
+    """A fitted `P(y=1) = σ(X @ beta)`: coefficients, their covariance, the log-likelihood."""
+
+    beta: np.ndarray
+    cov: np.ndarray
+    llf: float  # unpenalized log-likelihood at `beta`
+    ridge: bool  # whether the data were separated and the ridge fit was used
+
+
+def logistic_model(X: np.ndarray, y: np.ndarray, ridge: float = RIDGE) -> Logistic:
+    """Maximum-likelihood logistic regression (statsmodels' `Logit`); column 0 of `X` is the
+    intercept. Where the maximum likelihood does not exist (the classes are separated, or all
+    runs share one label, as clean simulations often give) the ridge fit `ridge_logistic`
+    stands instead; it is also the starting point of statsmodels' Newton steps."""
+    import statsmodels.api as sm  # here, not at the top: `w2s run` loads this module too
+
+    X, y = np.asarray(X, float), np.asarray(y, float)
+    beta, cov = ridge_logistic(X, y, ridge)
+    z = X @ beta
+    llf = float(-np.sum(np.logaddexp(0.0, z) - y * z))
+    if np.all((z > 0) == (y > 0.5)):  # a plane splits the classes: no maximum likelihood
+        return Logistic(beta, cov, llf, True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # overflow and non-convergence on quasi-separated data
+        try:
+            # From the ridge fit, Newton converges in a few steps where the maximum likelihood
+            # exists; on quasi-separated data the slopes only grow, so give up early.
+            result = sm.Logit(y, X).fit(start_params=beta, maxiter=MLE_STEPS, disp=0)
+        except np.linalg.LinAlgError:
+            return Logistic(beta, cov, llf, True)
+    mle_cov = np.asarray(result.cov_params())
+    if not result.mle_retvals["converged"] or not np.all(np.isfinite(mle_cov)):
+        return Logistic(beta, cov, llf, True)
+    return Logistic(np.asarray(result.params), mle_cov, float(result.llf), False)
+
+
 def logistic_fit(X: np.ndarray, y: np.ndarray, ridge: float = RIDGE):
-    """Penalized logistic regression `P(y=1) = σ(X @ beta)`; column 0 of `X` is the intercept.
+    """`(beta, covariance)` of `logistic_model`."""
+    model = logistic_model(X, y, ridge)
+    return model.beta, model.cov
+
+
+def ridge_logistic(X: np.ndarray, y: np.ndarray, ridge: float = RIDGE):
+    """Ridge-penalized logistic regression `P(y=1) = σ(X @ beta)`; column 0 of `X` is the
+    intercept. Kept by hand because statsmodels' penalized fits give no covariance, and only
+    the penalty keeps the slopes finite on separated data.
 
     Returns `(beta, covariance)`; the covariance is the inverse penalized Hessian.
     """
@@ -274,11 +325,6 @@ def _relative(beta):
     return beta[2:] / beta[1]
 
 
-def _nll(X, y, beta):
-    z = X @ beta
-    return float(np.sum(np.logaddexp(0.0, z) - y * z))
-
-
 def fit_exponents(
     data: pd.DataFrame, features=None, level: float = 0.95, n_boot: int = BOOTSTRAP, seed: int = 0
 ) -> ExponentFit:
@@ -292,7 +338,8 @@ def fit_exponents(
         features = ["n_st"] + [f for f in features if f != "n_st"]
     X = _design(data, features)
     y = data["benign"].to_numpy(float)
-    beta, cov = logistic_fit(X, y)
+    free = logistic_model(X, y)
+    beta, cov = free.beta, free.cov
     relative = _relative(beta)
     # Delta method for b_j / b_1.
     wald = []
@@ -338,8 +385,7 @@ def fit_exponents(
     # Constrained model: logit = b0 + k·log tau restricted to the fitted features.
     log_tau = sum(THEORY_EXPONENTS[f] * np.log(data[f].to_numpy(float)) for f in features)
     X0 = np.column_stack([np.ones(len(data)), log_tau])
-    beta0, _ = logistic_fit(X0, y)
-    lr = max(2 * (_nll(X0, y, beta0) - _nll(X, y, beta)), 0.0)
+    lr = max(2 * (free.llf - logistic_model(X0, y).llf), 0.0)
     dof = len(features) - 1
     return ExponentFit(
         table=table,

@@ -9,36 +9,36 @@ from __future__ import annotations
 
 import pandas as pd
 
+from w2s_jax.analysis.rules import FIT_MIN, WEAK_MARGIN, harmful_error_text
+
 __all__ = ["PAPER", "paper_rows", "paper_table"]
 
+_H = f"test error below {harmful_error_text()}"
 #: n_st -> (the paper's regime, what the paper reports, the rule a run must meet).
 PAPER = {
     75: (
         "harmful",
         "train ~100%, test ~85% (the weak model's level)",
-        "fits every pseudo-label; final test within 0.02 of the weak model's",
+        f"fits every pseudo-label; final test within {WEAK_MARGIN:g} of the weak model's",
     ),
     2000: (
         "benign",
         "train ~100%, test above 85%",
-        "fits every pseudo-label; final test error below 0.12·p_h",
+        f"fits every pseudo-label; final {_H}",
     ),
     20000: (
         "label correction",
         "train ~85% at early stopping, test ~100%, degrading with overtraining",
-        "at the best step most wrong pseudo-labels corrected and test error below 0.12·p_h; "
-        "final test below the best",
+        f"at the best step most wrong pseudo-labels corrected and {_H}; final test below the best",
     ),
 }
-FITTED = 0.99
-WEAK_LEVEL = 0.02
 
 
 def _meets(regime: str, run: pd.Series) -> bool:
-    fitted = run["final_train_acc_pseudo"] >= FITTED
+    fitted = run["final_train_acc_pseudo"] >= FIT_MIN
     good_end = run["final_test_acc"] > run["harmful_level"]
     if regime == "harmful":
-        return bool(fitted and abs(run["final_test_acc"] - run["weak_test_acc"]) <= WEAK_LEVEL)
+        return bool(fitted and abs(run["final_test_acc"] - run["weak_test_acc"]) <= WEAK_MARGIN)
     if regime == "benign":
         return bool(fitted and good_end)
     return bool(run["class"] == "label_correction" and run["final_test_acc"] < run["best_test_acc"])

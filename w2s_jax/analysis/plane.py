@@ -22,9 +22,9 @@ from matplotlib.colors import ListedColormap
 
 from w2s_jax.analysis import plots
 from w2s_jax.analysis.fit import BOOTSTRAP, _seed_bootstrap, logistic_fit
+from w2s_jax.analysis.rules import harmful_error_text
 
 __all__ = [
-    "REGIONS",
     "EDGES",
     "snap",
     "region_indicator",
@@ -39,12 +39,6 @@ __all__ = [
     "tau_plane",
 ]
 
-#: The three regions of the map and the rule that puts a run in each.
-REGIONS = {
-    "harmful": "ends fitting the pseudo-labels with test error >= 0.12·p_h, no label correction",
-    "benign": "ends fitting every pseudo-label with test error < 0.12·p_h",
-    "label_correction": "at its best step corrects most wrong pseudo-labels with error < 0.12·p_h",
-}
 #: The boundaries fitted: the benign band has two edges (harmful on both sides: noise
 #: memorization below, the early-stopping peak that degrades to the weak model above), split
 #: at the band's ridge (`ridge_tau`); label correction has one.
@@ -196,7 +190,7 @@ def plane_boundaries(runs: pd.DataFrame, by: str | None = "n_st", **kwargs) -> p
 
 #: What the map shows per run: the three regions, with harmful split by mechanism.
 DISPLAY = {
-    "harmful": ("#d62728", "harmful (never below the harmful error)"),
+    "harmful": ("#d62728", f"harmful (test error never below {harmful_error_text()})"),
     "degraded": ("#f4a261", "harmful at the end after an early-stopping peak (no correction)"),
     "benign": ("#1f77b4", "benign at the end"),
     "label_correction": ("#2ca02c", "label correction at early stopping"),

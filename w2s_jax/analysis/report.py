@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from w2s_jax.analysis import early_stopping, fit, paper, plane, plots
+from w2s_jax.analysis import early_stopping, fit, paper, plane, plots, rules
 from w2s_jax.analysis.classes import CLASSES, class_counts, classify, per_cell, swept_columns
 from w2s_jax.model.config import ConfigError
 from w2s_jax.model.theory import TAU_FEATURES
@@ -210,12 +210,7 @@ def write_report(
         "",
         "## Classes",
         "",
-        "Rule (see `w2s_jax.analysis.classes`): `label_correction` if at the best step at "
-        "least half "
-        "of the wrongly pseudo-labelled training points get their true label and the test "
-        "error is below `0.12·p_h`; else `harmful` / `benign` if the run fits the "
-        "pseudo-labels (final train accuracy ≥ 0.99) and ends with test error at / below "
-        "`0.12·p_h` (Theorem 3.4); else `not_converged`.",
+        f"Rule (see `w2s_jax.analysis.rules`): {rules.classes_rule()}",
         "",
         markdown_table(class_counts(runs)),
         "",
@@ -271,7 +266,7 @@ def write_report(
     lines += [
         "## Early-stopping windows (mean over seeds)",
         "",
-        "Window: the steps around the best step where test accuracy stays within 0.01 of the best.",
+        f"Window: {rules.window_rule()}.",
         "",
         markdown_table(cells[columns].head(60)),
         "",
@@ -358,8 +353,8 @@ def _law_section(runs: pd.DataFrame, directory: Path, figures: dict) -> list[str
     return [
         "## Early stopping as a law",
         "",
-        f"Runs with a peak to time (degradation >= {early_stopping.MIN_DEGRADATION}, best step "
-        f">= {early_stopping.MIN_STEP}): {fit_.n_runs} of {len(runs)}. Least squares in logs "
+        f"Runs with a peak to time (degradation >= {rules.MIN_DEGRADATION}, best step "
+        f">= {rules.MIN_STEP}): {fit_.n_runs} of {len(runs)}. Least squares in logs "
         "with one intercept per seed; 95% intervals.",
         "",
         f"`{fit_.formula()}`",

@@ -16,7 +16,6 @@ __all__ = [
     "tau",
     "add_tau",
     "n_st_at_tau",
-    "on_benign_side",
     "weak_test_accuracy",
     "harmful_error",
     "THEORY_EXPONENTS",
@@ -40,11 +39,6 @@ def tau(n_st, p_b, nu_norm, sigma_p, d):
 def n_st_at_tau(C, p_b, nu_norm, sigma_p, d):
     """The `n_st` at which `tau = C`: the theory's boundary along the `n_st` axis."""
     return C / tau(1.0, p_b, nu_norm, sigma_p, d)
-
-
-def on_benign_side(tau_value, C):
-    """True where `tau >= C` (Theorem 3.4's benign condition for a fitted `C`)."""
-    return np.asarray(tau_value) >= C
 
 
 def weak_test_accuracy(p_h):
