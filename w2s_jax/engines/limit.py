@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from w2s_jax.engines.gram import NoiseGram, check_optimizer, train_in_gram
-from w2s_jax.engines.wishart import BLOCK, WISHART_STREAM
+from w2s_jax.engines.wishart import BLOCK, WISHART_STREAM, normal_block
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.networks import HIGHEST
 from w2s_jax.training.pipeline import sample_all, train_weak
@@ -45,12 +45,7 @@ def _window(key, row: int, rows: int, col: int, cols: int, dtype):
     blocks that hold them (the filters' `2m` columns of a factor `n_wk + 2m + n` wide)."""
     r0, r1 = row // BLOCK, -(-(row + rows) // BLOCK)
     c0, c1 = col // BLOCK, -(-(col + cols) // BLOCK)
-
-    def block(i, j):
-        return jax.random.normal(
-            jax.random.fold_in(jax.random.fold_in(key, i), j), (BLOCK, BLOCK), dtype
-        )
-
+    block = lambda i, j: normal_block(key, i, j, dtype)
     blocks = jax.vmap(lambda i: jax.vmap(lambda j: block(i, j))(jnp.arange(c0, c1)))(
         jnp.arange(r0, r1)
     )

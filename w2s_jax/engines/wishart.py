@@ -27,6 +27,7 @@ __all__ = [
     "NoiseCoordinates",
     "bartlett_factor",
     "block_normal",
+    "normal_block",
     "sample_wishart",
     "sample_noise_coordinates",
     "run_wishart",
@@ -40,6 +41,13 @@ WISHART_STREAM = 4
 BLOCK = 128
 
 
+def normal_block(key: PRNGKeyArray, i, j, dtype=jnp.float32) -> Array:
+    """Block `(i, j)` of `block_normal(key, ...)`: its `BLOCK x BLOCK` entries."""
+    return jax.random.normal(
+        jax.random.fold_in(jax.random.fold_in(key, i), j), (BLOCK, BLOCK), dtype
+    )
+
+
 def block_normal(
     key: PRNGKeyArray, rows: int, cols: int, dtype=jnp.float32, lower: bool = False
 ) -> Array:
@@ -51,9 +59,7 @@ def block_normal(
     n_rows, n_cols = -(-rows // BLOCK), -(-cols // BLOCK)
 
     def block(i, j):
-        return jax.random.normal(
-            jax.random.fold_in(jax.random.fold_in(key, i), j), (BLOCK, BLOCK), dtype
-        )
+        return normal_block(key, i, j, dtype)
 
     if lower:
         i, j = np.tril_indices(n_rows, 0, n_cols)

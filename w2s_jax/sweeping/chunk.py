@@ -27,6 +27,7 @@ from w2s_jax.engines.cost import estimate_run_bytes
 from w2s_jax.engines.run import run
 from w2s_jax.model.config import ConfigError, Static, dtype_scope
 from w2s_jax.sweeping.compile_cache import CacheMonitor
+from w2s_jax.sweeping.memory import auto_chunk_size
 from w2s_jax.sweeping.plan import Run, stack_params
 from w2s_jax.training.records import Trajectory
 
@@ -34,6 +35,7 @@ __all__ = [
     "ChunkProgram",
     "program_for",
     "lanes_for",
+    "runs_per_chunk",
     "chunk_name",
     "OutOfMemoryError",
     "is_out_of_memory",
@@ -51,14 +53,30 @@ LANE_BUDGET = {"cpu": (256 << 20, 64)}
 ACCELERATOR_LANE_BUDGET = (4 << 30, 1024)
 
 
-def lanes_for(static: Static, n_runs: int, platform: str, n_devices: int = 1) -> int:
-    """Runs per device in one compiled call: a power of two that fits the platform's lane
-    budget, and no more than the tier's `n_runs` need on `n_devices` (rounded up to a power
-    of two). It depends on the tier, never on the chunk size or on the runs already done."""
+def lanes_for(
+    static: Static, n_runs: int, platform: str, n_devices: int = 1, lanes: int | None = None
+) -> int:
+    """Runs per device in one compiled call: `lanes` (the config's `[sweep] lanes`) if given,
+    else a power of two that fits the platform's lane budget, and no more than the tier's
+    `n_runs` need on `n_devices` (rounded up to a power of two). It depends on the tier,
+    never on the chunk size or on the runs already done."""
+    if lanes is not None:
+        return lanes
     budget, most = LANE_BUDGET.get(platform, ACCELERATOR_LANE_BUDGET)
     fit = max(1, min(most, budget // max(1, estimate_run_bytes(static))))
     need = 1 << max(0, -(-int(n_runs) // n_devices) - 1).bit_length()
     return min(1 << (fit.bit_length() - 1), need)
+
+
+def runs_per_chunk(
+    chunk_size: int | None, group: int, static: Static, budget: int, n_runs: int
+) -> int:
+    """Runs per chunk (the unit a sweep stores and resumes), a whole number of `group`s (the
+    compiled call's runs): `chunk_size` rounded up, or by default as many runs as `budget`
+    bytes would hold."""
+    if chunk_size is None:
+        chunk_size = auto_chunk_size(estimate_run_bytes(static), budget, 1, n_runs)
+    return -(-chunk_size // group) * group
 
 
 class OutOfMemoryError(ConfigError):
@@ -162,7 +180,7 @@ class ChunkProgram:
 
     def __call__(self, runs: Sequence[Run], base_seed: int) -> list[dict[str, jax.Array]]:
         """Dispatch a chunk (asynchronously) as groups of `size` runs, the last one padded;
-        `gather` joins their outputs and padded rows are dropped by `chunk_tables`."""
+        `chunk_tables` joins their outputs and drops the padded rows."""
         with self._scope():
             return [
                 self._compiled(*self._inputs(runs[i : i + self.size], base_seed))

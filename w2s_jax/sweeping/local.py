@@ -5,36 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from w2s_jax.engines.cost import estimate_run_bytes
 from w2s_jax.sweeping.chunk import (
     ChunkProgram,
     is_out_of_memory,
     lanes_for,
     out_of_memory,
     program_for,
+    runs_per_chunk,
 )
-from w2s_jax.sweeping.memory import auto_chunk_size, memory_budget
+from w2s_jax.sweeping.memory import memory_budget
 from w2s_jax.sweeping.plan import Tier, chunks, tier_report
 from w2s_jax.sweeping.tables import chunk_tables
 
-__all__ = ["compile_tier", "chunk_runs", "execute_local"]
+__all__ = ["compile_tier", "execute_local"]
 
 
 def compile_tier(tier: Tier, devices: Sequence, lanes: int | None = None) -> ChunkProgram:
-    """Compile a tier at its lane width: `lanes` (the config's `[sweep] lanes`) or
-    `chunk.lanes_for`, never the chunk size."""
-    if lanes is None:
-        lanes = lanes_for(tier.static, len(tier.runs), devices[0].platform, len(devices))
+    """Compile a tier at its lane width (`chunk.lanes_for`), never the chunk size."""
+    n = len(devices)
+    lanes = lanes_for(tier.static, len(tier.runs), devices[0].platform, n, lanes)
     return program_for(tier.static, lanes, devices, tier.runs)
-
-
-def chunk_runs(program: ChunkProgram, chunk_size: int | None, devices: Sequence, n: int) -> int:
-    """Runs per chunk (the unit a sweep stores and resumes), a multiple of the program's group:
-    `chunk_size` rounded up, or by default as many groups as the memory budget would hold."""
-    if chunk_size is None:
-        budget = memory_budget(devices[0], len(devices))
-        chunk_size = auto_chunk_size(estimate_run_bytes(program.static), budget, 1, n)
-    return -(-chunk_size // program.size) * program.size
 
 
 def execute_local(
@@ -57,7 +47,8 @@ def execute_local(
             continue
         program = compile_tier(tier, devices, lanes)
         compile_s += program.compile_s
-        per_chunk = chunk_runs(program, chunk_size, devices, len(todo))
+        budget = memory_budget(devices[0], len(devices))
+        per_chunk = runs_per_chunk(chunk_size, program.size, tier.static, budget, len(todo))
         parts = chunks(todo, per_chunk)
         report.append(
             tier_report(

@@ -18,11 +18,10 @@ from typing import Any
 
 import jax
 
-from w2s_jax.engines.cost import estimate_run_bytes
 from w2s_jax.model.config import ConfigError, Static
 from w2s_jax.sweeping import compile_cache
-from w2s_jax.sweeping.chunk import chunk_name, lanes_for, program_for
-from w2s_jax.sweeping.memory import auto_chunk_size, memory_budget
+from w2s_jax.sweeping.chunk import chunk_name, lanes_for, program_for, runs_per_chunk
+from w2s_jax.sweeping.memory import memory_budget
 from w2s_jax.sweeping.plan import Run, Tier, chunks, tier_report
 from w2s_jax.sweeping.store import Store
 from w2s_jax.sweeping.tables import chunk_tables
@@ -155,12 +154,9 @@ class Cluster:
             todo = [r for r in tier.runs if r.index not in done]
             if not todo:
                 continue
-            width = lanes or lanes_for(tier.static, len(tier.runs), self.platform, self.n_devices)
+            width = lanes_for(tier.static, len(tier.runs), self.platform, self.n_devices, lanes)
             group = width * self.n_devices
-            size = chunk_size or auto_chunk_size(
-                estimate_run_bytes(tier.static), self.budget, 1, len(todo)
-            )
-            size = -(-size // group) * group
+            size = runs_per_chunk(chunk_size, group, tier.static, self.budget, len(todo))
             parts = chunks(todo, size)
             report.append(tier_report(tier, todo, size, len(parts), lanes=width))
             for part in parts:
