@@ -9,7 +9,13 @@ from scipy import stats
 
 from w2s_jax.engines.cost import engine_flops, engine_used
 from w2s_jax.engines.run import run, run_key
-from w2s_jax.engines.wishart import NoiseCoordinates, bartlett_factor, run_wishart, sample_wishart
+from w2s_jax.engines.wishart import (
+    NoiseCoordinates,
+    bartlett_factor,
+    run_wishart,
+    sample_noise_coordinates,
+    sample_wishart,
+)
 from w2s_jax.model.config import ConfigError, DataConfig, TrainConfig, split
 from w2s_jax.model.data import SIGNAL_DIMS
 from w2s_jax.training.pipeline import init_filters, sample_all
@@ -64,15 +70,15 @@ def test_wishart_pipeline_is_exact_in_span_coordinates(x64):
     weak_set, train, test = sample_all(static, params, key)
     W0 = init_filters(static, params, key)
     filters_noise = W0.reshape(-1, static.d).at[:, :SIGNAL_DIMS].set(0.0)
-    # The basis order of engines.wishart: weak noise, initial filters, training noise.
-    span = jnp.concatenate([weak_set.noise, filters_noise, train.noise])  # (N1, d), N1 <= d - 4
+    # The basis order of engines.wishart: weak noise, training noise, initial filters.
+    span = jnp.concatenate([weak_set.noise, train.noise, filters_noise])  # (N, d), N <= d - 4
     Q, R = jnp.linalg.qr(span.T)
     rows = R.T  # lower-triangular: each block's columns past its last row are zero
-    n_wk, two_m = static.n_wk, 2 * static.m
+    n0 = static.n_wk + static.n_max
     coords = NoiseCoordinates(
-        weak=rows[:n_wk, :n_wk],
-        filters=rows[n_wk : n_wk + two_m, : n_wk + two_m],
-        train=rows[n_wk + two_m :],
+        weak=rows[: static.n_wk, : static.n_wk],
+        train=rows[static.n_wk : n0, :n0],
+        filters=rows[n0:],
         test=test.noise @ Q,
         filters_signal=W0[..., :SIGNAL_DIMS],
     )
@@ -113,6 +119,25 @@ def test_wishart_runs_at_any_d_with_one_compile():
         traj = counted(static, params, run_key(0, 0))
         assert np.all(np.asarray(traj.finite)), d
         assert 0.5 < float(traj.weak_test_acc) <= 1.0, d
+
+
+def test_wishart_draws_do_not_depend_on_the_width():
+    """Cells that differ only in m share the teacher's data, the training and the test noise,
+    and the first filters: a width comparison is paired, as on the sampled path."""
+    data = DataConfig(d=10**5)
+    narrow = _static_params(data=data, engine="gram", gram_noise="wishart", m=2)
+    wide = _static_params(data=data, engine="gram", gram_noise="wishart", m=5)
+    key = run_key(0, 1)
+    a, b = (jax.jit(sample_noise_coordinates, static_argnums=0)(*sp, key) for sp in (narrow, wide))
+    n0 = narrow[0].n_wk + narrow[0].n_max
+    for name in ("weak", "train"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    np.testing.assert_array_equal(a.test[:, :n0], b.test[:, :n0])
+    np.testing.assert_array_equal(a.filters[:, :n0], b.filters[: 2 * 2, :n0])
+    assert not np.array_equal(a.filters[:, :n0], b.filters[2 * 2 :, :n0])  # new filters, new draws
+    ra, rb = (jax.jit(run, static_argnums=0)(*sp, key) for sp in (narrow, wide))
+    for name in ("weak_test_acc", "pseudo_label_acc", "n_wrong_pseudo"):
+        np.testing.assert_array_equal(getattr(ra, name), getattr(rb, name), err_msg=name)
 
 
 def test_wishart_draws_do_not_depend_on_the_padding():

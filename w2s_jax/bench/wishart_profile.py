@@ -66,7 +66,7 @@ def profile_one(n_st: int, fields: dict, rate: float, reps: int) -> dict:
     plain_s, _ = _run_seconds(static._replace(record_steps=(0, T)), params, key, reps)
     run_s, transfer_s = _run_seconds(static, params, key, reps)
     n, two_m = static.n_max, 2 * static.m
-    lead = static.n_wk + two_m
+    lead = static.n_wk
     n1 = lead + n
     factor = jax.jit(lambda k: bartlett_factor(k, n1, params.d))
     factor_s = _best(lambda: factor(key).block_until_ready(), reps)

@@ -43,10 +43,10 @@ def engine_flops(static: Static) -> dict[str, float]:
         + R * 2 * (2 * m) * n * (2 * n + nt)  # train, rho, test logits
     )
     sampled_setup = 2.0 * (n * (n + nt) + 2 * m * (n + nt)) * d
-    n1 = n_wk + 2 * m + n  # the Bartlett factor's side (engines.wishart)
+    n0 = n_wk + n  # the Bartlett factor's side (engines.wishart)
     wishart_setup = (
-        sum(staircase_flops(n, n1, n1 - n, nt))  # train and train x test Gram blocks
-        + 2.0 * 2 * m * (n + nt) * (n_wk + 2 * m)  # filters x (train, test)
+        sum(staircase_flops(n, n0, n_wk, nt))  # train and train x test Gram blocks
+        + 2.0 * 2 * m * (n + nt) * n0  # filters x (train, test)
         + 2.0 * 2 * n_wk * (n_wk + k) * static.T_wk  # weak training in span coordinates
         + 2.0 * (n + nt) * n_wk  # weak logits
     )

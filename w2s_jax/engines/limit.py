@@ -6,8 +6,9 @@ only fix it) and let `d` grow. The Bartlett factor of `engines.wishart` has diag
 
 - `<xi_i, xi_j> → s²·δ_ij`: the training noise is orthogonal, of equal norms;
 - `<xi_i, xi'_j> → 0`: a test noise vector is orthogonal to every training one;
-- `<w_{s,r}(0), xi_i> → sigma_0·s·Z_{i,c}` with `Z_{i,c}` the factor's `N(0, 1)` entry in the
-  filter's column `c`: independent `N(0, sigma_0² s²)` projections, train and test alike;
+- `<w_{s,r}(0), xi_i> → sigma_0·s·Z_{r,i}` with `Z_{r,i}` the filter's `N(0, 1)` coordinate on
+  the direction of `xi_i`, and `<w_{s,r}(0), xi'_j> → sigma_0·s·Z'_{j,r}`, the test vector's
+  coordinate on the filter's own direction: independent `N(0, sigma_0² s²)` projections;
 - the teacher's weight has no noise component any training or test point can see, so its
   labels depend on the signal patches alone (`sign(<w, x1 + x2>)`).
 
@@ -25,7 +26,14 @@ import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from w2s_jax.engines.gram import NoiseGram, check_optimizer, train_in_gram
-from w2s_jax.engines.wishart import BLOCK, WISHART_STREAM, normal_block
+from w2s_jax.engines.wishart import (
+    BLOCK,
+    FILTER_ROWS,
+    TEST_ON_FILTERS,
+    WISHART_STREAM,
+    block_normal,
+    normal_block,
+)
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.networks import HIGHEST
 from w2s_jax.training.pipeline import sample_all, train_weak
@@ -42,7 +50,7 @@ def noise_norm_sq(static: Static, params: Params):
 
 def _window(key, row: int, rows: int, col: int, cols: int, dtype):
     """Entries `[row:row+rows, col:col+cols]` of `block_normal(key, ...)`, drawing only the
-    blocks that hold them (the filters' `2m` columns of a factor `n_wk + 2m + n` wide)."""
+    blocks that hold them (the filters' coordinates on the `n` training directions)."""
     r0, r1 = row // BLOCK, -(-(row + rows) // BLOCK)
     c0, c1 = col // BLOCK, -(-(col + cols) // BLOCK)
     block = lambda i, j: normal_block(key, i, j, dtype)
@@ -58,18 +66,17 @@ def limit_gram(static: Static, params: Params, key: PRNGKeyArray) -> NoiseGram:
     """The strong model's Gram blocks in the limit, from the Wishart engine's draws."""
     dtype = jnp.dtype(static.dtype)
     n_wk, m, n, nt, k = static.n_wk, static.m, static.n_max, static.n_test, static.signal_dims
-    first = n_wk + 2 * m  # the factor's first training row; the filters' columns start at n_wk
     key = jax.random.fold_in(key, WISHART_STREAM)
-    k_rows, k_test = jax.random.split(key)
-    _, k_off = jax.random.split(k_rows)  # bartlett_factor's split: (diagonal, below)
     s = jnp.sqrt(noise_norm_sq(static, params)).astype(dtype)
-    below = _window(k_off, first, n, n_wk, 2 * m, dtype)  # (n, 2m)
-    test = _window(k_test, 0, nt, n_wk, 2 * m, dtype)  # (n_test, 2m)
+    # The filters' coordinates on the training directions (columns n_wk.. of their rows), and
+    # the test noise's on the filters' own directions: what dominates as d grows.
+    on_train = _window(jax.random.fold_in(key, FILTER_ROWS), 0, 2 * m, n_wk, n, dtype)
+    test = block_normal(jax.random.fold_in(key, TEST_ON_FILTERS), nt, 2 * m, dtype)
     filters_signal = jax.random.normal(jax.random.fold_in(key, 3), (2, m, k), dtype)
     return NoiseGram(
         train=jnp.full((n,), s**2, dtype),  # the diagonal: O(m·n) a step
         train_test=None,
-        filters_train=params.sigma_0 * s * below.T.reshape(2, m, n),
+        filters_train=params.sigma_0 * s * on_train.reshape(2, m, n),
         filters_test=params.sigma_0 * s * test.T.reshape(2, m, nt),
         filters_signal=params.sigma_0 * filters_signal,
     )

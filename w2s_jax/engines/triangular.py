@@ -1,7 +1,7 @@
 """Products of the Bartlett factor's rows that skip its zero upper triangle.
 
-Row `i` of the training block of the factor is zero past column `lead + i` (`lead = n_wk + 2m`,
-the weak and filter columns before it). A dense `R Rᵀ` spends `2·n²·N1` flops on it; by row
+Row `i` of the training block of the factor is zero past column `lead + i` (`lead = n_wk`,
+the weak model's columns before it). A dense `R Rᵀ` spends `2·n²·N1` flops on it; by row
 blocks of `GRAM_BLOCK`, each block pair `(bi, bj ≤ bi)` only runs over the columns that block `bj`
 can reach, and the upper blocks are the lower ones transposed: about `n²·(lead + n/3)` flops.
 Small factors (one block) take the dense product unchanged, so their bits do not move.

@@ -30,6 +30,7 @@ __all__ = [
     "normal_block",
     "sample_wishart",
     "sample_noise_coordinates",
+    "filter_coordinates",
     "run_wishart",
     "WISHART_STREAM",
 ]
@@ -100,47 +101,78 @@ def sample_wishart(key: PRNGKeyArray, n: int, dof, dtype=jnp.float32) -> Float[A
 
 
 class NoiseCoordinates(NamedTuple):
-    """Noise vectors as coordinates in an orthonormal basis of the span of (weak, filters, train).
+    """Noise vectors as coordinates in an orthonormal basis of the span of (weak, train, filters).
 
     The basis is built in that order, so a block's columns past its last row are zero and not
     stored (the Bartlett factor is triangular); the test rows are the projections of the test
-    noise onto the span, which is all the weak and strong models can see of them. The
-    training noise comes last: its first `n_st` rows, and everything the run computes from
-    them, are the same whatever the padded size `n_max` (so Wishart runs can be tiered and
-    share their draws across `n_st`, as sampled noise does).
+    noise onto the span, which is all the weak and strong models can see of them.
+
+    The training noise comes right after the weak model's, before the filters: the training
+    noise's coordinates, and everything the teacher and the training Gram matrix are made of,
+    do not depend on the width `m`, so runs that differ only in `m` share their noise. Its first
+    `n_st` rows are the same whatever the padded size `n_max` (so Wishart runs can be tiered and
+    share their draws across `n_st`, as sampled noise does). The filters are taken in the basis
+    of the weak and the *used* training noise, then of what is orthogonal to both: the padded
+    rows are never part of a filter or a test product.
     """
 
     weak: Float[Array, "n_wk n_wk"]
-    train: Float[Array, "n N1"]
-    filters: Float[Array, "2m kf"]
-    test: Float[Array, "n_test N1"]
+    train: Float[Array, "n N0"]
+    filters: Float[Array, "2m N0+2m"]
+    test: Float[Array, "n_test N0+2m"]
     filters_signal: Float[Array, "2 m k"]
+
+
+#: `fold_in` indices under the Wishart key: the filters' coordinates on the weak and training
+#: directions, their own triangular block, and the test noise on the filters' directions.
+FILTER_ROWS, FILTER_REST, TEST_ON_FILTERS = 10, 11, 12
+
+
+def filter_coordinates(static: Static, params: Params, key: PRNGKeyArray, dof):
+    """The initial filters' noise and the test noise on the filters' own directions.
+
+    Returns `(on_span, rest, test_rest)`: `on_span` `(2m, n_wk + n_max)` are the filters'
+    `N(0, 1)` coordinates on the weak and training directions (zero on padded training rows and
+    on columns past `dof`); `rest` `(2m, 2m)` is the Bartlett factor of what of them is
+    orthogonal to the weak and used training noise (`dof - n_wk - n_st` dimensions);
+    `test_rest` `(n_test, 2m)` the test noise's `N(0, 1)` coordinates on those directions.
+    Each filter row is keyed by its index, so a wider network keeps the first filters' draws.
+    """
+    dtype = jnp.dtype(static.dtype)
+    two_m, n0 = 2 * static.m, static.n_wk + static.n_max
+    column = jnp.arange(n0)
+    used = (column < static.n_wk + params.n_st) & (column < dof)
+    on_span = block_normal(jax.random.fold_in(key, FILTER_ROWS), two_m, n0, dtype) * used[None, :]
+    rest_dof = dof - static.n_wk - params.n_st
+    rest = bartlett_factor(jax.random.fold_in(key, FILTER_REST), two_m, rest_dof, dtype)
+    test_rest = block_normal(jax.random.fold_in(key, TEST_ON_FILTERS), static.n_test, two_m, dtype)
+    return on_span, rest, test_rest
 
 
 def sample_noise_coordinates(static: Static, params: Params, key: PRNGKeyArray) -> NoiseCoordinates:
     """Draw the weak, training and test noise and the initial filters from their joint law.
 
-    Cost `O(N1² + n_test·N1)` draws with `N1 = n_wk + 2m + n_max`, independent of `d`, which
+    Cost `O(N0² + n_test·N0)` draws with `N0 = n_wk + n_max`, independent of `d`, which
     is a traced number here (`params.d`): cells at different `d` share one compiled program.
     """
     dtype = jnp.dtype(static.dtype)
     dof = params.d - static.signal_dims  # xi ~ N(0, sigma_p² (I - P)) lives in d - k dimensions
-    n_wk, two_m = static.n_wk, 2 * static.m
-    n1 = n_wk + two_m + static.n_max
+    n_wk, n0 = static.n_wk, static.n_wk + static.n_max
     key = jax.random.fold_in(key, WISHART_STREAM)
     k_rows, k_test = jax.random.split(key)
-    rows = bartlett_factor(k_rows, n1, dof, dtype)
-    # A test vector's coordinates in an orthonormal basis of the span (all of R^dof if dof < N1).
-    in_span = (jnp.arange(n1) < dof)[None, :]
-    test = block_normal(k_test, static.n_test, n1, dtype) * in_span
+    rows = bartlett_factor(k_rows, n0, dof, dtype)
+    # A test vector's coordinates in an orthonormal basis of the span (all of R^dof if dof < N0).
+    in_span = (jnp.arange(n0) < dof)[None, :]
+    test = block_normal(k_test, static.n_test, n0, dtype) * in_span
+    on_span, rest, test_rest = filter_coordinates(static, params, key, dof)
     filters_signal = jax.random.normal(
         jax.random.fold_in(key, 3), (2, static.m, static.signal_dims), dtype
     )
     return NoiseCoordinates(
         weak=params.sigma_p * rows[:n_wk, :n_wk],
-        filters=params.sigma_0 * rows[n_wk : n_wk + two_m, : n_wk + two_m],
-        train=params.sigma_p * rows[n_wk + two_m :],
-        test=params.sigma_p * test,
+        train=params.sigma_p * rows[n_wk:],
+        filters=params.sigma_0 * jnp.concatenate([on_span, rest], axis=1),
+        test=params.sigma_p * jnp.concatenate([test, test_rest], axis=1),
         filters_signal=params.sigma_0 * filters_signal,
     )
 
@@ -177,11 +209,12 @@ def run_wishart(static: Static, params: Params, key: PRNGKeyArray, mask, coords=
     pseudo_labels, weak_test_pred = teach(static, key, train, test, trained)
 
     two_m = coords.filters.shape[0]
-    lead = coords.train.shape[1] - coords.train.shape[0]  # n_wk + 2m columns before the train's
+    n0 = coords.train.shape[1]
+    lead = n0 - coords.train.shape[0]  # the n_wk weak columns before the training noise's
     gram = NoiseGram(
         train=staircase_gram(coords.train, lead),
-        train_test=staircase_cross(coords.train, coords.test, lead),
-        filters_train=cross(coords.filters, coords.train).reshape(2, two_m // 2, -1),
+        train_test=staircase_cross(coords.train, coords.test[:, :n0], lead),
+        filters_train=cross(coords.filters[:, :n0], coords.train).reshape(2, two_m // 2, -1),
         filters_test=cross(coords.filters, coords.test).reshape(2, two_m // 2, -1),
         filters_signal=coords.filters_signal,
     )
