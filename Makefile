@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: install lock test lint format paper bench clean
+.PHONY: install lock test lint format docs paper bench clean
 
 ## Installs the exact versions of constraints.txt (ranges in pyproject.toml, pins here).
 $(STAMP): pyproject.toml constraints.txt
@@ -27,14 +27,19 @@ lock:
 	mv "$$tmp/constraints.txt" constraints.txt
 	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"
 
-## The whole test suite (what .ci/run runs): lint and format check first, then pytest.
-test: lint
+## The whole test suite (what .ci/run runs): lint, format check and the docs site first, then pytest.
+test: lint docs
 	$(BIN)/python -m pytest
 
 ## ruff: the linter and the formatter's check (`make format` rewrites the tree).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## The documentation site in site/ (open site/index.html): strict, so a broken link, a missing
+## page or an API name that no longer exists fails; the notebooks are shown as committed, not run.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -52,4 +57,4 @@ bench: $(STAMP)
 	$(BIN)/w2s bench --out results/bench.json
 
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results .pytest_cache site .cache
