@@ -56,9 +56,10 @@ def test_variant_configs_hold_what_they_promise(study):
     cfg = {v: check.variant_config(STUDY, FAST, check.VARIANTS[v], summary) for v in check.VARIANTS}
     assert cfg["small_step"]["train"]["eta"] * cfg["small_step"]["train"]["T"] == pytest.approx(20)
     assert cfg["small_step"]["train"]["record_every"] == 20
-    assert cfg["long_T"]["train"]["T"] == 80 and "eta" not in cfg["long_T"]["grid"]
+    assert cfg["long_T"]["train"]["T"] == 80 and cfg["long_T"]["grid"] == {"eta": [1.0]}
     # 1/m output: a filter's gradient carries 1/m, so eta·4 holds the speed with 4·m filters
     assert cfg["wide"]["train"]["m"] == 16 and cfg["wide"]["train"]["eta"] == 4.0
+    assert "eta" not in cfg["wide"]["grid"]
     assert cfg["small_init"]["train"]["sigma_0"] == pytest.approx(0.001)
     assert cfg["float64"]["train"]["dtype"] == "float64"
     assert cfg["rerun"]["grid"] == {"eta": [1.0]}

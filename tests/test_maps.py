@@ -1,14 +1,11 @@
 """Graded maps: heatmaps of seed means with the class edges, and cells within one seed
 standard error of a deciding cutoff drawn undecided."""
 
-import json
-
 import _synthetic as S
 import numpy as np
 import pytest
 
-from w2s_jax.analysis import classes, maps, rules
-from w2s_jax.analysis.report import write_report
+from w2s_jax.analysis import classes, maps, report, rules
 
 N_ST, P_B, SEEDS = (50, 100, 200), (0.2, 0.4), 4
 #: The mixed cell: three benign seeds and one harmful one; its mean final test accuracy sits
@@ -66,7 +63,12 @@ def test_heatmaps_show_the_seed_means_and_the_rule(runs, tmp_path):
     assert (tmp_path / "graded.png").stat().st_size > 10_000
     assert (tmp_path / "graded.pdf").exists()
     axes = fig.axes
-    expected = runs.assign(best_time=runs["eta"] * runs["best_step"])
+    summary, _ = study()  # the gains are summary.parquet's: test accuracy minus the teacher's
+    expected = runs.assign(
+        best_time=runs["eta"] * runs["best_step"],
+        gain_final=summary["final_test_acc"] - summary["weak_test_acc"],
+        gain_best=summary["best_test_acc"] - summary["weak_test_acc"],
+    )
     for k, column in enumerate(maps.QUANTITIES, start=1):
         drawn = np.ma.filled(axes[k].collections[0].get_array(), np.nan).reshape(len(P_B), -1)
         table = expected.groupby(["p_b", "n_st"])[column].mean().unstack("n_st")
@@ -82,15 +84,14 @@ def test_heatmaps_show_the_seed_means_and_the_rule(runs, tmp_path):
     assert f"{rules.LC_MIN:.0%}" in title
 
 
-def test_report_draws_the_graded_map(tmp_path):
-    summary, traj = study()
-    summary.to_parquet(tmp_path / "summary.parquet", index=False)
-    traj.to_parquet(tmp_path / "trajectories.parquet", index=False)
-    (tmp_path / "manifest.json").write_text(json.dumps({"config": {"name": "mixed"}}))
-    text = write_report(tmp_path, n_boot=5).read_text()
+def test_report_section_draws_the_graded_map(runs, tmp_path):
+    figures = {}
+    lines = report._graded_section(runs, tmp_path, figures)
+    text = "\n".join(lines)
     assert "## Graded maps over n_st and p_b" in text and "1 of 6 cells undecided" in text
-    assert "![graded](figures/graded.png)" in text
-    assert (tmp_path / "figures" / "graded.png").exists()
+    assert figures["graded"] == tmp_path / "graded.png" and figures["graded"].exists()
+    one = runs[runs["p_b"] == 0.2]  # one swept axis: no graded map, no section
+    assert report._graded_section(one, tmp_path / "one", {}) == []
 
 
 def test_one_axis_is_refused_with_a_message(runs):

@@ -3,8 +3,8 @@
 For every cell of a two-axis grid (the phase plane `n_st·snr × d/n_st`, or any two swept
 axes) the seed means and seed standard errors of
 
-- `gain_final`, `gain_best`: the share of the teacher's test errors the student removes at
-  the last step and at its best step (`classes.gain`),
+- `gain_final`, `gain_best`: the student's test accuracy minus the teacher's at the last
+  step and at its best step (the columns of summary.parquet),
 - `label_correction_best`: the share of wrongly pseudo-labelled training points that get
   their true label at the best step,
 - `best_time`: the best step in gradient-flow time `eta·t`,
@@ -42,6 +42,7 @@ __all__ = [
     "map_axes",
     "slice_columns",
     "graded_cells",
+    "with_gains",
     "decisive_cells",
     "graded_map",
     "UNDECIDED",
@@ -49,8 +50,8 @@ __all__ = [
 
 #: The graded quantities drawn: column -> (panel title, colour map, colour range or None).
 QUANTITIES = {
-    "gain_final": ("gain over the teacher, last step", "RdBu", (-1.0, 1.0)),
-    "gain_best": ("gain over the teacher, best step", "RdBu", (-1.0, 1.0)),
+    "gain_final": ("gain over the teacher, last step\n(test accuracy − teacher's)", "RdBu", None),
+    "gain_best": ("gain over the teacher, best step\n(test accuracy − teacher's)", "RdBu", None),
     "label_correction_best": ("wrong pseudo-labels corrected, best step", "viridis", (0.0, 1.0)),
     "best_time": ("best step in gradient-flow time eta·t", "magma", None),
 }
@@ -143,10 +144,23 @@ def _prepare(runs: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
 
     coordinates = dict.fromkeys(c for c in (x, y, "n_st_snr", "d_over_n", "tau") if c in runs)
     runs = snap(runs, [c for c in coordinates if c != "cell" and (runs[c] > 0).all()])
+    runs = with_gains(runs)
     if "best_time" not in runs:
         eta = runs["eta"].to_numpy(float) if "eta" in runs else 1.0
         runs = runs.assign(best_time=eta * runs["best_step"].to_numpy(float))
     return runs
+
+
+def with_gains(runs: pd.DataFrame) -> pd.DataFrame:
+    """`runs` with `gain_final` and `gain_best` as summary.parquet defines them: the test
+    accuracy minus the teacher's (`weak_test_acc`), at the last and at the best step.
+    (`classes.classify` names its share-of-errors-removed gain the same; the maps and
+    `w2s check` use the summary's difference, in accuracy points.)"""
+    weak = runs["weak_test_acc"].to_numpy(float)
+    return runs.assign(
+        gain_final=runs["final_test_acc"].to_numpy(float) - weak,
+        gain_best=runs["best_test_acc"].to_numpy(float) - weak,
+    )
 
 
 def graded_cells(runs: pd.DataFrame, x: str | None = None, y: str | None = None) -> pd.DataFrame:
@@ -305,7 +319,10 @@ def graded_map(
     ranges = {}
     for q in quantities:
         lo_hi = QUANTITIES[q][2]
-        if lo_hi is None:
+        if q.startswith("gain"):  # diverging: white at no gain, one range for both gains
+            top = np.nanmax(np.abs(cells[[c for c in QUANTITIES if c.startswith("gain")]]))
+            lo_hi = (-max(top, 1e-3), max(top, 1e-3))
+        elif lo_hi is None:
             values = cells[q].to_numpy(float)
             values = values[np.isfinite(values) & (values > 0)]
             lo_hi = (values.min(), values.max()) if len(values) else (1e-3, 1.0)

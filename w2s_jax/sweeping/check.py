@@ -19,7 +19,8 @@ Each variant of each cell is one sweep run by the ordinary driver
 the variant's changes, into `DIR/check/VARIANT/cell-K` (resumable like any sweep). The seeds and
 `base_seed` are the study's, so a variant's run sees the same data as the original run of the
 same seed. The comparison (`compare`) is per cell and variant: the most common class, the final
-and best test accuracy and the gain (`classes.gain`) of the original and of the variant, and
+and best test accuracy and the gain over the teacher (test accuracy minus the teacher's, as in
+summary.parquet) of the original and of the variant, and
 
 - `class_agrees`: the most common class is the same,
 - `gain_agrees`: `|Δ gain_final|` and `|Δ gain_best|` (variant minus original, seed means) are
@@ -39,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from w2s_jax.analysis.classes import CLASSES, classify
-from w2s_jax.analysis.maps import decisive_cells
+from w2s_jax.analysis.maps import decisive_cells, with_gains
 from w2s_jax.analysis.report import load_results, markdown_table
 from w2s_jax.model.config import ConfigError, TrainConfig
 from w2s_jax.sweeping.config_file import load_config
@@ -258,8 +259,8 @@ def compare(runs: pd.DataFrame, results: dict) -> pd.DataFrame:
     """
     rows = []
     for (variant, cell), result in results.items():
-        original = runs[runs["cell"] == cell].sort_values("seed")
-        rerun = classify(result.summary, result.trajectories).sort_values("seed")
+        original = with_gains(runs[runs["cell"] == cell]).sort_values("seed")
+        rerun = with_gains(classify(result.summary, result.trajectories)).sort_values("seed")
         o, r = _cell_stats(original), _cell_stats(rerun)
         row = dict(cell=cell)
         for axis in ("n_st", "n_st_snr", "d_over_n"):
