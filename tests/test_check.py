@@ -46,6 +46,10 @@ def test_longer_T_flags_the_unfitted_cell_and_keeps_the_fitted_one(study):
     text = (study / "check" / "check.md").read_text()
     assert "cell 0 under `long_T` (class not_converged →" in text
     assert (study / "check" / "check.parquet").exists()
+    assert (study / "check" / "check.png").stat().st_size > 10_000
+    # a second call finds every variant finished with the same config and reruns nothing
+    again = check.run_check(study, [SLOW, FAST], ["long_T"], quiet=True).set_index("cell")
+    assert again["wall_s"].tolist() == table["wall_s"].tolist()
     assert (study / "check" / "long_T" / f"cell-{SLOW}" / "summary.parquet").exists()
 
 

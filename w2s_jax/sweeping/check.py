@@ -26,7 +26,11 @@ summary.parquet) of the original and of the variant, and
 - `gain_agrees`: `|Δ gain_final|` and `|Δ gain_best|` (variant minus original, seed means) are
   both at most `tolerance = max(2·sqrt(se_o² + se_v²), GAIN_TOL)`, the seed standard errors of
   the two means (with one seed only `GAIN_TOL` remains),
-- `agrees`: both.
+- `agrees`: both,
+- `paired`: the variant saw the same data as the original, seed by seed (equal teacher test
+  accuracy and wrong pseudo-labels). A float64 run draws its data in 64 bits, which JAX's
+  random functions turn into other samples than in 32 bits, so `float64` rows compare two
+  draws of the data, not two precisions of one.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from w2s_jax.analysis.maps import decisive_cells, with_gains
 from w2s_jax.analysis.report import load_results, markdown_table
 from w2s_jax.model.config import ConfigError, TrainConfig
 from w2s_jax.sweeping.config_file import load_config
-from w2s_jax.sweeping.driver import run_sweep
+from w2s_jax.sweeping.driver import SweepResult, run_sweep
 from w2s_jax.sweeping.store import atomic_write_text
 
 __all__ = [
@@ -57,6 +61,8 @@ __all__ = [
     "run_check",
     "compare",
     "select_cells",
+    "check_figure",
+    "markdown",
 ]
 
 #: How much each variant scales its knob.
@@ -187,8 +193,8 @@ def run_check(
 ) -> pd.DataFrame:
     """Rerun cells of the finished study in `directory` under `variants` and compare.
 
-    Writes `DIR/check/VARIANT/cell-K/` (a sweep each), `DIR/check/check.parquet` and
-    `DIR/check/check.md`; returns the comparison (`compare`).
+    Writes `DIR/check/VARIANT/cell-K/` (a sweep each), `DIR/check/check.parquet`,
+    `DIR/check/check.md` and the figure `DIR/check/check.png`; returns the comparison (`compare`).
 
     Args:
         cells: cell indices (`summary.parquet`'s `cell`); default the `n_cells` decisive ones.
@@ -225,11 +231,29 @@ def run_check(
                 file=sys.stderr,
             )
         out = directory / "check" / v / f"cell-{c}"
-        result = run_sweep(config, out, quiet=quiet, force=force, **options)
+        result = None if force else _finished(out, config)
+        if result is None:
+            result = run_sweep(config, out, quiet=quiet, force=force, **options)
         results[v, c] = result
     table = compare(runs, results)
     _write(directory / "check", table, manifest)
+    check_figure(table, directory / "check" / "check")
     return table
+
+
+def _finished(out: Path, config: dict) -> SweepResult | None:
+    """The stored result of a variant sweep that finished with this very config (its
+    manifest, with the wall time of the run that computed it, is kept as it is), else None."""
+    try:
+        summary, trajectories, manifest = load_results(out)
+    except ConfigError:
+        return None
+    same = manifest.get("config") == load_config(config).to_dict()
+    if not same or manifest.get("status") != "complete":
+        return None
+    if len(summary) != manifest.get("n_runs"):
+        return None
+    return SweepResult(summary, trajectories, manifest)
 
 
 def _cell_stats(runs: pd.DataFrame) -> dict:
@@ -269,6 +293,12 @@ def compare(runs: pd.DataFrame, results: dict) -> pd.DataFrame:
         row |= dict(variant=variant, n_seeds=o["n_seeds"], class_original=o["class_"])
         row["class_variant"] = r["class_"]
         paired = original.merge(rerun[["seed", "class"]], on="seed", suffixes=("", "_v"))
+        # Same draws? The teacher's test accuracy and its wrong labels depend only on them.
+        same = [c for c in ("weak_test_acc", "n_wrong_pseudo") if c in original and c in rerun]
+        both = original[["seed", *same]].merge(rerun[["seed", *same]], on="seed")
+        row["paired"] = bool(
+            len(both) and all(np.array_equal(both[f"{c}_x"], both[f"{c}_y"]) for c in same)
+        )
         row["same_class_seeds"] = f"{int((paired['class'] == paired['class_v']).sum())}/" + str(
             len(paired)
         )
@@ -307,7 +337,9 @@ def markdown(table: pd.DataFrame, name: str = "") -> str:
         "",
         "A variant agrees when the most common class over seeds is the same and both "
         "`|Δ gain_final|` and `|Δ gain_best|` (seed means, variant minus original) are at "
-        f"most `max(2·sqrt(se_o² + se_v²), {GAIN_TOL:g})`.",
+        f"most `max(2·sqrt(se_o² + se_v²), {GAIN_TOL:g})`. `paired`: the variant's runs saw "
+        "the same data as the original runs of the same seed (the teacher's test accuracy and "
+        "its wrong labels are equal seed by seed); unpaired rows compare two draws.",
         "",
     ]
     shown = [
@@ -320,6 +352,7 @@ def markdown(table: pd.DataFrame, name: str = "") -> str:
             "variant",
             "class_original",
             "class_variant",
+            "paired",
             "same_class_seeds",
             "final_test_acc_original",
             "final_test_acc_variant",
@@ -357,3 +390,43 @@ def markdown(table: pd.DataFrame, name: str = "") -> str:
     else:
         lines += [f"All {len(table)} rows agree.", ""]
     return "\n".join(lines)
+
+
+def check_figure(table: pd.DataFrame, path=None):
+    """Per variant, each cell's change of gain (variant minus original, final and best step)
+    with its tolerance as a band; a cross marks a row whose class changed."""
+    from w2s_jax.analysis import plots
+
+    variants = list(dict.fromkeys(table["variant"]))
+    fig, axes = plots._panels(len(variants), width=3.6, height=3.2, columns=len(variants))
+    cells = list(dict.fromkeys(table["cell"]))
+    for ax, variant in zip(axes, variants):
+        rows = table[table["variant"] == variant].set_index("cell").reindex(cells)
+        where = np.arange(len(cells))
+        for offset, column, colour in ((-0.15, "gain_final", "C0"), (0.15, "gain_best", "C1")):
+            tol = rows[f"tol_{column}"].to_numpy(float)
+            ax.bar(where + offset, 2 * tol, bottom=-tol, width=0.28, color=colour, alpha=0.18)
+            ax.plot(where + offset, rows[f"delta_{column}"], "o", color=colour, label=f"Δ {column}")
+        changed = ~rows["class_agrees"].astype(bool).to_numpy()
+        if changed.any():
+            ax.plot(
+                where[changed],
+                np.zeros(changed.sum()),
+                "x",
+                color="black",
+                ms=10,
+                mew=2,
+                label="class changed",
+            )
+        ax.axhline(0, color="gray", lw=0.8)
+        ax.set_xticks(where, [f"cell {c}" for c in cells], rotation=45)
+        ax.set(title=variant, ylabel="variant − original (shaded: tolerance)")
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
+    fig.suptitle("Convergence check: change of the gain over the teacher under each variant")
+    return plots.save(fig, path)
