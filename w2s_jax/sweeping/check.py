@@ -312,6 +312,14 @@ def compare(runs: pd.DataFrame, results: dict) -> pd.DataFrame:
             gaps[column] = r[column] - o[column]
             row[f"delta_{column}"] = gaps[column]
             row[f"tol_{column}"] = tolerance
+            # With paired draws the per-seed differences have their own, smaller, spread.
+            diff = original.merge(rerun[["seed", column]], on="seed")
+            diff = (diff[f"{column}_y"] - diff[f"{column}_x"]).to_numpy(float)
+            row[f"paired_se_{column}"] = (
+                float(diff.std(ddof=1) / np.sqrt(len(diff)))
+                if row["paired"] and len(diff) > 1
+                else np.nan
+            )
         row["class_agrees"] = o["class_"] == r["class_"]
         row["gain_agrees"] = all(abs(gaps[c]) <= row[f"tol_{c}"] for c in gaps)
         row["agrees"] = row["class_agrees"] and row["gain_agrees"]
@@ -339,7 +347,8 @@ def markdown(table: pd.DataFrame, name: str = "") -> str:
         "`|Δ gain_final|` and `|Δ gain_best|` (seed means, variant minus original) are at "
         f"most `max(2·sqrt(se_o² + se_v²), {GAIN_TOL:g})`. `paired`: the variant's runs saw "
         "the same data as the original runs of the same seed (the teacher's test accuracy and "
-        "its wrong labels are equal seed by seed); unpaired rows compare two draws.",
+        "its wrong labels are equal seed by seed); unpaired rows compare two draws. "
+        "`paired_se_*`: the seed standard error of the per-seed differences of paired rows.",
         "",
     ]
     shown = [
@@ -364,6 +373,8 @@ def markdown(table: pd.DataFrame, name: str = "") -> str:
             "delta_gain_best",
             "tol_gain_final",
             "tol_gain_best",
+            "paired_se_gain_final",
+            "paired_se_gain_best",
             "agrees",
             "wall_s",
         )
@@ -420,7 +431,8 @@ def check_figure(table: pd.DataFrame, path=None):
             )
         ax.axhline(0, color="gray", lw=0.8)
         ax.set_xticks(where, [f"cell {c}" for c in cells], rotation=45)
-        ax.set(title=variant, ylabel="variant − original (shaded: tolerance)")
+        ax.set(title=variant)
+    axes[0].set_ylabel("variant − original (shaded: tolerance)")
     handles, labels = [], []
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels()):
