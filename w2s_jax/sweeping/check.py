@@ -49,6 +49,7 @@ from w2s_jax.analysis.report import load_results, markdown_table
 from w2s_jax.model.config import ConfigError, TrainConfig
 from w2s_jax.sweeping.config_file import load_config
 from w2s_jax.sweeping.driver import SweepResult, run_sweep
+from w2s_jax.sweeping.plan import smoke_config
 from w2s_jax.sweeping.store import atomic_write_text
 
 __all__ = [
@@ -218,10 +219,11 @@ def run_check(
         )
     runs = classify(summary, trajectories)
     chosen = select_cells(runs, summary, cells, n_cells)
+    study = manifest["config"]
+    if manifest.get("smoke"):  # the study ran the shrunken config: its cells are those
+        study = smoke_config(load_config(study)).to_dict()
     configs = {
-        (v, c): variant_config(manifest["config"], c, VARIANTS[v], summary)
-        for v in variants
-        for c in chosen
+        (v, c): variant_config(study, c, VARIANTS[v], summary) for v in variants for c in chosen
     }  # every config is built and validated before anything runs
     results = {}
     for k, ((v, c), config) in enumerate(configs.items()):
