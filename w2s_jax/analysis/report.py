@@ -454,7 +454,9 @@ def _graded_section(runs: pd.DataFrame, directory: Path, figures: dict) -> list[
         "cell whose seed mean lies within one seed standard error of a cutoff that decides "
         "its class is undecided (hatched grey).",
         "",
-        f"{len(undecided)} of {len(cells)} cells undecided.",
+        f"{len(undecided)} of {len(cells)} cells undecided. `w2s check DIR` reruns the cells "
+        "nearest a cutoff with a smaller step, a longer run, more filters, a smaller "
+        "initialization and float64, and says whether their class and gain stand.",
         "",
     ]
     if len(undecided):
