@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from w2s_jax.analysis import early_stopping, fit, paper, plane, plots, rules
+from w2s_jax.analysis import early_stopping, fit, maps, paper, plane, plots, rules
 from w2s_jax.analysis.classes import CLASSES, class_counts, classify, per_cell, swept_columns
 from w2s_jax.model.config import ConfigError
 from w2s_jax.model.theory import TAU_FEATURES
@@ -277,6 +277,7 @@ def write_report(
     lines += _paper_section(runs)
     lines += _plane_section(runs, out.parent / "figures", figures)
     lines += _law_section(runs, out.parent / "figures", figures)
+    lines += _graded_section(runs, out.parent / "figures", figures)
     lines += ["## Figures", ""]
     for kind, path in figures.items():
         lines += [f"![{kind}]({path.relative_to(out.parent).as_posix()})", ""]
@@ -422,4 +423,43 @@ def _band_section(runs: pd.DataFrame, rule: str, n_boot: int) -> list[str]:
                 markdown_table(pd.DataFrame(rows)),
                 "",
             ]
+    return lines
+
+
+#: The most rows of panels (values of the other swept axes) a graded map in the report draws.
+GRADED_ROWS_MAX = 6
+
+
+def _graded_section(runs: pd.DataFrame, directory: Path, figures: dict) -> list[str]:
+    """Graded maps (`analysis.maps`), when the study has two swept axes (and at most
+    `GRADED_ROWS_MAX` values of the others)."""
+    try:
+        x, y = maps.map_axes(runs)
+    except ValueError:
+        return []
+    cells = maps.graded_cells(runs, x, y)
+    slices = maps.slice_columns(runs, x, y)
+    rows = len(cells.groupby(slices)) if slices else 1
+    if rows > GRADED_ROWS_MAX:
+        return []
+    maps.graded_map(runs, x, y, path=directory / "graded")
+    figures["graded"] = directory / "graded.png"
+    undecided = cells[cells["undecided"]]
+    lines = [
+        f"## Graded maps over {x} and {y}",
+        "",
+        "Seed means (± seed standard error) per cell of the gain over the teacher at the last "
+        "and the best step, the share of wrong pseudo-labels corrected at the best step and "
+        "the best step in gradient-flow time eta·t, with the class edges drawn over them. A "
+        "cell whose seed mean lies within one seed standard error of a cutoff that decides "
+        "its class is undecided (hatched grey).",
+        "",
+        f"{len(undecided)} of {len(cells)} cells undecided. `w2s check DIR` reruns the cells "
+        "nearest a cutoff with a smaller step, a longer run, more filters, a smaller "
+        "initialization and float64, and says whether their class and gain stand.",
+        "",
+    ]
+    if len(undecided):
+        shown = [*dict.fromkeys([x, y, *slices]), "class", "nearest", "margin", "n_seeds"]
+        lines += [markdown_table(undecided[shown].head(60)), ""]
     return lines

@@ -1,0 +1,434 @@
+"""Graded maps of a two-axis study: what the student gains, not only which class it falls in.
+
+For every cell of a two-axis grid (the phase plane `n_st·snr × d/n_st`, or any two swept
+axes) the seed means and seed standard errors of
+
+- `gain_final`, `gain_best`: the student's test accuracy minus the teacher's at the last
+  step and at its best step (the columns of summary.parquet),
+- `label_correction_best`: the share of wrongly pseudo-labelled training points that get
+  their true label at the best step,
+- `best_time`: the best step in gradient-flow time `eta·t`,
+
+are drawn as heatmaps, one row of panels per value of the other swept axes (several `n_st`,
+a teacher switch, ...), with the cells' class edges drawn over them and `mean ± se` written
+in each cell. The class panel prints its rule (`rules.classes_rule`) on the figure, and a
+cell whose seed means lie within one seed standard error of a cutoff that decides its class
+is drawn *undecided* (hatched grey) instead of in a class colour.
+
+`graded_cells` is the table behind the figure; `decisive_cells` ranks cells by how close
+they sit to a cutoff (what `w2s check` reruns by default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+from w2s_jax.analysis import plots, rules
+from w2s_jax.analysis.classes import CLASSES, swept_columns
+from w2s_jax.analysis.rules import FIT_MIN, HARMFUL_ERROR, LC_MIN
+
+__all__ = [
+    "QUANTITIES",
+    "CUTOFFS",
+    "Cutoff",
+    "class_of",
+    "map_axes",
+    "slice_columns",
+    "graded_cells",
+    "with_gains",
+    "decisive_cells",
+    "graded_map",
+    "UNDECIDED",
+]
+
+#: The graded quantities drawn: column -> (panel title, colour map, colour range or None).
+QUANTITIES = {
+    "gain_final": ("gain over the teacher, last step\n(test accuracy − teacher's)", "RdBu", None),
+    "gain_best": ("gain over the teacher, best step\n(test accuracy − teacher's)", "RdBu", None),
+    "label_correction_best": ("wrong pseudo-labels corrected, best step", "viridis", (0.0, 1.0)),
+    "best_time": ("best step in gradient-flow time eta·t", "magma", None),
+}
+#: The label and colour of a cell within one seed standard error of a deciding cutoff.
+UNDECIDED = ("undecided", "#bdbdbd")
+#: The seed standard error below which a cell is never undecided (float noise of identical runs).
+SE_FLOOR = 1e-12
+
+
+@dataclasses.dataclass(frozen=True)
+class Cutoff:
+    """One comparison of the classification: `column` against `threshold(row)`; a run is on
+    the upper side when `column >= threshold` (`fit`, `correction`) or `> threshold`."""
+
+    name: str
+    column: str
+    text: str
+
+    def threshold(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.name == "fit":
+            return np.full(len(frame), FIT_MIN)
+        if self.name == "correction":
+            return np.full(len(frame), LC_MIN)
+        return 1.0 - HARMFUL_ERROR * frame["p_h"].to_numpy(float)
+
+
+#: The cutoffs of `classes.classify`, with the thresholds of `analysis.rules`.
+CUTOFFS = (
+    Cutoff("fit", "final_train_acc_pseudo", f"final train accuracy on pseudo-labels {FIT_MIN:g}"),
+    Cutoff("harmful_end", "final_test_acc", f"final test error {rules.harmful_error_text()}"),
+    Cutoff("harmful_best", "best_test_acc", f"best-step test error {rules.harmful_error_text()}"),
+    Cutoff("correction", "label_correction_best", f"share corrected at the best step {LC_MIN:g}"),
+)
+
+
+def class_of(frame: pd.DataFrame, ok=None) -> np.ndarray:
+    """The class `classes.classify` gives to rows holding its per-run columns
+    (`final_train_acc_pseudo`, `final_test_acc`, `best_test_acc`, `label_correction_best`,
+    `p_h`), here applied to seed means. `ok`: the rows whose runs finished (default all)."""
+    level = HARMFUL_ERROR * frame["p_h"].to_numpy(float)
+    final = frame["final_test_acc"].to_numpy(float)
+    ok = np.ones(len(frame), bool) if ok is None else np.asarray(ok, bool)
+    ok = ok & np.isfinite(final)
+    fitted = frame["final_train_acc_pseudo"].to_numpy(float) >= FIT_MIN
+    beats = 1.0 - final < level
+    end = np.where(~ok | ~fitted, "not_converged", np.where(beats, "benign", "harmful"))
+    lc = np.nan_to_num(frame["label_correction_best"].to_numpy(float))
+    corrects = (lc >= LC_MIN) & (1.0 - frame["best_test_acc"].to_numpy(float) < level)
+    return np.where(~ok, "not_converged", np.where(corrects, "label_correction", end))
+
+
+def map_axes(runs: pd.DataFrame, x: str | None = None, y: str | None = None) -> tuple[str, str]:
+    """The two axes of the map: the phase plane's `(n_st_snr, d_over_n)` when both vary,
+    else the two swept axes with the most values (`n_st` first when it is one of them).
+
+    Raises:
+        ValueError: the study has fewer than two swept axes.
+    """
+    if x is not None and y is not None:
+        return x, y
+    plane = [c for c in ("n_st_snr", "d_over_n") if c in runs and runs[c].nunique() > 1]
+    if len(plane) == 2:
+        return x or plane[0], y or plane[1]
+    swept = [c for c in swept_columns(runs) if c not in ("p_e", "cell")]
+    swept = [c for c in swept if pd.api.types.is_numeric_dtype(runs[c])]
+    ranked = sorted(swept, key=lambda c: (c != "n_st", -runs[c].nunique()))
+    if len(ranked) < 2:
+        raise ValueError(
+            f"a graded map needs two swept numeric axes; this study sweeps {ranked or 'none'}"
+        )
+    return x or ranked[0], y or next(c for c in ranked if c != (x or ranked[0]))
+
+
+def slice_columns(runs: pd.DataFrame, x: str, y: str) -> list[str]:
+    """The swept columns that split the map into rows of panels: those not fixed by `x`, `y`
+    and the columns already chosen (so `d` and `sigma_p`, which the plane's coordinates
+    resolve to, do not split it, while a second `n_st` or a teacher switch does)."""
+    runs = _prepare(runs, x, y)
+    keys: list[str] = []
+    candidates = [c for c in swept_columns(runs) if c not in (x, y, "p_e", "cell")]
+    for column in sorted(candidates, key=lambda c: runs[c].nunique()):
+        spread = runs.groupby([x, y, *keys], dropna=False)[column].nunique(dropna=False)
+        if (spread > 1).any():
+            keys.append(column)
+    return keys
+
+
+def _prepare(runs: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    from w2s_jax.analysis.plane import snap
+
+    coordinates = dict.fromkeys(c for c in (x, y, "n_st_snr", "d_over_n", "tau") if c in runs)
+    runs = snap(runs, [c for c in coordinates if c != "cell" and (runs[c] > 0).all()])
+    runs = with_gains(runs)
+    if "best_time" not in runs:
+        eta = runs["eta"].to_numpy(float) if "eta" in runs else 1.0
+        runs = runs.assign(best_time=eta * runs["best_step"].to_numpy(float))
+    return runs
+
+
+def with_gains(runs: pd.DataFrame) -> pd.DataFrame:
+    """`runs` with `gain_final` and `gain_best` as summary.parquet defines them: the test
+    accuracy minus the teacher's (`weak_test_acc`), at the last and at the best step.
+    (`classes.classify` names its share-of-errors-removed gain the same; the maps and
+    `w2s check` use the summary's difference, in accuracy points.)"""
+    weak = runs["weak_test_acc"].to_numpy(float)
+    return runs.assign(
+        gain_final=runs["final_test_acc"].to_numpy(float) - weak,
+        gain_best=runs["best_test_acc"].to_numpy(float) - weak,
+    )
+
+
+def graded_cells(runs: pd.DataFrame, x: str | None = None, y: str | None = None) -> pd.DataFrame:
+    """Per cell of the map: axis values, `<q>` (seed mean) and `<q>_se` (seed standard
+    error; NaN with one seed) of every `QUANTITIES` column and every cutoff's column,
+    `n_seeds`, `class` (the most common class over seeds, ties in `CLASSES` order),
+    `class_of_means`, `margin` (the least distance, in seed standard errors, of a seed mean
+    to a cutoff that would change `class_of_means`), `nearest` (that cutoff) and
+    `undecided` (`margin <= 1`).
+
+    Args:
+        runs: `classes.classify` rows.
+        x, y: the axes (default `map_axes`).
+    """
+    x, y = map_axes(runs, x, y)
+    runs = _prepare(runs, x, y)
+    return _cell_stats(runs, [x, y, *slice_columns(runs, x, y)])
+
+
+def _cell_stats(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """`graded_cells` over the cells that `keys` identify (runs already `_prepare`d)."""
+    columns = list(dict.fromkeys([*QUANTITIES, *(c.column for c in CUTOFFS)]))
+    columns = [c for c in columns if c in runs]
+    grouped = runs.groupby(keys, dropna=False, sort=True)
+    mean = grouped[columns].mean()
+    se = grouped[columns].std(ddof=1) / np.sqrt(grouped.size().to_numpy()[:, None])
+    cells = mean.join(se.add_suffix("_se")).reset_index()
+    cells["n_seeds"] = grouped.size().to_numpy()
+    cells["p_h"] = grouped["p_h"].first().to_numpy()
+    ok = grouped["status"].apply(lambda s: (s == "ok").mean() >= 0.5).to_numpy()
+    cells["ok"] = ok
+
+    def majority(s):
+        counts = s.value_counts()
+        top = counts[counts == counts.max()].index
+        return next(c for c in CLASSES if c in top)
+
+    cells["class"] = grouped["class"].apply(majority).to_numpy()
+    own = class_of(cells, ok)
+    cells["class_of_means"] = own
+    margin = np.full(len(cells), np.inf)
+    nearest = np.full(len(cells), "", dtype=object)
+    for cutoff in CUTOFFS:
+        if cutoff.column not in cells:
+            continue
+        value = cells[cutoff.column].to_numpy(float)
+        spread = cells[f"{cutoff.column}_se"].to_numpy(float)
+        threshold = cutoff.threshold(cells)
+        # Move the mean just across the cutoff: does the class of the means change?
+        step = np.maximum(np.abs(threshold) * 1e-9, 1e-12)
+        across = np.where(
+            value >= threshold if cutoff.name in ("fit", "correction") else value > threshold,
+            threshold - step,
+            threshold + step,
+        )
+        flipped = cells.assign(**{cutoff.column: across})
+        matters = (class_of(flipped, ok) != own) & np.isfinite(value)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.abs(value - threshold) / spread
+        z = np.where(np.isfinite(spread) & (spread > SE_FLOOR), z, np.inf)
+        z = np.where(matters, z, np.inf)
+        closer = z < margin
+        margin, nearest = np.where(closer, z, margin), np.where(closer, cutoff.name, nearest)
+    cells["margin"] = margin
+    cells["nearest"] = nearest
+    cells["undecided"] = margin <= 1.0
+    return cells
+
+
+def decisive_cells(runs: pd.DataFrame, n: int = 4) -> pd.DataFrame:
+    """The `n` cells (rows of `classes.per_cell`-style keys with the sweep's `cell` index)
+    nearest a class cutoff: least `margin` first; among cells of equal margin (e.g. seeds that
+    agree exactly), the least distance of a seed mean to a deciding cutoff in its own units.
+    Works on any study (one axis or more): cells are the sweep's `cell` index."""
+    if "cell" not in runs:
+        raise ValueError("decisive_cells needs the sweep's `cell` column")
+    cells = _cell_stats(_prepare(runs, "cell", "cell"), ["cell"])
+    distance = np.full(len(cells), np.inf)
+    for cutoff in CUTOFFS:
+        if cutoff.column in cells:
+            gap = np.abs(cells[cutoff.column].to_numpy(float) - cutoff.threshold(cells))
+            distance = np.fmin(distance, gap)
+    cells["distance"] = distance
+    order = cells.sort_values(["margin", "distance", "cell"], kind="stable")
+    return order.head(n).reset_index(drop=True)
+
+
+def _grid(frame: pd.DataFrame, x: str, y: str, xs, ys, column) -> np.ndarray:
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for xv, yv, v in zip(frame[x], frame[y], frame[column]):
+        grid[_nearest(ys, yv), _nearest(xs, xv)] = v
+    return grid
+
+
+def _nearest(values, v) -> int:
+    return int(np.argmin(np.abs(np.asarray(values, float) - float(v))))
+
+
+def _class_edges(ax, codes: np.ndarray, xe, ye):
+    """Black lines on the cell borders where neighbouring cells differ in class."""
+    rows, cols = codes.shape
+    for i in range(rows):
+        for j in range(cols):
+            here = codes[i, j]
+            right = codes[i, j + 1] if j + 1 < cols else -1
+            above = codes[i + 1, j] if i + 1 < rows else -1
+            if here >= 0 and right >= 0 and here != right:
+                ax.plot([xe[j + 1]] * 2, [ye[i], ye[i + 1]], color="black", lw=1.6)
+            if here >= 0 and above >= 0 and here != above:
+                ax.plot([xe[j], xe[j + 1]], [ye[i + 1]] * 2, color="black", lw=1.6)
+
+
+def _label(v: float, digits: int = 2) -> str:
+    if not np.isfinite(v):
+        return ""
+    if abs(v) >= 100:
+        return f"{v:.3g}"
+    return f"{v:.{digits}f}"
+
+
+def graded_map(
+    runs: pd.DataFrame,
+    x: str | None = None,
+    y: str | None = None,
+    quantities: Sequence[str] = tuple(QUANTITIES),
+    annotate: bool = True,
+    title: str | None = None,
+    path=None,
+) -> Figure:
+    """The class panel and one heatmap per graded quantity, one row per slice.
+
+    Each heatmap shows the seed mean of its cell (`graded_cells`), written as `mean ± se` in
+    the cell when `annotate`; black lines are the class edges (between cells of different
+    class). The class panel colours each cell by its most common class, hatches undecided
+    cells grey, and prints the classification rule beneath.
+
+    Args:
+        runs: `classes.classify` rows.
+        x, y: the axes (default `map_axes`: the phase plane when both of its coordinates vary).
+        quantities: columns of `QUANTITIES` to draw.
+        annotate: write `mean ± se` in every cell.
+        path: write `path.png` and `path.pdf`.
+    """
+    x, y = map_axes(runs, x, y)
+    cells = graded_cells(runs, x, y)
+    slices = slice_columns(runs, x, y)
+    groups = [("", cells)] if not slices else list(cells.groupby(slices, sort=True))
+    xs, ys = np.sort(cells[x].unique()), np.sort(cells[y].unique())
+    xlog, ylog = plots._is_log(xs), plots._is_log(ys)
+    xe, ye = plots._edges(xs, xlog), plots._edges(ys, ylog)
+    ncol = 1 + len(quantities)
+    fig = Figure(figsize=(3.9 * ncol, 3.5 * len(groups) + 1.2), layout="constrained")
+    axes = fig.subplots(len(groups), ncol, squeeze=False)
+    names = list(CLASSES)
+    cmap = ListedColormap([plots.CLASS_COLORS[c] for c in names])
+    ranges = {}
+    for q in quantities:
+        lo_hi = QUANTITIES[q][2]
+        if q.startswith("gain"):  # diverging: white at no gain, one range for both gains
+            top = np.nanmax(np.abs(cells[[c for c in QUANTITIES if c.startswith("gain")]]))
+            lo_hi = (-max(top, 1e-3), max(top, 1e-3))
+        elif lo_hi is None:
+            values = cells[q].to_numpy(float)
+            values = values[np.isfinite(values) & (values > 0)]
+            lo_hi = (values.min(), values.max()) if len(values) else (1e-3, 1.0)
+        ranges[q] = lo_hi
+    for row, (key, frame) in zip(axes, groups):
+        key = key if isinstance(key, tuple) else (key,)
+        label = ", ".join(f"{k} = {plots._fmt(v)}" for k, v in zip(slices, key))
+        codes = _grid(
+            frame.assign(code=[names.index(c) for c in frame["class"]]), x, y, xs, ys, "code"
+        )
+        codes = np.where(np.isfinite(codes), codes, -1).astype(int)
+        undecided = _grid(frame.assign(u=frame["undecided"].astype(float)), x, y, xs, ys, "u")
+        shown = np.where(undecided == 1, np.nan, np.where(codes >= 0, codes, np.nan))
+        ax = row[0]
+        ax.pcolormesh(
+            xe, ye, np.ma.masked_invalid(shown), cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5
+        )
+        hatch = np.ma.masked_where(undecided != 1, np.zeros_like(undecided))
+        ax.pcolor(
+            xe,
+            ye,
+            hatch,
+            cmap=ListedColormap([UNDECIDED[1]]),
+            hatch="///",
+            edgecolor="white",
+            lw=0.0,
+        )
+        _class_edges(ax, codes, xe, ye)
+        ax.set_title(f"class{' · ' + label if label else ''}", fontsize=9)
+        for q, ax in zip(quantities, row[1:]):
+            grid = _grid(frame, x, y, xs, ys, q)
+            lo, hi = ranges[q]
+            norm = None
+            if q == "best_time":
+                from matplotlib.colors import LogNorm
+
+                norm = LogNorm(vmin=lo, vmax=max(hi, lo * 1.0001))
+                mesh = ax.pcolormesh(
+                    xe, ye, np.ma.masked_invalid(grid), cmap=QUANTITIES[q][1], norm=norm
+                )
+            else:
+                mesh = ax.pcolormesh(
+                    xe, ye, np.ma.masked_invalid(grid), cmap=QUANTITIES[q][1], vmin=lo, vmax=hi
+                )
+            _class_edges(ax, codes, xe, ye)
+            if annotate:
+                spread = _grid(frame, x, y, xs, ys, f"{q}_se")
+                for i in range(len(ys)):
+                    for j in range(len(xs)):
+                        if not np.isfinite(grid[i, j]):
+                            continue
+                        text = _label(grid[i, j])
+                        if np.isfinite(spread[i, j]):
+                            text += f"\n±{_label(spread[i, j])}"
+                        cx = np.sqrt(xe[j] * xe[j + 1]) if xlog else (xe[j] + xe[j + 1]) / 2
+                        cy = np.sqrt(ye[i] * ye[i + 1]) if ylog else (ye[i] + ye[i + 1]) / 2
+                        ax.text(
+                            cx,
+                            cy,
+                            text,
+                            ha="center",
+                            va="center",
+                            fontsize=5.5,
+                            color="black",
+                            bbox=dict(facecolor="white", alpha=0.55, lw=0, pad=0.4),
+                        )
+            fig.colorbar(mesh, ax=ax, shrink=0.85)
+            ax.set_title(QUANTITIES[q][0] + (f"\n{label}" if label else ""), fontsize=9)
+        for ax in row:
+            if xlog:
+                ax.set_xscale("log")
+            if ylog:
+                ax.set_yscale("log")
+            ax.set(xlim=(xe[0], xe[-1]), ylim=(ye[0], ye[-1]), xlabel=x, ylabel=y)
+    present = [c for c in names if (cells["class"] == c).any()]
+    handles = [plots._patch(plots.CLASS_COLORS[c], c.replace("_", " ")) for c in present]
+    from matplotlib.patches import Patch
+
+    handles.append(
+        Patch(
+            facecolor=UNDECIDED[1],
+            hatch="///",
+            edgecolor="white",
+            label="undecided: a seed mean within one seed SE of a deciding cutoff",
+        )
+    )
+    handles.append(_edge_handle())
+    rule = "Classes (most common over seeds): " + rules.classes_rule().replace("`", "")
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=min(len(handles), 4),
+        frameon=False,
+        fontsize=8,
+        title="\n".join(textwrap.wrap(rule, 40 * ncol)),
+        title_fontsize=7.5,
+    )
+    n = int(cells["n_seeds"].max())
+    fig.suptitle(
+        (title or "Graded map")
+        + f": seed mean (± seed standard error, {n} seed{'s' if n > 1 else ''}) per cell"
+    )
+    return plots.save(fig, path)
+
+
+def _edge_handle():
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color="black", lw=1.6, label="class edge (cells of different class)")

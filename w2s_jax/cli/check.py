@@ -1,0 +1,115 @@
+"""`w2s check DIR`: rerun cells of a finished study under numerical variants (smaller step
+with eta·T held, longer T, 4x the filters at the same training speed, smaller sigma_0, float64)
+and say whether each cell's class and gain agree with the original within the seed interval.
+
+Cells: `--cells 3,17` (the `cell` column of summary.parquet), `--cell KEY=VALUE[,KEY=VALUE]`
+(repeatable; any numeric column, e.g. --cell n_st_snr=3,d_over_n=10), or by default the
+`--n-cells` cells nearest a class cutoff. Writes DIR/check/VARIANT/cell-K (a resumable sweep
+each), DIR/check/check.parquet and DIR/check/check.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from w2s_jax.analysis.report import load_results
+from w2s_jax.cli.common import parse_assignment
+from w2s_jax.model.config import ConfigError, show
+from w2s_jax.sweeping.check import DEFAULT_VARIANTS, VARIANTS, run_check
+from w2s_jax.sweeping.places import check_writable_dir
+
+#: The most cells one check reruns when chosen by closeness to a cutoff.
+N_CELLS_MAX = 1000
+
+
+def register(sub):
+    p = sub.add_parser(
+        "check",
+        help="rerun cells of a finished study under numerical variants",
+        description=__doc__,
+    )
+    p.add_argument("directory", type=Path, help="study directory (holds summary.parquet)")
+    p.add_argument("--cells", default=None, metavar="K[,K]", help="cell indices, e.g. 3,17")
+    p.add_argument(
+        "--cell",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="a cell by its values, e.g. --cell n_st_snr=3,d_over_n=10 (repeatable)",
+    )
+    p.add_argument(
+        "--n-cells",
+        type=int,
+        default=4,
+        metavar="N",
+        help="without --cells/--cell: the N cells nearest a class cutoff (default 4)",
+    )
+    p.add_argument(
+        "--variants",
+        default=",".join(DEFAULT_VARIANTS),
+        metavar="NAME[,NAME]",
+        help=f"of {', '.join(VARIANTS)} (default {','.join(DEFAULT_VARIANTS)})",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--force", action="store_true", help="replace earlier check results")
+    p.set_defaults(execute=execute)
+
+
+def _indices(text: str) -> list[int]:
+    out = []
+    for part in text.split(","):
+        try:
+            out.append(int(part))
+        except ValueError:
+            raise ConfigError(
+                f"--cells: expected cell indices separated by commas, e.g. 3,17; got {text!r}"
+            ) from None
+    return out
+
+
+def _by_values(texts, summary) -> list[int]:
+    keys = tuple(c for c in summary.columns if summary[c].dtype.kind in "iuf" and c != "cell")
+    out = []
+    for text in texts:
+        cell = dict(parse_assignment(part, "--cell", keys) for part in text.split(","))
+        mask = np.ones(len(summary), bool)
+        for key, value in cell.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"--cell {key}: expected a number, got {value!r}")
+            mask &= np.isclose(summary[key].to_numpy(dtype=float), float(value), rtol=1e-6)
+        found = sorted(set(summary.loc[mask, "cell"].astype(int)))
+        if not found:
+            there = "; ".join(
+                f"{k} takes {', '.join(show(v) for v in sorted(summary[k].unique())[:12])}"
+                for k in cell
+            )
+            raise ConfigError(f"--cell: no cell with {text} in the study ({there})")
+        out += found
+    return out
+
+
+def execute(args) -> int:
+    if args.directory.exists() and not args.directory.is_dir():
+        raise ConfigError(f"DIR: {str(args.directory)!r} is a file, not a study folder")
+    if not 1 <= args.n_cells <= N_CELLS_MAX:
+        raise ConfigError(
+            f"--n-cells: must be an integer in [1, {N_CELLS_MAX}], got {args.n_cells}"
+        )
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    cells = _indices(args.cells) if args.cells else []
+    if args.cell:
+        summary, _, _ = load_results(args.directory)
+        if "cell" not in summary:
+            raise ConfigError("--cell: the study has no cell column; rerun it with `w2s sweep`")
+        cells += _by_values(args.cell, summary)
+    check_writable_dir(args.directory / "check", "DIR")
+    table = run_check(
+        args.directory, cells or None, variants, args.n_cells, quiet=args.quiet, force=args.force
+    )
+    folder = args.directory / "check"
+    agree = int(table["agrees"].sum())
+    print(f"{agree} of {len(table)} cell × variant rows agree with the original")
+    print(f"wrote {folder / 'check.parquet'} and {folder / 'check.md'}")
+    return 0
