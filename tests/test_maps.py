@@ -98,3 +98,14 @@ def test_one_axis_is_refused_with_a_message(runs):
     one = runs[runs["p_b"] == 0.2]
     with pytest.raises(ValueError, match="two swept numeric axes"):
         maps.map_axes(one)
+
+
+def test_gain_means_one_thing_in_the_summary_and_the_classes(runs):
+    """`gain_*` is accuracy minus the teacher's everywhere; the share of the teacher's errors
+    removed has its own name."""
+    weak = runs["weak_test_acc"].to_numpy(float)
+    np.testing.assert_allclose(runs["gain_final"], runs["final_test_acc"] - weak)
+    np.testing.assert_allclose(runs["gain_best"], runs["best_test_acc"] - weak)
+    np.testing.assert_allclose(
+        runs["errors_removed_final"], (runs["final_test_acc"] - weak) / (1 - weak)
+    )

@@ -13,9 +13,11 @@ their wording are in `w2s_jax.analysis.rules`):
    `(1/2 - HARMFUL_ERROR)·p_h`.
 4. `benign`: it fits the pseudo-labels and ends with test error below `HARMFUL_ERROR·p_h`.
 
-`gain = (acc - weak) / (1 - weak)`, the share of the weak model's test errors that the
-student removes (0: no better than the teacher, 1: perfect), is reported beside the class;
-with the weak model at its limit `1 - p_h/2` the harmful level is `gain = 1 - 2·HARMFUL_ERROR`.
+Beside the class: the gain over the teacher, `gain = acc - weak` in accuracy points (as in
+`summary.parquet`), and `errors_removed = (acc - weak) / (1 - weak)`, the share of the weak
+model's test errors that the student removes (0: no better than the teacher, 1: perfect);
+with the weak model at its limit `1 - p_h/2` the harmful level is
+`errors_removed = 1 - 2·HARMFUL_ERROR`.
 Independently of the class, `end_class` is what the run is at its last step (harmful /
 benign / not_converged) and `degradation = best_test_acc - final_test_acc` measures what
 overtraining costs.
@@ -137,7 +139,9 @@ def classify(
 
     Returns:
         The parameters, `seed`, `tau`, `weak_test_acc`, the window columns of
-        `early_stopping_windows`, `gain_best`, `gain_final`, `harmful_level` (the test
+        `early_stopping_windows`, `gain_best`, `gain_final` (test accuracy minus the teacher's, as
+        in `summary.parquet`), `errors_removed_best`, `errors_removed_final` (the share of the
+        teacher's test errors removed, `gain`), `harmful_level` (the test
         accuracy below which a run is harmful), `end_class` and `class`.
     """
     runs = _per_run(trajectories, tol)
@@ -149,8 +153,10 @@ def classify(
     if "status" not in runs:
         runs["status"] = "ok"
     weak = runs["weak_test_acc"].to_numpy(dtype=float)
-    runs["gain_best"] = gain(runs["best_test_acc"], weak)
-    runs["gain_final"] = gain(runs["final_test_acc"], weak)
+    runs["gain_best"] = runs["best_test_acc"].to_numpy(dtype=float) - weak
+    runs["gain_final"] = runs["final_test_acc"].to_numpy(dtype=float) - weak
+    runs["errors_removed_best"] = gain(runs["best_test_acc"], weak)
+    runs["errors_removed_final"] = gain(runs["final_test_acc"], weak)
     fitted = runs["final_train_acc_pseudo"].to_numpy() >= fit_min
     ok = (runs["status"].to_numpy() == "ok") & np.isfinite(runs["final_test_acc"].to_numpy())
     level = harmful_error * runs["p_h"].to_numpy(dtype=float)

@@ -153,9 +153,8 @@ def _prepare(runs: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
 
 def with_gains(runs: pd.DataFrame) -> pd.DataFrame:
     """`runs` with `gain_final` and `gain_best` as summary.parquet defines them: the test
-    accuracy minus the teacher's (`weak_test_acc`), at the last and at the best step.
-    (`classes.classify` names its share-of-errors-removed gain the same; the maps and
-    `w2s check` use the summary's difference, in accuracy points.)"""
+    accuracy minus the teacher's (`weak_test_acc`), at the last and at the best step, for
+    tables that do not carry them (`classes.classify` gives the same columns)."""
     weak = runs["weak_test_acc"].to_numpy(float)
     return runs.assign(
         gain_final=runs["final_test_acc"].to_numpy(float) - weak,
