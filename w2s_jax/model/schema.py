@@ -1,3 +1,4 @@
+# ruff: noqa: E501 (one line a field: the schema reads as a table)
 """The config schema: every key of `[data]` and `[train]` (and the theory coordinates beside
 them), declared once with its type, range or choices, default, section, where a run reads it
 (`Static`, `Params`) and one line of documentation.
@@ -72,6 +73,13 @@ class ConfigError(ValueError):
         super().__init__(message)
         self.key = key
         self.section = section
+
+    def __reduce__(self):  # across processes with its key and section
+        return _config_error, (str(self), self.key, self.section)
+
+
+def _config_error(message: str, key: str | None, section: str | None) -> ConfigError:
+    return ConfigError(message, key=key, section=section)
 
 
 def show(value: Any) -> str:
@@ -157,49 +165,53 @@ def _coordinate(name, section, doc):
 
 # fmt: off
 #: Every key of `[data]` and `[train]`, in the order of the dataclasses (the result tables'
-#: parameter columns), then the theory coordinates.
+#: parameter columns), then the theory coordinates. A new field is one line here: its kind,
+#: default, doc line and range or choices, and `static=True` (a `Static` member: it fixes a
+#: shape or a branch) or `traced=IN_DTYPE` / `traced=INT32` (a `Params` leaf: a number a grid
+#: vmaps over); rules across fields go to `DataConfig._check` / `TrainConfig._check`. Then
+#: `write_docs()` (a test holds `docs/config.md` to the schema).
 FIELDS: tuple[Field, ...] = (
-    _data("d", INT, 1000, "dimension of each patch (the Wishart engine traces it as a number)", low=8, high=D_MAX, static=True, traced=IN_DTYPE),  # noqa: E501
-    _data("mu_norm", FLOAT, 5.0, "norm of the easy signals `mu_{±1}`", positive=True, traced=IN_DTYPE),  # noqa: E501
-    _data("nu_norm", FLOAT, 5.0, "norm of the hard signals `nu_{±1}`", positive=True, traced=IN_DTYPE),  # noqa: E501
-    _data("sigma_p", FLOAT, 1.0, "standard deviation of each noise coordinate", positive=True, traced=IN_DTYPE),  # noqa: E501
-    _data("p_h", FLOAT, 0.3, "probability of a hard-only sample", low=0.0, high=1.0, traced=IN_DTYPE),  # noqa: E501
-    _data("p_b", FLOAT, 0.4, "probability of a both-signal sample", low=0.0, high=1.0, traced=IN_DTYPE),  # noqa: E501
-    _data("p_e", FLOAT, None, "probability of an easy-only sample; default `1 - p_h - p_b`, given it must make the three sum to 1", low=0.0, high=1.0, optional=True, traced=IN_DTYPE, grid=False),  # noqa: E501
-    _data("easy_layout", CHOICE, "orthogonal", "easy signals on their own axes, or `mu_{-1} = -mu_{+1}`", choices=("orthogonal", "antipodal"), static=True),  # noqa: E501
-    _data("hard_sign", CHOICE, "shared", "hard-only patches `(eps·nu_y, eps·nu_y, xi)`, or `(nu_y, -nu_y, xi)`", choices=("shared", "antipodal"), static=True),  # noqa: E501
-    _data("n_classes", INT, 2, "number of classes `K` (`K > 2`: the direct engine)", low=2, high=MAX_CLASSES, static=True),  # noqa: E501
-    _data("dataset", CHOICE, "synthetic", "the synthetic signals, or 8x8 digit images as signal patches", choices=DATASETS, static=True),  # noqa: E501
-    _data("digit_classes", TEXT, "01/67", "the digits: the easy pair, then the hard pair", static=True),  # noqa: E501
-    _train("n_st", INT, 300, "the strong model's training set size", low=1, high=N_ST_MAX, traced=INT32),  # noqa: E501
-    _train("m", INT, 20, "filters per class of the strong model", low=1, high=100_000, static=True),  # noqa: E501
-    _train("sigma_0", FLOAT, 0.01, "standard deviation of the strong model's initial weights", low=0.0, traced=IN_DTYPE),  # noqa: E501
-    _train("n_wk", INT, 1000, "the weak model's training set size", low=1, high=N_ST_MAX, static=True),  # noqa: E501
-    _train("eta_wk", FLOAT, 0.1, "the weak model's step size", positive=True, traced=IN_DTYPE),  # noqa: E501
-    _train("T_wk", INT, 200, "the weak model's training steps", low=0, high=STEPS_MAX, static=True),  # noqa: E501
-    _train("eta", FLOAT, 0.2, "the strong model's step size", positive=True, traced=IN_DTYPE),  # noqa: E501
-    _train("T", INT, 400, "the strong model's training steps", low=0, high=STEPS_MAX, static=True),  # noqa: E501
-    _train("record_every", INT, 20, "steps between records (`record_schedule = \"linear\"`)", low=1, high=INT32_MAX),  # noqa: E501
-    _train("record_schedule", CHOICE, "linear", "records every `record_every` steps, or at `record_points` log-spaced steps", choices=("linear", "log")),  # noqa: E501
-    _train("record_points", INT, 40, "about how many records (`record_schedule = \"log\"`)", low=2, high=100_000),  # noqa: E501
-    _train("n_test", INT, 2000, "test set size", low=1, high=N_ST_MAX, static=True),  # noqa: E501
-    _train("output_scale", CHOICE, "1/m", "the output weights' scale", choices=("1/m", "1"), static=True),  # noqa: E501
-    _train("optimizer", CHOICE, "sgd", "the strong model's update rule", choices=OPTIMIZERS, static=True),  # noqa: E501
-    _train("optimizer_wk", CHOICE, "sgd", "the weak model's update rule", choices=OPTIMIZERS, static=True),  # noqa: E501
-    _train("engine", CHOICE, "direct", "how the strong model trains: `auto` picks the cheapest exact one; `wishart` draws the noise Gram from its law", choices=ENGINES, static=True),  # noqa: E501
-    _train("gram_noise", CHOICE, "sampled", "old spelling: `engine = \"gram\"` with `\"wishart\"` is `engine = \"wishart\"`; with `auto`, lets it pick the Wishart draw", choices=GRAM_NOISES, static=True),  # noqa: E501
-    _train("dtype", CHOICE, "float32", "the run's float type", choices=("float32", "float64"), static=True),  # noqa: E501
-    _train("batch_size", INT, 0, "mini-batch size of the strong model (0: full batch)", low=0, high=N_ST_MAX, traced=INT32),  # noqa: E501
-    _train("second_layer", CHOICE, "fixed", "the output weights fixed at `±scale`, or trained", choices=SECOND_LAYERS, static=True),  # noqa: E501
-    _train("eta_a", FLOAT, None, "the trained second layer's step size; default `eta`, 0 freezes it", low=0.0, optional=True, traced=IN_DTYPE),  # noqa: E501
-    _train("teacher", CHOICE, "trained", "who labels the student's data: the weak model, or a fixed oracle", choices=TEACHERS, static=True),  # noqa: E501
-    _train("hard_labels", CHOICE, "coin", "the oracle's hard-only labels: a fair coin, or the patch's `eps`", choices=HARD_LABELS, static=True),  # noqa: E501
-    _coordinate("tau", DATA, "`n_st·p_b²·nu_norm⁴/(sigma_p⁴·d)` (Theorem 3.4), instead of one of `d`, `nu_norm`"),  # noqa: E501
+    _data("d", INT, 1000, "dimension of each patch (the Wishart engine traces it as a number)", low=8, high=D_MAX, static=True, traced=IN_DTYPE),
+    _data("mu_norm", FLOAT, 5.0, "norm of the easy signals `mu_{±1}`", positive=True, traced=IN_DTYPE),
+    _data("nu_norm", FLOAT, 5.0, "norm of the hard signals `nu_{±1}`", positive=True, traced=IN_DTYPE),
+    _data("sigma_p", FLOAT, 1.0, "standard deviation of each noise coordinate", positive=True, traced=IN_DTYPE),
+    _data("p_h", FLOAT, 0.3, "probability of a hard-only sample", low=0.0, high=1.0, traced=IN_DTYPE),
+    _data("p_b", FLOAT, 0.4, "probability of a both-signal sample", low=0.0, high=1.0, traced=IN_DTYPE),
+    _data("p_e", FLOAT, None, "probability of an easy-only sample; default `1 - p_h - p_b`, given it must make the three sum to 1", low=0.0, high=1.0, optional=True, traced=IN_DTYPE, grid=False),
+    _data("easy_layout", CHOICE, "orthogonal", "easy signals on their own axes, or `mu_{-1} = -mu_{+1}`", choices=("orthogonal", "antipodal"), static=True),
+    _data("hard_sign", CHOICE, "shared", "hard-only patches `(eps·nu_y, eps·nu_y, xi)`, or `(nu_y, -nu_y, xi)`", choices=("shared", "antipodal"), static=True),
+    _data("n_classes", INT, 2, "number of classes `K` (`K > 2`: the direct engine)", low=2, high=MAX_CLASSES, static=True),
+    _data("dataset", CHOICE, "synthetic", "the synthetic signals, or 8x8 digit images as signal patches", choices=DATASETS, static=True),
+    _data("digit_classes", TEXT, "01/67", "the digits: the easy pair, then the hard pair", static=True),
+    _train("n_st", INT, 300, "the strong model's training set size", low=1, high=N_ST_MAX, traced=INT32),
+    _train("m", INT, 20, "filters per class of the strong model", low=1, high=100_000, static=True),
+    _train("sigma_0", FLOAT, 0.01, "standard deviation of the strong model's initial weights", low=0.0, traced=IN_DTYPE),
+    _train("n_wk", INT, 1000, "the weak model's training set size", low=1, high=N_ST_MAX, static=True),
+    _train("eta_wk", FLOAT, 0.1, "the weak model's step size", positive=True, traced=IN_DTYPE),
+    _train("T_wk", INT, 200, "the weak model's training steps", low=0, high=STEPS_MAX, static=True),
+    _train("eta", FLOAT, 0.2, "the strong model's step size", positive=True, traced=IN_DTYPE),
+    _train("T", INT, 400, "the strong model's training steps", low=0, high=STEPS_MAX, static=True),
+    _train("record_every", INT, 20, "steps between records (`record_schedule = \"linear\"`)", low=1, high=INT32_MAX),
+    _train("record_schedule", CHOICE, "linear", "records every `record_every` steps, or at `record_points` log-spaced steps", choices=("linear", "log")),
+    _train("record_points", INT, 40, "about how many records (`record_schedule = \"log\"`)", low=2, high=100_000),
+    _train("n_test", INT, 2000, "test set size", low=1, high=N_ST_MAX, static=True),
+    _train("output_scale", CHOICE, "1/m", "the output weights' scale", choices=("1/m", "1"), static=True),
+    _train("optimizer", CHOICE, "sgd", "the strong model's update rule", choices=OPTIMIZERS, static=True),
+    _train("optimizer_wk", CHOICE, "sgd", "the weak model's update rule", choices=OPTIMIZERS, static=True),
+    _train("engine", CHOICE, "direct", "how the strong model trains: `auto` picks the cheapest exact one; `wishart` draws the noise Gram from its law", choices=ENGINES, static=True),
+    _train("gram_noise", CHOICE, "sampled", "old spelling: `engine = \"gram\"` with `\"wishart\"` is `engine = \"wishart\"`; with `auto`, lets it pick the Wishart draw", choices=GRAM_NOISES, static=True),
+    _train("dtype", CHOICE, "float32", "the run's float type", choices=("float32", "float64"), static=True),
+    _train("batch_size", INT, 0, "mini-batch size of the strong model (0: full batch)", low=0, high=N_ST_MAX, traced=INT32),
+    _train("second_layer", CHOICE, "fixed", "the output weights fixed at `±scale`, or trained", choices=SECOND_LAYERS, static=True),
+    _train("eta_a", FLOAT, None, "the trained second layer's step size; default `eta`, 0 freezes it", low=0.0, optional=True, traced=IN_DTYPE),
+    _train("teacher", CHOICE, "trained", "who labels the student's data: the weak model, or a fixed oracle", choices=TEACHERS, static=True),
+    _train("hard_labels", CHOICE, "coin", "the oracle's hard-only labels: a fair coin, or the patch's `eps`", choices=HARD_LABELS, static=True),
+    _coordinate("tau", DATA, "`n_st·p_b²·nu_norm⁴/(sigma_p⁴·d)` (Theorem 3.4), instead of one of `d`, `nu_norm`"),
     _coordinate("snr", DATA, "`nu_norm²/(sigma_p²·d)`, the hard signal-to-noise ratio"),
     _coordinate("n_st_snr", DATA, "`n_st·snr`, instead of `snr`"),
     _coordinate("d_over_n", DATA, "`d/n_st`, instead of `d` (rounded to an integer `d`)"),
     _coordinate("mu_over_nu", DATA, "`mu_norm/nu_norm`, instead of `mu_norm`"),
-    _coordinate("eta_rel", TRAIN, "`eta` relative to the estimated largest stable step, instead of `eta`"),  # noqa: E501
+    _coordinate("eta_rel", TRAIN, "`eta` relative to the estimated largest stable step, instead of `eta`"),
 )
 # fmt: on
 
@@ -355,9 +367,7 @@ class Schema:
         integral = isinstance(value, (float, np.floating)) and float(value).is_integer()
         if field.kind == INT and integral and not isinstance(value, bool):
             value = int(value)
-        if field.kind == TEXT:  # checked by the cross-field rules (it has a grammar)
-            return value
-        self.check_value(name, value)
+        self.check_value(name, value)  # a text's grammar is a cross-field rule's to check
         return {INT: int, FLOAT: float}.get(field.kind, lambda v: v)(value)
 
     def check_cell(self, fields: dict[str, Any]) -> str:

@@ -21,8 +21,8 @@ from w2s_jax.model.schema import SCHEMA, Field
 
 __all__ = ["RULES", "D_MAX", "check_cell", "check_value", "float_limits", "resolve_checked"]
 
-#: What every raw field of `DataConfig` and `TrainConfig` and every coordinate accepts.
-RULES: dict[str, Field] = dict(SCHEMA.by_name)
+#: What every raw field of `DataConfig` and `TrainConfig` accepts (`model.schema`).
+RULES: dict[str, Field] = {n: f for n, f in SCHEMA.by_name.items() if not f.coordinate}
 #: Raw fields that theory coordinates set (`model.coordinates.resolve`).
 _DERIVED = ("d", "nu_norm", "sigma_p", "mu_norm", "eta")
 
