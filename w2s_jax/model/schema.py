@@ -364,10 +364,15 @@ class Schema:
         field = self.by_name[name]
         if value is None and field.optional:
             return None
-        integral = isinstance(value, (float, np.floating)) and float(value).is_integer()
-        if field.kind == INT and integral and not isinstance(value, bool):
-            value = int(value)
-        self.check_value(name, value)  # a text's grammar is a cross-field rule's to check
+        if field.kind == TEXT:  # a grammar: the cross-field rules check it and say which
+            return value
+        number = isinstance(value, (int, float, np.integer, np.floating))
+        if number and not isinstance(value, (bool, np.bool_)):
+            if field.kind == INT and float(value).is_integer():
+                value = int(value)
+            elif field.kind == FLOAT:
+                value = float(value)
+        self.check_value(name, value)
         return {INT: int, FLOAT: float}.get(field.kind, lambda v: v)(value)
 
     def check_cell(self, fields: dict[str, Any]) -> str:
