@@ -287,11 +287,11 @@ def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) ->
         minibatch=train.batch_size > 0,
         signal_dims=digits.DIGIT_PIXELS if data.dataset == "digits" else 2 * data.n_classes,
     )
-    configs = dict(data=data, train=train)
+    configs = dict(data=data, train=train)  # every other member is the field of its name
     return Static(
         **{
-            name: derived[name] if name in derived else getattr(configs[section], name)
-            for name, section in ((n, SCHEMA.section_of(n)) for n in Static._fields)
+            n: derived[n] if n in derived else getattr(configs[SCHEMA.section_of(n)], n)
+            for n in Static._fields
         }
     )
 
@@ -306,10 +306,11 @@ def dtype_scope(dtype: str):
 def check_dtype_enabled(dtype: str) -> None:
     """Refuse float64 when JAX would silently compute it in float32."""
     if dtype == "float64" and not jax.config.jax_enable_x64:
-        raise ConfigError(
-            "dtype: 'float64' needs JAX's 64-bit mode, which is off here (JAX would compute "
+        raise _error(
+            "dtype",
+            "'float64' needs JAX's 64-bit mode, which is off here (JAX would compute "
             "in float32); call inside `with w2s_jax.dtype_scope('float64'):` (or "
-            "`jax.enable_x64(True)`), or use `w2s run` / `w2s sweep`, which turn it on"
+            "`jax.enable_x64(True)`), or use `w2s run` / `w2s sweep`, which turn it on",
         )
 
 

@@ -33,7 +33,7 @@ from w2s_jax.model.validation import check_cell, resolve_checked
 __all__ = ["SweepConfig", "load_config", "NUMERIC_FIELDS", "RUNS_MAX", "SEED_MAX"]
 
 #: Fields that may be a grid axis: every numeric data or training field but `p_e`, which is
-#: implied by `p_h` and `p_b`; sweep those instead. The theory coordinates may be axes too.
+#: implied by `p_h` and `p_b`; sweep those instead. (The theory coordinates may be axes too.)
 NUMERIC_FIELDS = SCHEMA.grid_fields
 _TOP_KEYS = {"name", "seeds", "base_seed", "description", "data", "train", "grid", "sweep"}
 _SWEEP_KEYS = {"chunk_size", "max_tiers", "lanes"}
