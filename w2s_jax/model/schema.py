@@ -498,6 +498,8 @@ class Schema:
                     f.doc,
                 )
                 lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines += ["", "## `Static` members no key gives", ""]
+        lines += [f"- `{d.name}`: {d.doc} (`static_of` computes it)" for d in self.derived]
         return "\n".join(lines) + "\n"
 
     @staticmethod
