@@ -30,6 +30,7 @@ import math
 from typing import Any
 
 from w2s_jax.model.config import ConfigError, DataConfig, TrainConfig
+from w2s_jax.model.schema import SCHEMA
 from w2s_jax.model.theory import stable_step
 
 __all__ = [
@@ -42,9 +43,10 @@ __all__ = [
     "theory_coordinates",
 ]
 
-#: Keys a config may give instead of raw fields: in `[data]`, and `eta_rel` in `[train]`.
-DATA_COORDINATES = ("tau", "snr", "n_st_snr", "d_over_n", "mu_over_nu")
-TRAIN_COORDINATES = ("eta_rel",)
+#: Keys a config may give instead of raw fields: in `[data]`, and `eta_rel` in `[train]`
+#: (declared in `model.schema`).
+DATA_COORDINATES = SCHEMA.names("data", coordinate=True)
+TRAIN_COORDINATES = SCHEMA.names("train", coordinate=True)
 COORDINATES = DATA_COORDINATES + TRAIN_COORDINATES
 #: The columns the result tables carry beside the raw fields (`theory_coordinates`, the step).
 THEORY_COLUMNS = ("tau", "snr", "n_st_snr", "d_over_n", "mu_over_nu", "eta_max", "eta_over_max")
@@ -58,9 +60,9 @@ def _default(name: str) -> Any:
 
 def _positive(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name}: expected a number, got {value!r}")
+        raise SCHEMA.error(name, f"expected a number, got {value!r}")
     if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name}: must be a finite number > 0, got {value}")
+        raise SCHEMA.error(name, f"must be a finite number > 0, got {value}")
     return float(value)
 
 
@@ -91,16 +93,17 @@ def resolve(fields: dict[str, Any]) -> dict[str, Any]:
         free_sigma = "sigma_p" not in fields  # then three of the four fix sigma_p too
         if len(given) not in ((2, 3) if free_sigma else (2,)) or set(given) == {"tau", "snr", "d"}:
             missing = " or ".join(k for k in _TIED if k not in fields)
-            raise ConfigError(
-                f"{', '.join(given)}: give exactly two of tau, snr, d, nu_norm, or three with "
+            raise SCHEMA.error(
+                ", ".join(given),
+                "give exactly two of tau, snr, d, nu_norm, or three with "
                 "nu_norm and no sigma_p (they are tied by tau = n_st·p_b²·snr²·d and "
                 f"snr = nu_norm²/(sigma_p²·d)); got {len(given)}"
-                + (f", add {missing}" if len(given) < 2 else "")
+                + (f", add {missing}" if len(given) < 2 else ""),
             )
         n_st = fields.get("n_st", _default("n_st"))
         p_b = fields.get("p_b", _default("p_b"))
         if not p_b or p_b <= 0:
-            raise ConfigError(f"p_b: tau and snr need p_b > 0, got {p_b}")
+            raise SCHEMA.error("p_b", f"tau and snr need p_b > 0, got {p_b}")
         values = {k: fields[k] for k in given}
         if len(given) == 3:
             out.update(_solve_sigma(values, n_st, p_b))

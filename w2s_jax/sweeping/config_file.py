@@ -1,8 +1,9 @@
-"""The sweep config of SPEC §6: a TOML file (or dict) with `[data]`, `[train]` and `[grid]`.
+"""The sweep config: a TOML file (or dict) with `[data]`, `[train]` and `[grid]`.
 
 `load_config` validates everything up front, so a bad key is reported before any work:
 unknown keys, wrong types, empty grid axes and out-of-range values raise `ConfigError`
-with a message that names the key.
+with a message that names the key and its table (`data.`, `train.`, `grid.`). What each key
+accepts, and its table, is declared once in `model.schema`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 
 from w2s_jax.model.config import (
     DATA_FIELDS,
-    STRING_FIELDS,
     TRAIN_FIELDS,
     ConfigError,
     DataConfig,
@@ -26,16 +26,15 @@ from w2s_jax.model.config import (
     check_dataset,
     show,
 )
-from w2s_jax.model.coordinates import COORDINATES, DATA_COORDINATES, TRAIN_COORDINATES, resolve
+from w2s_jax.model.coordinates import resolve
+from w2s_jax.model.schema import SCHEMA
 from w2s_jax.model.validation import check_cell, resolve_checked
 
 __all__ = ["SweepConfig", "load_config", "NUMERIC_FIELDS", "RUNS_MAX", "SEED_MAX"]
 
 #: Fields that may be a grid axis: every numeric data or training field but `p_e`, which is
-#: implied by `p_h` and `p_b` (SPEC §1); sweep those instead.
-NUMERIC_FIELDS = tuple(
-    k for k in DATA_FIELDS + TRAIN_FIELDS if k not in set(STRING_FIELDS) | {"p_e"}
-)
+#: implied by `p_h` and `p_b`; sweep those instead. (The theory coordinates may be axes too.)
+NUMERIC_FIELDS = SCHEMA.grid_fields
 _TOP_KEYS = {"name", "seeds", "base_seed", "description", "data", "train", "grid", "sweep"}
 _SWEEP_KEYS = {"chunk_size", "max_tiers", "lanes"}
 #: The most runs (cells × seeds) one sweep may plan: its run list lives in memory.
@@ -161,9 +160,9 @@ def load_config(source: str | Path | dict) -> SweepConfig:
 
     data, train, grid_raw = _table(raw, "data"), _table(raw, "train"), _table(raw, "grid")
     sweep = _table(raw, "sweep")
-    _check_keys(data, DATA_FIELDS + DATA_COORDINATES, "data.")
-    _check_keys(train, TRAIN_FIELDS + TRAIN_COORDINATES, "train.")
-    _check_keys(grid_raw, NUMERIC_FIELDS + COORDINATES, "grid.")
+    SCHEMA.check_keys("data", data)
+    SCHEMA.check_keys("train", train)
+    SCHEMA.check_keys("grid", grid_raw)
     _check_keys(sweep, _SWEEP_KEYS, "sweep.")
 
     grid: dict[str, tuple] = {}
@@ -205,16 +204,15 @@ def _validate_cells(config: SweepConfig):
         try:
             config.configs(cell)
         except ConfigError as err:
-            key = str(err).split(":", 1)[0]
-            data_keys, train_keys = DATA_FIELDS + DATA_COORDINATES, TRAIN_FIELDS + TRAIN_COORDINATES
-            section = (
-                "grid."
-                if key in cell
-                else ("data." if key in data_keys else "train." if key in train_keys else "")
-            )
+            # The table the user wrote the key in: a grid axis overrides [data] and [train].
+            section = "grid" if err.key in cell else err.section
             where = ", ".join(f"{k}={v}" for k, v in cell.items())
             raise ConfigError(
-                f"{section}{err}" + (f" (in the cell {where})" if cell else "")
+                (f"{section}." if section else "")
+                + str(err)
+                + (f" (in the cell {where})" if cell else ""),
+                key=err.key,
+                section=section,
             ) from None
         except TypeError as err:  # should not happen after _check_keys, but never a traceback
             raise ConfigError(f"config: {err}") from None
