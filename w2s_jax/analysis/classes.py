@@ -50,7 +50,8 @@ CLASSES = ("harmful", "benign", "label_correction", "not_converged")
 
 
 def parameter_columns(df: pd.DataFrame) -> list[str]:
-    """The columns of `df` that are data or training parameters (SPEC §6), in table order."""
+    """The columns of `df` that are data or training parameters, in table order
+    (docs/model.md#config)."""
     known = set(DATA_FIELDS) | set(TRAIN_FIELDS)
     return [c for c in df.columns if c in known]
 

@@ -1,4 +1,5 @@
-"""The paper's synthetic table (SPEC §5) beside a sweep's runs at the paper's `n_st`.
+"""The paper's synthetic table beside a sweep's runs at the paper's `n_st`
+(docs/model.md#calibration).
 
 What the paper reports per `n_st`, the rule we hold a run against, and a table of both: the
 weak model's accuracy, the student's best and final test accuracy, its fit of the

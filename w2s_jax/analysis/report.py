@@ -29,7 +29,7 @@ KINDS = ("phase", "collapse", "trajectories", "window", "signal")
 
 
 def load_results(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """`(summary, trajectories, manifest)` of a sweep directory (SPEC §6)."""
+    """`(summary, trajectories, manifest)` of a sweep directory (docs/model.md#config)."""
     directory = Path(directory)
     missing = [
         n for n in ("summary.parquet", "trajectories.parquet") if not (directory / n).exists()
@@ -58,7 +58,7 @@ def load_results(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dic
     return summary, trajectories, manifest
 
 
-#: Columns of each result table that the analysis reads (SPEC §6).
+#: Columns of each result table that the analysis reads (docs/model.md#config).
 SUMMARY_REQUIRED = ("n_st", "p_h", "p_b", "nu_norm", "sigma_p", "d", "seed", "weak_test_acc")
 TRAJECTORY_REQUIRED = (
     "seed",

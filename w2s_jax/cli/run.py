@@ -34,7 +34,7 @@ def register(sub):
     p = sub.add_parser(
         "run", help="one weak-to-strong run, printed as a table", description=__doc__
     )
-    p.add_argument("config", help="sweep config TOML (SPEC §6)")
+    p.add_argument("config", help="sweep config TOML (docs/model.md#config)")
     p.add_argument("--n-st", type=int, default=None, help="number of strong training samples")
     p.add_argument("--seed", type=int, default=0, help="seed index (default 0)")
     p.add_argument(

@@ -1,4 +1,5 @@
-"""`w2s sweep CONFIG.toml --out DIR`: evaluate the whole grid of a sweep config (SPEC §6).
+"""`w2s sweep CONFIG.toml --out DIR`: evaluate the whole grid of a sweep config
+(docs/model.md#config).
 
 Writes DIR/summary.parquet (one row per cell × seed), DIR/trajectories.parquet (one row
 per cell × seed × recorded step) and DIR/manifest.json. Finished chunks are kept: rerunning
@@ -16,7 +17,7 @@ def register(sub):
     p = sub.add_parser(
         "sweep", help="evaluate a grid of runs, write parquet results", description=__doc__
     )
-    p.add_argument("config", help="sweep config TOML (SPEC §6)")
+    p.add_argument("config", help="sweep config TOML (docs/model.md#config)")
     p.add_argument(
         "--out",
         required=True,

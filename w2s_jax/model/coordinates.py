@@ -1,5 +1,5 @@
-"""Theory coordinates (SPEC §8): a config may give the dimensionless numbers a theorist thinks
-in instead of the raw fields they fix.
+"""Theory coordinates (docs/model.md#coordinates): a config may give the dimensionless numbers
+a theorist thinks in instead of the raw fields they fix.
 
 - `tau = n_st · p_b² · nu_norm⁴ / (sigma_p⁴ · d)` (Theorem 3.4),
 - `snr = nu_norm² / (sigma_p² · d)`, the per-sample hard-signal-to-noise ratio, so that

@@ -1,4 +1,5 @@
-"""The data distribution D of SPEC §1: three patches, easy / hard / both-signal categories.
+"""The data distribution D (docs/model.md#data): three patches, easy / hard / both-signal
+categories.
 
 Every random draw is made from uniform or standard-normal variates that do not depend on
 the parameters (categories by thresholding one uniform per sample against the cumulative
@@ -137,7 +138,7 @@ def sample_from_keys(
 
 
 def sample(key: PRNGKeyArray, n: int, cfg: DataConfig, dtype=jnp.float32) -> Data:
-    """Draw `n` samples of D (SPEC §1, §7): `.X (n,3,d)`, `.y`, `.category`, `.eps`."""
+    """Draw `n` samples of D (docs/model.md#data): `.X (n,3,d)`, `.y`, `.category`, `.eps`."""
     if cfg.n_classes != 2:
         raise ConfigError(
             f"n_classes: sample draws the binary model; use sample_classes for "

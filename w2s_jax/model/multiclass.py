@@ -1,10 +1,12 @@
-"""K classes (SPEC §9, beyond the theorems): the data distribution and the two networks.
+"""K classes (beyond the theorems, docs/model.md#beyond): the data distribution and the two
+networks.
 
 `K = n_classes` easy signals `mu_k = mu_norm·e_{k+1}` and `K` hard signals
 `nu_k = nu_norm·e_{K+k+1}` (`k = 0..K-1`), mutually orthogonal on the first `2K` coordinates.
 The label `y` is a class index, uniform on `0..K-1`; the three categories, the Rademacher
-sign `eps` on the hard signal and the noise are those of SPEC §1. The weak linear CNN has one
-weight vector per class, the strong ReLU CNN `m` filters per class; both output `K` logits.
+sign `eps` on the hard signal and the noise are those of the binary model (docs/model.md#data).
+The weak linear CNN has one weight vector per class, the strong ReLU CNN `m` filters per
+class; both output `K` logits.
 
 At `K = 2`, class 0 is the label `+1` and class 1 the label `-1` of the binary model, the
 samples are the binary sampler's own draws, and the strong model's logits are

@@ -1,4 +1,4 @@
-"""The two networks of SPEC §2 as Equinox modules; patches are handled by einsum.
+"""The two networks of docs/model.md#networks as Equinox modules; patches are handled by einsum.
 
 Both accept one sample `(3, d)` or a batch `(n, 3, d)` and return logits `()` or `(n,)`.
 Inner products use `precision="highest"`: on GPUs float32 matmuls otherwise run in TF32,
@@ -18,7 +18,7 @@ HIGHEST = jax.lax.Precision.HIGHEST
 
 
 def relu(z):
-    """ReLU with ReLU'(0) = 0 (SPEC §2).
+    """ReLU with ReLU'(0) = 0 (docs/model.md#networks).
 
     Not `jnp.maximum(z, 0)`: its derivative at a tie is 1/2. `jax.nn.relu` fixes it to 0.
     """
@@ -26,7 +26,7 @@ def relu(z):
 
 
 def output_scale_factor(output_scale: str, m: int) -> float:
-    """The second-layer weight of SPEC §2: `1/m` (default) or `1`."""
+    """The second-layer weight of docs/model.md#networks: `1/m` (default) or `1`."""
     return 1.0 / m if output_scale == "1/m" else 1.0
 
 
@@ -45,14 +45,15 @@ class LinearCNN(eqx.Module):
 
 
 class ReLUCNN(eqx.Module):
-    """The strong model `f_st(W, X) = F_{+1}(W[0], X) - F_{-1}(W[1], X)` (SPEC §2).
+    """The strong model `f_st(W, X) = F_{+1}(W[0], X) - F_{-1}(W[1], X)` (docs/model.md#networks).
 
     `F_s = scale * sum_r sum_p ReLU(<w_{s,r}, x_p>)`, scale `1/m` (default) or `1`.
     `W` has shape `(2, m, d)`: `W[0]` the filters of `F_{+1}`, `W[1]` those of `F_{-1}`.
 
-    With `a` given (a trained second layer, SPEC §9), `F_s = sum_r a_{s,r} sum_p ReLU(...)`
-    instead: `a` `(2, m)` holds the sign-aligned output weights (the network's weights are
-    `+a_{0,r}` and `-a_{1,r}`), and `output_scale` only says how they were initialised.
+    With `a` given (a trained second layer, docs/model.md#beyond),
+    `F_s = sum_r a_{s,r} sum_p ReLU(...)` instead: `a` `(2, m)` holds the sign-aligned output
+    weights (the network's weights are `+a_{0,r}` and `-a_{1,r}`), and
+    `output_scale` only says how they were initialised.
     """
 
     W: Float[Array, "2 m d"]

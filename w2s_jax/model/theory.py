@@ -1,4 +1,5 @@
-"""Theory quantities of SPEC §4 (Oh, Song & Yun 2025, Theorems 3.4 and 3.6, reconstructed).
+"""Theory quantities (docs/model.md#regimes; Oh, Song & Yun 2025, Theorems 3.4 and 3.6,
+reconstructed).
 
 The benign/harmful statistic is `tau = n_st · p_b² · nu_norm⁴ / (sigma_p⁴ · d)`: the
 student's hard signal `nu` grows through the `p_b·n_st` bridge points at a rate

@@ -1,4 +1,4 @@
-"""The sweep engine: a grid of SPEC §6 evaluated by `vmap` of the core `run`.
+"""The sweep engine: a grid of docs/model.md#config evaluated by `vmap` of the core `run`.
 
 Runs (grid cells × seed indices) are flattened to one axis. Each compile tier (one
 `Static`, see `w2s_jax.sweeping.plan`) is compiled once for a fixed chunk size
@@ -272,7 +272,7 @@ def _steps_above_stable(runs: Sequence[Run]) -> dict[str, Any] | None:
 def sweep(
     config_or_path, out: str | Path | None = None, **options
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Evaluate a sweep config (SPEC §6) and return `(summary, trajectories)` DataFrames.
+    """Evaluate a sweep config (docs/model.md#config); return `(summary, trajectories)` frames.
 
     Args:
         config_or_path: a TOML path, a dict, or a `SweepConfig`.

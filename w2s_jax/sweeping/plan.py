@@ -1,4 +1,4 @@
-"""Planning a sweep: the grid of SPEC §6 expanded to runs (cells × seeds), grouped into
+"""Planning a sweep: the grid of docs/model.md#config expanded to runs (cells × seeds), grouped into
 compile tiers, and cut into fixed-size chunks.
 
 A tier is one `Static` (every shape: `d, m, n_wk, n_test, T, ...` and the padded `n_max`)

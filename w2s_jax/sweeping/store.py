@@ -1,4 +1,4 @@
-"""The results store of a sweep directory (SPEC §6).
+"""The results store of a sweep directory (docs/model.md#config).
 
     DIR/manifest.json             config, grid, versions, devices, plan, timings
     DIR/parts/<first>-<last>.summary.parquet        one per finished chunk

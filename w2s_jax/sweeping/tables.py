@@ -1,5 +1,5 @@
 """Recorded trajectories as tables: the summary.parquet and trajectories.parquet rows of
-SPEC §6.
+docs/model.md#config.
 
 Stopping times are derived from the recorded curves (STYLE: fixed-length scans, no
 run-until-converged loops). `summarize` works on one trajectory or a batch (leading axes kept).

@@ -1,0 +1,78 @@
+"""The headline figure: the fixed-teacher phase plane as graded maps, coin and rule side by
+side, with the plane's d = ∞ column from the limit engine as its top row; and the edge fits
+with seed-bootstrap intervals (docs/figures/plane_coin.png, plane_rule.png, docs/plane.md's
+tables).
+
+    w2s sweep sweeps/plane_coin.toml --out results/plane_coin            # and plane_rule
+    w2s sweep sweeps/plane_limit_coin.toml --out results/plane_limit_coin  # and _rule
+    python scripts/plane_figure.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from w2s_jax.analysis import classes, maps, plane
+from w2s_jax.analysis.report import markdown_table
+
+ROOT = Path(__file__).resolve().parents[1]
+TEACHERS = ("coin", "rule")
+
+
+def load(results: Path, name: str) -> pd.DataFrame:
+    folder = results / name
+    summary = pd.read_parquet(folder / "summary.parquet")
+    trajectories = pd.read_parquet(folder / "trajectories.parquet")
+    return classes.classify(summary, trajectories)
+
+
+def plane_runs(results: Path, teacher: str, n_st: int = 300) -> pd.DataFrame:
+    """The plane's runs with the limit engine's runs at the same n_st as its top row."""
+    runs = load(results, f"plane_{teacher}")
+    limit = results / f"plane_limit_{teacher}"
+    if limit.exists():
+        column = load(results, f"plane_limit_{teacher}")
+        runs = pd.concat([runs, column[column["n_st"] == n_st]], ignore_index=True)
+        runs["engine"] = runs["engine"].astype(str)
+    return runs.drop(columns=["cell"]).assign(cell=0)
+
+
+def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per cell: seed means ± standard errors of the graded quantities, and the class."""
+    cells = maps.graded_cells(runs, "n_st_snr", "d_over_n")
+    keep = ["n_st_snr", "d_over_n", "n_seeds", "class", "undecided"]
+    for q in ("gain_final", "gain_best", "label_correction_best"):
+        if q in cells:
+            keep += [q, f"{q}_se"]
+    return cells[keep]
+
+
+def main(results: Path = ROOT / "results", out: Path = ROOT / "docs" / "figures") -> None:
+    for teacher in TEACHERS:
+        runs = plane_runs(results, teacher)
+        title = (
+            f"n_st = 300, oracle teacher ({teacher} on hard-only data); "
+            "top row d/n_st = 10⁶: the limit engine (d = ∞)"
+        )
+        maps.graded_map(
+            runs.drop(columns=["engine"]),
+            "n_st_snr",
+            "d_over_n",
+            title=title,
+            path=out / f"plane_{teacher}",
+        )
+        finite = runs[runs["engine"] != "limit"]
+        edges = plane.plane_boundaries(finite, by=None)
+        print(f"## {teacher}\n")
+        print(markdown_table(edges))
+        table = summary_table(runs)
+        print(markdown_table(table))
+        print()
+    return None
+
+
+if __name__ == "__main__":
+    main(*(Path(a) for a in sys.argv[1:]))
