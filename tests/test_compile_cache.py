@@ -77,3 +77,22 @@ def test_a_second_process_loads_the_program_from_the_cache(tmp_path):
     assert [t["cache"] for t in second["tiers"]] == ["hit"]
     assert second["tiers"][0]["compile_s"] < first["tiers"][0]["compile_s"]
     assert any((tmp_path / "cache").iterdir())
+
+
+def test_the_library_leaves_jax_settings_alone(monkeypatch, tmp_path, restore_cache_dir):
+    """`w2s.sweep` from Python does not turn on a compilation cache the caller did not ask
+    for; given a folder, it uses that one."""
+    import jax
+
+    import w2s_jax as w2s
+
+    compile_cache._set_dir(None)
+    monkeypatch.setenv(compile_cache.ENV_VAR, str(tmp_path / "default"))
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML)
+    w2s.sweep(config, tmp_path / "a", quiet=True)
+    assert jax.config.jax_compilation_cache_dir in (None, "")
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["compile_cache"] is None
+    w2s.sweep(config, tmp_path / "b", quiet=True, compile_cache_dir=tmp_path / "mine")
+    assert jax.config.jax_compilation_cache_dir == str(tmp_path / "mine")

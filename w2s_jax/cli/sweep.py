@@ -9,6 +9,7 @@ n_wk, n_test <= 256, T, T_wk <= 60, two seeds, three values per axis) for a quic
 
 from __future__ import annotations
 
+from w2s_jax.sweeping import compile_cache
 from w2s_jax.sweeping.driver import ENGINES, run_sweep
 from w2s_jax.sweeping.places import path_arg
 
@@ -55,6 +56,7 @@ def register(sub):
 
 def execute(args) -> int:
     args.out = path_arg(args.out, "--out")
+    compile_cache.enable()  # the command's own choice; the library leaves JAX's settings alone
     result = run_sweep(
         args.config,
         args.out,

@@ -87,8 +87,14 @@ def run_sweep(
     smoke: bool = False,
     devices=None,
     max_tiers: int | None = None,
+    compile_cache_dir: str | Path | None = None,
 ) -> SweepResult:
-    """Plan, check, run and store a sweep. Every check happens before anything is written."""
+    """Plan, check, run and store a sweep. Every check happens before anything is written.
+
+    JAX's settings are left as they are unless `compile_cache_dir` is given (then its
+    persistent compilation cache is turned on in that folder, `compile_cache.enable`); the
+    `w2s` command turns it on in the per-user folder.
+    """
     config = (
         config_or_path if isinstance(config_or_path, SweepConfig) else load_config(config_or_path)
     )
@@ -107,7 +113,10 @@ def run_sweep(
     store = Store(out) if out is not None else None
     if store is not None:
         store.check(config.to_dict(), force)
-    extra = dict(engine=engine, smoke=smoke, compile_cache=compile_cache.enable())
+    if compile_cache_dir is not None:
+        compile_cache.enable(compile_cache_dir)
+    in_use = jax.config.jax_compilation_cache_dir or None
+    extra = dict(engine=engine, smoke=smoke, compile_cache=in_use)
     if engine == "local":
         local = _devices(devices)
 
@@ -280,7 +289,8 @@ def sweep(
             (resumable); `None` keeps everything in memory.
         **options: `chunk_size` (runs per chunk; default automatic), `force`, `quiet`,
             `engine` ("local" or "ray"), `address` (Ray), `smoke`, `devices` (a count or a
-            list; default all local devices), `max_tiers`.
+            list; default all local devices), `max_tiers`, `compile_cache_dir` (a folder for
+            JAX's persistent compilation cache; default: JAX's settings are not touched).
     """
     result = run_sweep(config_or_path, out, **options)
     return result.summary, result.trajectories
