@@ -128,6 +128,10 @@ class DataConfig:
     n_classes: int = 2
     dataset: str = "synthetic"
     digit_classes: str = "01/67"
+    # Real images (dataset "digits" or "mnist"): images per class in each role's pool, and
+    # whether an image may come round again within its pool (model.digit_images.role_pools).
+    image_pool: int | str = "all"
+    images_recur: bool = False
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
@@ -166,27 +170,48 @@ class DataConfig:
             digits.parse_digit_classes(self.digit_classes)
         except ValueError as err:
             raise ConfigError(f"digit_classes: {err}") from None
-        if self.dataset == "digits":
-            low = digits.DIGIT_PIXELS + 1
+        # Real images: the pixels on e1..e_k, noise on the other d - k coordinates.
+        if self.dataset in digits.IMAGE_DATASETS:
+            low = digits.pixels(self.dataset) + 1
             if self.d < low:
                 raise ConfigError(
-                    f"d: dataset 'digits' needs d >= {low} (64 pixels and a noise patch), "
-                    f"got {self.d}"
+                    f"d: dataset {self.dataset!r} needs d >= {low} ({low - 1} pixels and a "
+                    f"noise patch), got {self.d}"
                 )
             if self.easy_layout != "orthogonal":
                 raise ConfigError(
-                    f"easy_layout: dataset 'digits' supports only 'orthogonal' (the easy pair "
-                    f"is two digit classes), got {self.easy_layout!r}"
+                    f"easy_layout: dataset {self.dataset!r} supports only 'orthogonal' (the "
+                    f"easy pair is two digit classes), got {self.easy_layout!r}"
                 )
 
-        if self.n_classes > 2 and self.dataset == "digits":
+        if self.n_classes > 2 and self.dataset in digits.IMAGE_DATASETS:
             raise ConfigError(
-                f"n_classes: dataset 'digits' has one binary pair per feature, so n_classes must "
-                f"be 2, got {self.n_classes}"
+                f"n_classes: dataset {self.dataset!r} has one binary pair per feature, so "
+                f"n_classes must be 2, got {self.n_classes}"
             )
+        # Image pools (real images only).
+        if self.image_pool != "all":
+            if isinstance(self.image_pool, str):
+                raise ConfigError(
+                    f"image_pool: expected an integer >= 1 or 'all', got {show(self.image_pool)}"
+                )
+            set_("image_pool", _check_int("image_pool", self.image_pool, 1, N_ST_MAX))
+        if not isinstance(self.images_recur, (bool, np.bool_)):
+            raise ConfigError(
+                f"images_recur: expected true or false, got {show(self.images_recur)}"
+            )
+        set_("images_recur", bool(self.images_recur))
+        if self.dataset not in digits.IMAGE_DATASETS:
+            for name, default in (("image_pool", "all"), ("images_recur", False)):
+                if getattr(self, name) != default:
+                    raise ConfigError(
+                        f"{name}: applies to the real images only (dataset "
+                        f"{' or '.join(map(repr, digits.IMAGE_DATASETS))}), got "
+                        f"{show(getattr(self, name))} with dataset {self.dataset!r}"
+                    )
 
 
-DATASETS = ("synthetic", "digits")
+DATASETS = ("synthetic", "digits", "mnist")
 
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -335,7 +360,8 @@ class Static(NamedTuple):
     `second_layer` is `"fixed"` or `"trained"`; `n_classes` is `K` (SPEC §9).
     `signal_dims` is the dimension `k` of the signal span: the signal patches `x1, x2` of every
     sample lie on `e1..ek` and the noise patch is orthogonal to them (4 for the synthetic
-    binary model: `mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1}`; 64 pixels for `dataset = "digits"`).
+    binary model: `mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1}`; 64 pixels for `dataset = "digits"`,
+    784 for `"mnist"`).
     The engines rely on nothing else.
     """
 
@@ -363,6 +389,8 @@ class Static(NamedTuple):
     n_classes: int = 2
     dataset: str = "synthetic"
     digit_classes: str = "01/67"
+    image_pool: int | str = "all"
+    images_recur: bool = False
 
 
 class Params(NamedTuple):
@@ -407,30 +435,22 @@ def check_compatible(data: DataConfig, train: TrainConfig) -> None:
 
 
 def check_dataset(data: DataConfig, train: TrainConfig) -> None:
-    """What a data source asks of the pipeline: the digits train with the direct engine only
-    (the Gram engine's exactness rests on the synthetic structure) and hold a finite number of
-    images, each used at most once per run (`model.digits`)."""
-    if data.dataset != "digits":
+    """What a data source asks of the pipeline: the real images hold a finite number of
+    images, shared out into one pool per role (`model.digit_images.role_pools`). Every engine
+    runs them: their signal patches lie on `e1..ek` (the pixels) and their noise is isotropic
+    on the other coordinates, which is all the Gram engine uses; `engine = "auto"` trains
+    them directly."""
+    if data.dataset not in digits.IMAGE_DATASETS:
         return
-    if train.engine in ("gram", "limit"):
-        raise ConfigError(
-            "engine: dataset 'digits' needs engine 'direct' or 'auto' (the Gram engine assumes "
-            f"the synthetic signal span and isotropic noise), got {train.engine!r}"
-        )
-    top = digits.max_n_st(data.digit_classes, train.n_wk, train.n_test)
-    if top < 1:
-        P = digits.pool_size(data.digit_classes)
-        raise ConfigError(
-            f"n_wk + n_test: dataset 'digits' ({data.digit_classes}) has {P} images per class, "
-            f"room for ceil(n_wk/2) + ceil(n_st/2) + ceil(n_test/2) <= {P}; got n_wk = "
-            f"{train.n_wk}, n_test = {train.n_test}, which leave no n_st"
-        )
-    if train.n_st > top:
-        raise ConfigError(
-            f"n_st: must be <= {top} with dataset 'digits' ({data.digit_classes}, n_wk = "
-            f"{train.n_wk}, n_test = {train.n_test}: each image is used once per run), "
-            f"got {train.n_st}"
-        )
+    problem = digits.pool_problem(
+        data.dataset,
+        data.digit_classes,
+        (train.n_wk, train.n_st, train.n_test),
+        data.image_pool,
+        data.images_recur,
+    )
+    if problem is not None:
+        raise ConfigError(f"{problem[0]}: {problem[1]}")
 
 
 def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> Static:
@@ -465,9 +485,11 @@ def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) ->
         teacher=train.teacher,
         hard_labels=train.hard_labels,
         n_classes=data.n_classes,
-        signal_dims=digits.DIGIT_PIXELS if data.dataset == "digits" else 2 * data.n_classes,
+        signal_dims=digits.IMAGE_DATASETS.get(data.dataset, 2 * data.n_classes),
         dataset=data.dataset,
         digit_classes=data.digit_classes,
+        image_pool=data.image_pool,
+        images_recur=data.images_recur,
     )
 
 

@@ -40,7 +40,8 @@ INT32_MAX = 2**31 - 1
 
 
 class Rule(NamedTuple):
-    """What one field accepts: `kind` is "int", "float", "choice" or "text"."""
+    """What one field accepts: `kind` is "int", "float", "choice", "text" or "bool"; an "int"
+    with `choices` also accepts those words (`image_pool`: an integer or "all")."""
 
     kind: str
     low: float | None = None
@@ -67,6 +68,8 @@ RULES: dict[str, Rule] = dict(
     n_classes=Rule("int", 2, MAX_CLASSES),
     dataset=Rule("choice", choices=DATASETS),
     digit_classes=Rule("text"),
+    image_pool=Rule("int", 1, N_ST_MAX, choices=("all",)),
+    images_recur=Rule("bool"),
     n_st=Rule("int", 1, N_ST_MAX),
     m=Rule("int", 1, 100_000),
     sigma_0=Rule("float", 0.0),
@@ -113,6 +116,12 @@ def _problem(rule: Rule, value: Any, dtype: str) -> str | None:
         return None
     if rule.kind == "text":
         return None if isinstance(value, str) else "expected a string"
+    if rule.kind == "bool":
+        return None if isinstance(value, (bool, np.bool_)) else "expected true or false"
+    if rule.kind == "int" and rule.choices and isinstance(value, str):
+        if value in rule.choices:
+            return None
+        return f"expected an integer or one of {', '.join(map(repr, rule.choices))}"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         return "expected an integer" if rule.kind == "int" else "expected a number"
     if rule.kind == "int":
