@@ -92,7 +92,10 @@ def samples_figure(path: Path, per_category: int = 2):
                 ax.set_ylabel(f"{names[int(cat[i])]}\ny={y[i]:+d} eps={eps[i]:+d}", fontsize=8)
             if row == 0:
                 ax.set_title(title, fontsize=8)
-    fig.suptitle("MNIST samples (hard pair 0/1, easy pair 6/7); red +, blue -", fontsize=9)
+    fig.suptitle(
+        "MNIST samples (hard pair 0/1, easy pair 6/7)\nred +, blue -, each panel its own scale",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -146,7 +149,7 @@ def filters_figure(path: Path, seed: int = 0):
     print(f"weak {weak_acc:.4f}; best step {best} ({acc[best]:.4f}); step {T} ({acc[T]:.4f})")
     m = delta.shape[2]
     show = min(m, 4)
-    fig, axes = plt.subplots(4, 2 * show, figsize=(1.5 * 2 * show, 6.4))
+    fig, axes = plt.subplots(4, show + 1, figsize=(1.6 * (show + 1), 6.8))
     for half, (t, label) in enumerate(((best, "best step"), (T, "end"))):
         for s, branch in enumerate(("F+1", "F-1")):
             norms = np.linalg.norm(delta[T, s], axis=-1)
@@ -168,8 +171,8 @@ def filters_figure(path: Path, seed: int = 0):
             ax.set_yticks([])
             if half == 0 and s == 0:
                 ax.set_title("branch mean", fontsize=8)
-            for j in range(show + 1, 2 * show):
-                axes[2 * half + s, j].axis("off")
+                for j in range(show):
+                    axes[0, j].set_title(f"moved most #{j + 1}", fontsize=8)
     fig.suptitle(
         f"Student filters on the pixels, w(t) - w(0): MNIST, n_st = {TRAIN['n_st']}, d = {D}, "
         f"m = {TRAIN['m']}\nteacher {weak_acc:.3f}, best step {best} test {acc[best]:.3f}, "
