@@ -34,9 +34,15 @@ def _kw(cfg):
     )
 
 
-def _indices(sizes, key=0, **pool):
+#: `image_indices` compiled once per shape and pool (eager, its permutations dispatch op by op).
+_image_indices = jax.jit(image_indices, static_argnums=(1, 2, 3, 4, 5))
+
+
+def _indices(sizes, key=0, image_pool="all", images_recur=False):
+    keys = jax.random.key(key)
     return [
-        np.asarray(a) for a in image_indices(jax.random.key(key), sizes, CLASSES, "mnist", **pool)
+        np.asarray(a)
+        for a in _image_indices(keys, sizes, CLASSES, "mnist", image_pool, images_recur)
     ]
 
 
@@ -55,7 +61,7 @@ def test_samples_carry_the_images_on_the_pixels_and_noise_off_them():
     cfg = _mnist(mu_norm=3.0, nu_norm=2.0, p_h=0.5, p_b=0.3, images_recur=True, image_pool=7)
     static, params = w2s.split(cfg, w2s.TrainConfig(n_st=30, n_wk=20, n_test=24))
     assert static.signal_dims == MNIST_PIXELS
-    sets = sample_all(static, params, jax.random.key(4))
+    sets = jax.jit(sample_all, static_argnums=0)(static, params, jax.random.key(4))
     images, _ = pools(CLASSES, "mnist")
     unit = {int(i): v for i, v in zip(pools(CLASSES, "mnist")[1].ravel(), images.reshape(-1, 784))}
     for data, idx in zip(sets, _indices((20, 30, 24), 4, image_pool=7, images_recur=True)):
@@ -189,9 +195,9 @@ def test_digits_defaults_are_unchanged_bit_for_bit():
     cfg = w2s.DataConfig(dataset="digits", d=96, p_h=0.3, p_b=0.4)
     assert cfg.image_pool == "all" and cfg.images_recur is False
     static, params = w2s.split(cfg, w2s.TrainConfig(n_st=30, n_wk=40, n_test=50), n_max=60)
-    sets = sample_all(static, params, jax.random.key(5))
+    sets = jax.jit(sample_all, static_argnums=0)(static, params, jax.random.key(5))
     ints = hashlib.sha256()
-    for a in image_indices(jax.random.key(5), (40, 60, 50), CLASSES):
+    for a in _image_indices(jax.random.key(5), (40, 60, 50), CLASSES, "digits", "all", False):
         ints.update(np.asarray(a, dtype=np.int64).tobytes())
     for s in sets:
         for a in (s.y, s.category, s.eps):
