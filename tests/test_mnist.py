@@ -209,3 +209,22 @@ def test_digits_defaults_are_unchanged_bit_for_bit():
             for a in s:
                 raw.update(np.asarray(a).tobytes())
         assert raw.hexdigest() == DIGITS_SETS
+
+
+def test_pools_and_drawn_noise_take_distinct_streams():
+    # The Wishart and limit engines draw the noise Gram from stream 4, the pools' stream on the
+    # direct and Gram engines; on them the pools take a stream of their own.
+    from w2s_jax.engines.wishart import WISHART_STREAM
+    from w2s_jax.model.digits import DRAWN_NOISE_POOL_STREAM, POOL_STREAM, pool_stream_of
+
+    cfg = _mnist(images_recur=True)
+    streams = {}
+    for engine, noise in (("direct", "sampled"), ("gram", "sampled"), ("gram", "wishart")):
+        train = w2s.TrainConfig(n_st=10, n_wk=10, n_test=10, engine=engine, gram_noise=noise)
+        streams[engine, noise] = pool_stream_of(w2s.split(cfg, train)[0])
+    streams["limit"] = pool_stream_of(
+        w2s.split(cfg, w2s.TrainConfig(n_st=10, n_wk=10, n_test=10, engine="limit"))[0]
+    )
+    assert streams["direct", "sampled"] == streams["gram", "sampled"] == POOL_STREAM
+    assert streams["gram", "wishart"] == streams["limit"] == DRAWN_NOISE_POOL_STREAM
+    assert DRAWN_NOISE_POOL_STREAM not in (0, 1, 2, 3, POOL_STREAM, WISHART_STREAM, 5, 6)

@@ -39,6 +39,9 @@ from w2s_jax.model.digit_images import pixels, pools, role_pools
 
 #: Stream of the run key that permutes the class pools (0-3: weak, strong, test, filters).
 POOL_STREAM = 4
+#: The same on the engines that draw the noise Gram from its law (Wishart, limit), whose own
+#: stream is 4 too: there the pools take this one, so images and noise are drawn independently.
+DRAWN_NOISE_POOL_STREAM = 7
 
 __all__ = [
     "image_indices",
@@ -53,11 +56,12 @@ def _slot_table(
     P: int,
     image_pool: int | str = "all",
     images_recur: bool = False,
+    pool_stream: int = POOL_STREAM,
 ):
     """Per set: labels `(n,)`, and pool positions `(n,)` in the run's permutation `(4, P)` of
-    each class (`model.digit_images.role_pools`)."""
+    each class (`model.digit_images.role_pools`), drawn from stream `pool_stream`."""
     perms = jax.vmap(lambda k: jax.random.permutation(k, P))(
-        jax.random.split(jax.random.fold_in(key, POOL_STREAM), 4)
+        jax.random.split(jax.random.fold_in(key, pool_stream), 4)
     )
     table = []
     for n, pool in zip(sizes, role_pools(P, sizes, image_pool, images_recur)):
@@ -78,11 +82,12 @@ def image_indices(
     dataset: str = "digits",
     image_pool: int | str = "all",
     images_recur: bool = False,
+    pool_stream: int = POOL_STREAM,
 ):
     """For the weak, student and test sets of a run: the data-set indices `(n, 2)` of the
     (hard, easy) image that each sample is built from (used or not by its category)."""
     _, index = pools(digit_classes, dataset)
-    perms, table = _slot_table(key, sizes, index.shape[1], image_pool, images_recur)
+    perms, table = _slot_table(key, sizes, index.shape[1], image_pool, images_recur, pool_stream)
     out = []
     for y, position in table:
         hard_row, easy_row = jnp.where(y == 1, 0, 1), jnp.where(y == 1, 2, 3)
@@ -114,6 +119,7 @@ def sample_digit_sets(
     dataset: str = "digits",
     image_pool: int | str = "all",
     images_recur: bool = False,
+    pool_stream: int = POOL_STREAM,
 ) -> tuple[Data, Data, Data]:
     """The weak, student (padded to `n_max`) and test sets of a run on real images.
 
@@ -123,7 +129,9 @@ def sample_digit_sets(
     images_np, _ = pools(digit_classes, dataset)
     images = jnp.asarray(images_np, dtype=dtype)
     k = pixels(dataset)
-    perms, table = _slot_table(key, sizes, images_np.shape[1], image_pool, images_recur)
+    perms, table = _slot_table(
+        key, sizes, images_np.shape[1], image_pool, images_recur, pool_stream
+    )
     sets = []
     for s, (n, (y, position)) in enumerate(zip(sizes, table)):
         draws = jax.vmap(lambda key_i: _draw(key_i, d, dtype))(
@@ -146,6 +154,13 @@ def sample_digit_sets(
     return tuple(sets)
 
 
+def pool_stream_of(static) -> int:
+    """The stream that permutes a run's pools: `DRAWN_NOISE_POOL_STREAM` on the engines that
+    draw the noise Gram from its law with stream 4, `POOL_STREAM` otherwise."""
+    drawn = static.engine == "limit" or (static.engine == "gram" and static.gram_noise == "wishart")
+    return DRAWN_NOISE_POOL_STREAM if drawn else POOL_STREAM
+
+
 def sample_image_sets(key: PRNGKeyArray, sizes: tuple[int, int, int], static, **kw):
     """`sample_digit_sets` with the data set, classes and pools of a run's `Static`."""
     return sample_digit_sets(
@@ -156,5 +171,6 @@ def sample_image_sets(key: PRNGKeyArray, sizes: tuple[int, int, int], static, **
         dataset=static.dataset,
         image_pool=static.image_pool,
         images_recur=static.images_recur,
+        pool_stream=pool_stream_of(static),
         **kw,
     )
