@@ -56,7 +56,9 @@ def test_every_refusal_reads_as_before():
 
 
 def test_the_derived_names_keep_their_order():
-    assert C.Static._fields == LEGACY_STATIC
+    # Fields added after the schema came follow the old members, which keep their places.
+    assert C.Static._fields[: len(LEGACY_STATIC)] == LEGACY_STATIC
+    assert C.Static._fields[len(LEGACY_STATIC) :] == ("image_pool", "images_recur")
     assert C.Params._fields == LEGACY_PARAMS
     assert C.DATA_PARAMS == ("p_e", "p_h", "p_b", "mu_norm", "nu_norm", "sigma_p", "d")
     assert C.TRAIN_PARAMS == ("n_st", "sigma_0", "eta", "eta_wk", "batch_size", "eta_a")
@@ -66,7 +68,7 @@ def test_the_derived_names_keep_their_order():
     assert C.DATA_FIELDS[:3] == ("d", "mu_norm", "nu_norm") and C.TRAIN_FIELDS[-1] == "hard_labels"
     assert "p_e" not in NUMERIC_FIELDS and "eta_a" in NUMERIC_FIELDS
     assert C.Static._field_defaults["gram_noise"] == "sampled"
-    assert set(C.Static._field_defaults) == set(LEGACY_STATIC[8:])
+    assert set(C.Static._field_defaults) == set(LEGACY_STATIC[8:]) | {"image_pool", "images_recur"}
     assert w2s.Static is C.Static and w2s.Params is C.Params and w2s.ConfigError is S.ConfigError
 
 
@@ -131,7 +133,7 @@ def test_a_field_declared_once_reaches_everything():
     params = schema.params_class(__name__)
     static = schema.static_class(__name__)
     assert params._fields == LEGACY_PARAMS + ("zeta",)
-    assert static._fields == LEGACY_STATIC + ("depth",)
+    assert static._fields == C.Static._fields + ("depth",)
     assert static._field_defaults["depth"] == 3
     assert schema.traced("train") == C.TRAIN_PARAMS + ("zeta",)
     assert "zeta" in schema.grid_fields and "depth" in schema.names("data")

@@ -68,9 +68,11 @@ def engine_used(static: Static) -> str:
     update rules linear in the gradient, and the Wishart draw only where `gram_noise =
     "wishart"` says that exact in law is enough (it does not reproduce the sampled draws).
     """
-    # The Gram engine's exactness rests on the synthetic binary structure (signals in a known
-    # span, isotropic noise); the digits and K > 2 classes train in the ambient space.
-    if static.engine == "direct" or static.n_classes > 2 or static.dataset == "digits":
+    # The Gram engine needs signals in a known span and isotropic noise off it: K > 2 classes
+    # train in the ambient space; real images take it when asked by name, "auto" trains
+    # them directly.
+    real_auto = static.dataset != "synthetic" and static.engine == "auto"
+    if static.engine == "direct" or static.n_classes > 2 or real_auto:
         return "direct"
     if static.engine == "limit":
         return "limit"

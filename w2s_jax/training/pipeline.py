@@ -16,7 +16,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.data import Data, sample_from_keys, sample_keys, signal_vectors
 from w2s_jax.model.digit_images import class_means
-from w2s_jax.model.digits import sample_digit_sets
+from w2s_jax.model.digits import sample_image_sets
 from w2s_jax.model.networks import HIGHEST, LinearCNN
 from w2s_jax.training.rules import logistic_loss, make_optimizer
 
@@ -35,13 +35,13 @@ def sample_all(static: Static, params: Params, key: PRNGKeyArray) -> tuple[Data,
 
     Set `s` draws sample `i` from `fold_in(fold_in(key, s), i)`; the three sets are drawn by
     one vmap over their keys, so the program holds the sampler once, not three times.
-    With `static.dataset == "digits"` the images come from disjoint slots of the run's
-    permuted class pools (`model.digits`).
+    With real images (`static.dataset` "digits" or "mnist") the images come from the run's
+    disjoint per-role pools of its permuted classes (`model.digits`).
     """
     kw = sampler_args(static, params)
     sizes = (static.n_wk, static.n_max, static.n_test)
-    if static.dataset == "digits":
-        return sample_digit_sets(key, sizes, static.d, static.digit_classes, **kw)
+    if static.dataset != "synthetic":
+        return sample_image_sets(key, sizes, static, **kw)
     return draw_sets(
         key,
         sizes,
@@ -78,8 +78,8 @@ def signals(static: Static, params: Params, dtype) -> Float[Array, "S k"]:
     whose components `gamma` of the learned filters a run records (`records.signal_components`):
     `(mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1})`; for the digits, the class-mean images of the easy
     and hard pairs scaled to `mu_norm` and `nu_norm`."""
-    if static.dataset == "digits":
-        means = jnp.asarray(class_means(static.digit_classes), dtype)
+    if static.dataset != "synthetic":
+        means = jnp.asarray(class_means(static.digit_classes, static.dataset), dtype)
         norms = jnp.stack([params.mu_norm, params.mu_norm, params.nu_norm, params.nu_norm])
         return norms.astype(dtype)[:, None] * means
     return signal_vectors(
