@@ -225,7 +225,8 @@ def test_defaults_and_eta_a_follows_eta():
 
 # --- K classes --------------------------------------------------------------------------
 
-from w2s_jax.engines.multiclass import run_classes  # noqa: E402
+from w2s_jax.engines import multiclass  # noqa: E402
+from w2s_jax.engines.run import run_engine  # noqa: E402
 from w2s_jax.model.data import sample_keys  # noqa: E402
 from w2s_jax.model.multiclass import (  # noqa: E402
     ClassesLinearCNN,
@@ -252,7 +253,7 @@ def test_two_classes_coincide_with_the_binary_model_at_half_the_weak_step(x64, s
     key = run_key(0, 10)
     binary = _run(*_split(n_max=24, dtype="float64", eta_wk=0.2, **switches), key)
     static, params = _split_classes(2, n_max=24, dtype="float64", eta_wk=0.1, **switches)
-    classes = jax.jit(run_classes, static_argnums=0)(static, params, key)
+    classes = jax.jit(run_engine, static_argnums=(0, 1))(multiclass.ENGINE, static, params, key)
     assert 0 < float(binary.train_loss[-1]) < float(binary.train_loss[0])
     _assert_same(binary, classes, atol=1e-9, rtol=1e-8)
     # The weak models themselves: w_0 - w_1 at eta_wk is the binary w at 2·eta_wk, not at eta_wk.

@@ -3,43 +3,54 @@
 Only the noise patch meets all `d` coordinates of a filter (`ReLUCNN.split_patch_logits`),
 so a step costs about `8·m·n_max·d` flops. With a trained second layer (SPEC §9) the weights
 are the pair `(W, a)`; with mini-batches a step's loss is the mean over its batch.
+
+Its `sample` and `teacher` (the data in `R^d`, `W(0)`, the weak model trained in `R^d`) are
+the Gram engine's too, which is what makes the two engines agree draw for draw.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
+from jaxtyping import PRNGKeyArray
 
 from w2s_jax.model.config import Params, Static
-from w2s_jax.model.data import Data
 from w2s_jax.model.networks import HIGHEST, ReLUCNN
 from w2s_jax.training.batches import batch_key, descent_step
-from w2s_jax.training.pipeline import signals
-from w2s_jax.training.records import record, scan_records, signal_components
+from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
+from w2s_jax.training.pipeline import init_filters, sample_all, signals, train_weak
+from w2s_jax.training.records import Records, record, scan_records, signal_components
 from w2s_jax.training.rules import (
     initial_second_layer,
     logistic_loss,
     make_strong_optimizer,
     mean_loss,
+    predict,
 )
 
-__all__ = ["train_strong_direct"]
+__all__ = ["ENGINE", "sample", "teacher", "train"]
 
 
-def train_strong_direct(
-    static: Static,
-    params: Params,
-    train: Data,
-    test: Data,
-    pseudo_labels,
-    mask,
-    W0,
-    key=None,
-    teacher_test=None,
-) -> dict:
-    """Strong training (SPEC §3 step 3) on `W` itself; returns the records of `scan_records`.
+def sample(static: Static, params: Params, key: PRNGKeyArray) -> Drawn:
+    """The three sets in `R^d` and the initial filters `W(0)` (the run key's streams)."""
+    weak, train_set, test = sample_all(static, params, key)
+    return Drawn(weak, train_set, test, start=init_filters(static, params, key))
+
+
+def teacher(static: Static, params: Params, drawn: Drawn) -> Labels:
+    """The weak model trained on `drawn.weak` with true labels, and its labels of the other sets."""
+    weak = train_weak(static, params, drawn.weak)
+    return Labels(pseudo=predict(weak(drawn.train.X)), test=predict(weak(drawn.test.X)))
+
+
+def train(
+    static: Static, params: Params, key: PRNGKeyArray, *, drawn: Drawn, labels: Labels
+) -> Records:
+    """The student trained on `W` itself, from `W(0) = drawn.start`.
 
     `key` is the run key; only mini-batch SGD reads it (its own stream, `training.batches`).
     """
+    W0, train, test = drawn.start, drawn.train, drawn.test
+    pseudo_labels, mask = labels.pseudo, training_mask(static, params)
     dtype = W0.dtype
     n_st = params.n_st.astype(dtype)
     pseudo = pseudo_labels.astype(dtype)
@@ -83,7 +94,11 @@ def train_strong_direct(
             gamma=gamma,
             rho=rho,
             a=a,
-            teacher_test=teacher_test,
+            teacher_test=labels.test,
         )
 
     return scan_records(static, (W0, a0) if trained else W0, optimizer, gd_step, measure)
+
+
+#: The direct engine.
+ENGINE = Engine(sample=sample, teacher=teacher, train=train)

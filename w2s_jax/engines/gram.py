@@ -18,8 +18,9 @@ still holds: a mini-batch step adds only the batch's patches, and a trained seco
 `a_{s,r}` rescales each filter's gradient without leaving the span of the patches; `a`
 itself is trained as it is, beside `(A, C)`.
 
-The noise Gram matrix comes either from the sampled noise (`gram_noise="sampled"`, the same
-draws as the direct engine, here) or from its law (`"wishart"`, `w2s_jax.engines.wishart`).
+The noise Gram matrix comes either from the sampled noise (this engine: the direct engine's
+`sample` and `teacher`, so the same draws) or from its law (`engines.wishart`), or from its
+`d → ∞` limit (`engines.limit`); `train_in_gram` trains the student for all three.
 """
 
 from __future__ import annotations
@@ -29,14 +30,15 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, PRNGKeyArray
 
+from w2s_jax.engines import direct
 from w2s_jax.model.config import GRAM_OPTIMIZERS, ConfigError, Params, Static
-from w2s_jax.model.data import Data
 from w2s_jax.model.networks import HIGHEST, output_scale_factor, relu
 from w2s_jax.training.batches import batch_key, batch_mask
+from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
 from w2s_jax.training.pipeline import signals
-from w2s_jax.training.records import record, scan_records, signal_components
+from w2s_jax.training.records import Records, record, scan_records, signal_components
 from w2s_jax.training.rules import (
     initial_second_layer,
     logistic_loss,
@@ -45,11 +47,12 @@ from w2s_jax.training.rules import (
 )
 
 __all__ = [
+    "ENGINE",
     "NoiseGram",
     "gram_from_noise",
     "cross",
     "check_optimizer",
-    "train_strong_gram",
+    "train",
     "train_in_gram",
 ]
 
@@ -112,42 +115,34 @@ def check_optimizer(static: Static):
             )
 
 
-def train_strong_gram(
-    static: Static,
-    params: Params,
-    train: Data,
-    test: Data,
-    pseudo_labels,
-    mask,
-    W0: Float[Array, "2 m d"],
-    key=None,
-    teacher_test=None,
-) -> dict:
-    """The Gram engine on sampled noise: the same records as the direct engine."""
+def train(
+    static: Static, params: Params, key: PRNGKeyArray, *, drawn: Drawn, labels: Labels
+) -> Records:
+    """The student on the Gram blocks of the sampled noise and `W(0) = drawn.start`: the
+    direct engine's records, computed in kernel space."""
     check_optimizer(static)
-    gram = gram_from_noise(train.noise, test.noise, W0, static.signal_dims)
-    return train_in_gram(
-        static, params, train, test, pseudo_labels, mask, gram, key, teacher_test=teacher_test
-    )
+    gram = gram_from_noise(drawn.train.noise, drawn.test.noise, drawn.start, static.signal_dims)
+    return train_in_gram(static, params, key, drawn=drawn, labels=labels, gram=gram)
 
 
 def train_in_gram(
     static: Static,
     params: Params,
-    train: Data,
-    test: Data,
-    pseudo_labels,
-    mask,
+    key: PRNGKeyArray,
+    *,
+    drawn: Drawn,
+    labels: Labels,
     gram: NoiseGram,
-    key=None,
-    teacher_test=None,
-) -> dict:
-    """Strong training (SPEC §3 step 3) in the coefficients `(A, C)`: `~4·m·n_max²` flops a step.
+) -> Records:
+    """The student trained in the coefficients `(A, C)`: `~4·m·n_max²` flops a step
+    (`O(m·n_max)` with a diagonal `gram.train`).
 
-    Only `train.X[:, :2, :k]`, `test.X[:, :2, :k]` (the signal patches on `e1..ek`,
+    Only `X[:, :2, :k]` of `drawn.train` and `drawn.test` (the signal patches on `e1..ek`,
     `k = static.signal_dims`), the labels and categories are read from the data; the noise
     enters through `gram`. `key` is the run key; only mini-batch SGD reads it.
     """
+    train, test = drawn.train, drawn.test
+    pseudo_labels, mask = labels.pseudo, training_mask(static, params)
     dtype = gram.train.dtype
     k = static.signal_dims
     n_st = params.n_st.astype(dtype)
@@ -237,7 +232,7 @@ def train_in_gram(
             gamma=gamma,
             rho=rho,
             a=a0 if a is None else a,
-            teacher_test=teacher_test,
+            teacher_test=labels.test,
         )
 
     two, m = gram.filters_signal.shape[:2]
@@ -247,3 +242,7 @@ def train_in_gram(
     )
     weights0 = (coef0, a0) if trained else coef0
     return scan_records(static, weights0, optimizer, gd_step, measure)
+
+
+#: The Gram engine on sampled noise: the direct engine's draws and teacher.
+ENGINE = Engine(sample=direct.sample, teacher=direct.teacher, train=train)

@@ -4,8 +4,9 @@ SPEC §3 with softmax cross-entropy in place of the logistic loss and argmax in 
 sign: the weak `ClassesLinearCNN` is trained on true labels from `w = 0`, pseudo-labels are
 its argmax, the strong `ClassesReLUCNN` (`m` filters per class) is trained on them, and the
 same records come out, with `y` a class index. Mini-batches and a trained second layer work as
-in the binary engines. The key streams are the binary pipeline's (0-2 data, 3 filters,
-5 batches), so `K = 2` here draws what the binary model draws.
+in the binary engines. The key streams are the binary pipeline's (`model.streams`: the three
+sets, the filters, the batches), so `K = 2` here draws what the binary model draws. It is an
+`Engine` like the binary ones; `engines.run` takes it for `n_classes > 2`.
 """
 
 from __future__ import annotations
@@ -25,19 +26,28 @@ from w2s_jax.model.multiclass import (
     sample_classes_from_keys,
 )
 from w2s_jax.model.networks import HIGHEST, output_scale_factor
+from w2s_jax.model.streams import FILTERS_STREAM
 from w2s_jax.training.batches import batch_key, descent_step
+from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
 from w2s_jax.training.pipeline import draw_sets, sampler_args
 from w2s_jax.training.records import (
-    Trajectory,
+    Records,
     imitation,
     masked_mean,
     scan_records,
     signal_components,
 )
 from w2s_jax.training.rules import make_optimizer, make_strong_optimizer, mean_loss
-from w2s_jax.training.teacher import rule_share
 
-__all__ = ["run_classes", "cross_entropy", "sample_all_classes", "train_weak_classes"]
+__all__ = [
+    "ENGINE",
+    "sample",
+    "teacher",
+    "train",
+    "cross_entropy",
+    "sample_all_classes",
+    "train_weak_classes",
+]
 
 
 def cross_entropy(logits, labels):
@@ -90,7 +100,7 @@ def _record(static, train, test, pseudo, mask, train_logits, test_logits, loss, 
     rho_own = jnp.take_along_axis(rho.max(axis=1), pseudo[None], axis=0)[0]
     classes = jnp.arange(K)
     own_mu, own_nu = gamma[classes, :, classes], gamma[classes, :, K + classes]  # (K, m)
-    return dict(
+    return Records(
         test_acc=jnp.mean(test_correct),
         test_acc_easy=masked_mean(test_correct, test.category == EASY),
         test_acc_hard=masked_mean(test_correct, test.category == HARD),
@@ -114,23 +124,33 @@ def _record(static, train, test, pseudo, mask, train_logits, test_logits, loss, 
     )
 
 
-def run_classes(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
-    """One K-class weak-to-strong run; `run` sends `static.n_classes > 2` here.
+def sample(static: Static, params: Params, key: PRNGKeyArray) -> Drawn:
+    """The three K-class sets in `R^d` and the initial filters `W(0)` `(K, m, d)`."""
+    weak, train_set, test = sample_all_classes(static, params, key)
+    W0 = params.sigma_0 * jax.random.normal(
+        jax.random.fold_in(key, FILTERS_STREAM), (static.n_classes, static.m, static.d),
+        jnp.dtype(static.dtype),
+    )  # fmt: skip
+    return Drawn(weak, train_set, test, start=W0)
+
+
+def teacher(static: Static, params: Params, drawn: Drawn) -> Labels:
+    """The weak model trained on `drawn.weak`, and its argmax labels of the other sets."""
+    weak = train_weak_classes(static, params, drawn.weak)
+    return Labels(pseudo=predict_class(weak(drawn.train.X)), test=predict_class(weak(drawn.test.X)))
+
+
+def train(
+    static: Static, params: Params, key: PRNGKeyArray, *, drawn: Drawn, labels: Labels
+) -> Records:
+    """The student `ClassesReLUCNN` trained on the pseudo-labels by softmax cross-entropy.
 
     `a_mean_pos` / `a_min_pos` describe class 0's output weights, `_neg` the other classes'.
     """
     dtype = jnp.dtype(static.dtype)
     K, k = static.n_classes, 2 * static.n_classes
-    mask = jnp.arange(static.n_max) < params.n_st
-    weak_set, train, test = sample_all_classes(static, params, key)
-    weak = train_weak_classes(static, params, weak_set)
-    pseudo = predict_class(weak(train.X))
-    weak_test_pred = predict_class(weak(test.X))
-    weak_test_correct = (weak_test_pred == test.y).astype(dtype)
-
-    W0 = params.sigma_0 * jax.random.normal(
-        jax.random.fold_in(key, 3), (K, static.m, static.d), dtype
-    )
+    W0, train, test, pseudo = drawn.start, drawn.train, drawn.test, labels.pseudo
+    mask = training_mask(static, params)
     a0 = jnp.full((K, static.m), output_scale_factor(static.output_scale, static.m), dtype)
     trained = static.second_layer == "trained"
     n_st = params.n_st.astype(dtype)
@@ -155,16 +175,10 @@ def run_classes(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory
         test_logits = network(weights).split_patch_logits(test_signal, test.noise)
         finite = jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(W)) & jnp.all(jnp.isfinite(a))
         return _record(static, train, test, pseudo, mask, train_logits, test_logits,
-                       train_loss, finite, W - W0, signals, a, weak_test_pred)  # fmt: skip
+                       train_loss, finite, W - W0, signals, a, labels.test)  # fmt: skip
 
-    records = scan_records(static, (W0, a0) if trained else W0, optimizer, gd_step, measure)
-    return Trajectory(
-        weak_test_acc=jnp.mean(weak_test_correct),
-        weak_test_acc_hard=masked_mean(weak_test_correct, test.category == HARD),
-        pseudo_label_acc=masked_mean((pseudo == train.y).astype(dtype), mask),
-        n_wrong_pseudo=jnp.sum(mask & (pseudo != train.y)),
-        weak_test_acc_easy=masked_mean(weak_test_correct, test.category == EASY),
-        weak_test_acc_both=masked_mean(weak_test_correct, test.category == BOTH),
-        teacher_rule_share=rule_share(weak_test_pred, test, dtype, K),
-        **records,
-    )
+    return scan_records(static, (W0, a0) if trained else W0, optimizer, gd_step, measure)
+
+
+#: The K-class engine (direct, in `R^d`).
+ENGINE = Engine(sample=sample, teacher=teacher, train=train)

@@ -20,11 +20,9 @@ import optax
 from jaxtyping import Array, Bool, PRNGKeyArray
 
 from w2s_jax.model.config import Params, Static
+from w2s_jax.model.streams import BATCH_STREAM
 
-__all__ = ["BATCH_STREAM", "batch_key", "batch_mask", "descent_step", "steps_per_epoch"]
-
-#: `fold_in` index of the batch draws (0-2 are the data sets, 3 the filters, 4 Wishart noise).
-BATCH_STREAM = 5
+__all__ = ["batch_key", "batch_mask", "descent_step", "steps_per_epoch"]
 
 
 def batch_key(key: PRNGKeyArray) -> PRNGKeyArray:

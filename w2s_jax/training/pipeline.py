@@ -1,8 +1,8 @@
 """Steps 1-2 of SPEC §3 and the start of step 3: the three data sets of a run, the weak
 teacher trained on true labels, and the student's initial filters.
 
-Each set has its own `fold_in` stream of the run key (0 weak, 1 strong, 2 test, 3 filters),
-so a run's draws depend only on its key.
+Each set has its own `fold_in` stream of the run key (`model.streams`: weak, train and test
+sets, initial filters), so a run's draws depend only on its key.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from w2s_jax.model.data import Data, sample_from_keys, sample_keys, signal_vecto
 from w2s_jax.model.digit_images import class_means
 from w2s_jax.model.digits import sample_image_sets
 from w2s_jax.model.networks import HIGHEST, LinearCNN
+from w2s_jax.model.streams import FILTERS_STREAM, SET_STREAMS
 from w2s_jax.training.rules import logistic_loss, make_optimizer
 
 __all__ = [
@@ -63,10 +64,11 @@ def sampler_args(static: Static, params: Params) -> dict:
 
 
 def draw_sets(key: PRNGKeyArray, sizes, draw) -> tuple[Data, ...]:
-    """Sets of `sizes` samples, set `s` drawing sample `i` from `fold_in(fold_in(key, s), i)`,
+    """Sets of `sizes` samples (weak, train, test), sample `i` of a set drawn from
+    `fold_in(fold_in(key, stream), i)` with the set's stream in `streams.SET_STREAMS`,
     all through one call of `draw(keys) -> Data` (so a program holds the sampler once)."""
     keys = jnp.concatenate(
-        [sample_keys(jax.random.fold_in(key, s), n) for s, n in enumerate(sizes)]
+        [sample_keys(jax.random.fold_in(key, s), n) for s, n in zip(SET_STREAMS, sizes)]
     )
     data = draw(keys)
     edges = np.cumsum((0,) + tuple(sizes))
@@ -88,9 +90,11 @@ def signals(static: Static, params: Params, dtype) -> Float[Array, "S k"]:
 
 
 def init_filters(static: Static, params: Params, key: PRNGKeyArray) -> Float[Array, "2 m d"]:
-    """`W(0) ~ N(0, sigma_0^2 I)`, from the run key's fourth stream."""
+    """`W(0) ~ N(0, sigma_0^2 I)`, from the run key's `FILTERS_STREAM`."""
     z = jax.random.normal(
-        jax.random.fold_in(key, 3), (2, static.m, static.d), dtype=jnp.dtype(static.dtype)
+        jax.random.fold_in(key, FILTERS_STREAM),
+        (2, static.m, static.d),
+        dtype=jnp.dtype(static.dtype),
     )
     return params.sigma_0 * z
 

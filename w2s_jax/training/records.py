@@ -21,6 +21,7 @@ from w2s_jax.training.rules import predict
 
 __all__ = [
     "Trajectory",
+    "Records",
     "RECORD_FIELDS",
     "masked_mean",
     "imitation",
@@ -74,6 +75,33 @@ class Trajectory(NamedTuple):
     teacher_rule_share: Float[Array, ""]
 
 
+class Records(NamedTuple):
+    """What an engine's `train` returns: the metrics of `record`, with a leading axis over
+    `static.record_steps` once `scan_records` has stacked them. The fields are those of
+    `Trajectory` that change during training, in its order."""
+
+    test_acc: Float[Array, " R"]
+    test_acc_easy: Float[Array, " R"]
+    test_acc_hard: Float[Array, " R"]
+    test_acc_both: Float[Array, " R"]
+    train_acc_pseudo: Float[Array, " R"]
+    train_acc_true: Float[Array, " R"]
+    train_loss: Float[Array, " R"]
+    label_correction: Float[Array, " R"]
+    gamma_mu: Float[Array, " R"]
+    gamma_nu_pos: Float[Array, " R"]
+    gamma_nu_neg: Float[Array, " R"]
+    rho_correct: Float[Array, " R"]
+    rho_wrong: Float[Array, " R"]
+    a_mean_pos: Float[Array, " R"]
+    a_mean_neg: Float[Array, " R"]
+    a_min_pos: Float[Array, " R"]
+    a_min_neg: Float[Array, " R"]
+    finite: Bool[Array, " R"]
+    gamma: Float[Array, "R 2 m 4"]
+    imitation: Float[Array, " R"]
+
+
 #: Per-record scalar columns of a Trajectory (the trajectories.parquet metrics).
 RECORD_FIELDS = (
     "test_acc",
@@ -111,7 +139,7 @@ def segment_lengths(static: Static) -> Int[Array, " R"]:
 
 def scan_records(
     static: Static, weights0, optimizer: optax.GradientTransformation, gd_step, measure
-) -> dict:
+) -> Records:
     """The nested scan every engine records with: an outer scan over record points whose
     body runs `gd_step` for the steps since the last record (none before step 0's) and
     measures.
@@ -119,7 +147,7 @@ def scan_records(
     `gd_step(t, (weights, opt_state))` is GD step `t` (0-based, counted from the start of
     training: mini-batches are drawn by it). `measure` appears once in the program:
     measuring step 0 outside the scan would trace and compile it twice. `measure(weights)`
-    returns the dict of `record`. Returns that dict with a leading axis over
+    returns the `Records` of one point (`record`). Returns them with a leading axis over
     `static.record_steps`.
     """
 
@@ -156,7 +184,7 @@ def record(
     rho,
     a,
     teacher_test=None,
-) -> dict:
+) -> Records:
     """The metrics of one record point, common to every engine.
 
     Args:
@@ -176,7 +204,7 @@ def record(
     rho_own = jnp.where(pseudo_labels == 1, rho[0].max(axis=0), rho[1].max(axis=0))
     own_nu = jnp.stack([gamma[0, :, 2], gamma[1, :, 3]])  # (2, m)
     dtype = test_logits.dtype
-    return dict(
+    return Records(
         test_acc=jnp.mean(test_correct),
         test_acc_easy=masked_mean(test_correct, test.category == EASY),
         test_acc_hard=masked_mean(test_correct, test.category == HARD),

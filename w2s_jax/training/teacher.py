@@ -19,21 +19,21 @@ import jax.numpy as jnp
 
 from w2s_jax.model.config import Static
 from w2s_jax.model.data import HARD, Data
+from w2s_jax.model.streams import TEACHER_STREAM, TEST_SET_STREAM, TRAIN_SET_STREAM
+from w2s_jax.training.interface import Labels
 from w2s_jax.training.records import masked_mean
 
-__all__ = ["TEACHER_STREAM", "oracle_labels", "rule_share", "category_accuracy", "teach"]
-
-#: `fold_in` index of the coin teacher's flips; set `s` (1 strong, 2 test) folds in again.
-TEACHER_STREAM = 6
+__all__ = ["oracle_labels", "rule_share", "category_accuracy", "teach"]
 
 
-def oracle_labels(static: Static, data: Data, key, set_index: int):
-    """The oracle's labels of `data` in {+1, -1}; flip `i` of set `set_index` depends only on
-    the run key and `i` (so padded sizes and tiers share it)."""
+def oracle_labels(static: Static, data: Data, key, set_stream: int):
+    """The oracle's labels of `data` in {+1, -1}; flip `i` of the set whose stream is
+    `set_stream` (`streams.TRAIN_SET_STREAM`, `TEST_SET_STREAM`) depends only on the run key
+    and `i` (so padded sizes and tiers share it)."""
     if static.hard_labels == "rule":
         hard = data.eps
     else:
-        stream = jax.random.fold_in(jax.random.fold_in(key, TEACHER_STREAM), set_index)
+        stream = jax.random.fold_in(jax.random.fold_in(key, TEACHER_STREAM), set_stream)
         flips = jax.vmap(lambda i: jax.random.bernoulli(jax.random.fold_in(stream, i)))(
             jnp.arange(data.y.shape[0])
         )
@@ -61,10 +61,13 @@ def category_accuracy(labels, data: Data, category: int, dtype):
     return masked_mean((labels == data.y).astype(dtype), data.category == category)
 
 
-def teach(static: Static, key, train: Data, test: Data, trained):
-    """`(pseudo_labels, teacher_test)`: the labels of the student's training set and of the
-    test set, from the oracle, or from `trained()` (which trains the weak model: the oracle
-    never does)."""
+def teach(static: Static, key, train: Data, test: Data, trained) -> Labels:
+    """The labels of the student's training set and of the test set, from the oracle, or
+    from `trained()` (which trains the weak model and returns its `Labels`: the oracle never
+    does)."""
     if static.teacher == "oracle":
-        return oracle_labels(static, train, key, 1), oracle_labels(static, test, key, 2)
+        return Labels(
+            pseudo=oracle_labels(static, train, key, TRAIN_SET_STREAM),
+            test=oracle_labels(static, test, key, TEST_SET_STREAM),
+        )
     return trained()

@@ -1,0 +1,57 @@
+"""The `fold_in` streams of a run's key: every random draw of a run comes from one of them.
+
+A run's key is `fold_in(key(base_seed), seed)`. Each consumer folds its own number into it,
+so the draws of a consumer depend on the run key and that number only: adding a consumer, or
+turning one off (the oracle teacher trains no weak model, full-batch GD draws no batches),
+moves no other draw. A number never changes once results depend on it; a new consumer takes
+a new number.
+
+In the JAX this package pins, `split(k, n)[i]` is `fold_in(k, i)` (the partitionable
+Threefry), so a `split` below a stream is a set of sub-streams `0..n-1` of that stream.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "WEAK_SET_STREAM",
+    "TRAIN_SET_STREAM",
+    "TEST_SET_STREAM",
+    "SET_STREAMS",
+    "FILTERS_STREAM",
+    "WISHART_STREAM",
+    "POOL_STREAM",
+    "BATCH_STREAM",
+    "TEACHER_STREAM",
+    "FILTERS_SIGNAL_STREAM",
+]
+
+# Streams of the run key:
+
+#: The weak model's training set; sample `i` draws from `fold_in(stream, i)`.
+WEAK_SET_STREAM = 0
+#: The student's (padded) training set; sample `i` draws from `fold_in(stream, i)`.
+TRAIN_SET_STREAM = 1
+#: The test set; sample `i` draws from `fold_in(stream, i)`.
+TEST_SET_STREAM = 2
+#: The three sets in the order a run draws them (weak, train, test).
+SET_STREAMS = (WEAK_SET_STREAM, TRAIN_SET_STREAM, TEST_SET_STREAM)
+#: The student's initial filters `W(0)` (the sampled engines and the K-class engine).
+FILTERS_STREAM = 3
+#: The Wishart and limit engines' noise: the Bartlett factor (sub-stream 0), the test
+#: projections (1) and the filters' signal coordinates (`FILTERS_SIGNAL_STREAM`).
+WISHART_STREAM = 4
+#: The digits' class-pool permutations (sub-streams 0-3, one per class). It shares its number
+#: with `WISHART_STREAM` and folds into the same run key, but no run draws both: digits runs
+#: train on the direct engine only (`engines.cost.engine_used`).
+POOL_STREAM = 4
+#: Mini-batch SGD: epoch `e` folds in `e`, then training point `i` folds in `i`.
+BATCH_STREAM = 5
+#: The coin teacher's flips: the set's stream number (train or test) folds in, then sample `i`.
+TEACHER_STREAM = 6
+
+# Streams of the Wishart key `fold_in(run_key, WISHART_STREAM)`:
+
+#: The initial filters' coordinates on the signal span `e1..ek` (the Wishart and limit engines
+#: draw no `W(0)` in `R^d`); sub-streams 0 and 1 of the same key are the factor and the test
+#: projections.
+FILTERS_SIGNAL_STREAM = 3
