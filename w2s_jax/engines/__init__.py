@@ -1,2 +1,3 @@
-"""Strong-model training, two exact ways (direct in R^d, Gram in kernel space, with the Wishart
-draw beside it), their cost model, and the pure `run` that chooses between them."""
+"""The engines (direct in R^d, Gram in kernel space, the Wishart draw and its d → ∞ limit,
+K classes), each an `Engine` of three pure functions, their cost model, and the pure `run`
+that picks one from the `ENGINES` registry (docs/engines.md)."""

@@ -1,0 +1,50 @@
+"""The engine interface: one registry entry per engine `engine_used` can name, each an `Engine`
+of three functions, and every random stream named in `model.streams` (no bare number folded
+into a key anywhere in the package)."""
+
+import ast
+from pathlib import Path
+
+from w2s_jax.engines.cost import ENGINES_USED
+from w2s_jax.engines.run import ENGINES
+from w2s_jax.model import streams
+from w2s_jax.training.interface import Engine
+
+PACKAGE = Path(__file__).parent.parent / "w2s_jax"
+
+
+def test_the_registry_holds_every_engine_engine_used_can_name():
+    assert set(ENGINES) == set(ENGINES_USED)
+    for name, engine in ENGINES.items():
+        assert isinstance(engine, Engine), name
+        assert all(callable(f) for f in engine), name
+
+
+def test_no_stream_number_is_a_literal():
+    """`fold_in(key, 3)` would hide a stream from `model.streams`; sample and block indices
+    (`fold_in(key, i)`) are variables."""
+    literal = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", getattr(node.func, "id", None)) == "fold_in"
+                and len(node.args) == 2
+                and isinstance(node.args[1], ast.Constant)
+            ):
+                literal.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not literal, f"name these streams in model/streams.py: {literal}"
+
+
+def test_run_key_streams_are_distinct_but_the_documented_pair():
+    """Stream 4 is both the Wishart noise and the digits' pools: no run draws both (the digits
+    train on the direct engine only)."""
+    run_key_streams = [
+        *streams.SET_STREAMS,
+        streams.FILTERS_STREAM,
+        streams.WISHART_STREAM,
+        streams.BATCH_STREAM,
+        streams.TEACHER_STREAM,
+    ]
+    assert len(set(run_key_streams)) == len(run_key_streams)
+    assert streams.POOL_STREAM == streams.WISHART_STREAM
