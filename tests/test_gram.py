@@ -1,5 +1,7 @@
 """The Gram engine against the direct engine, and the Wishart sampler against the law of Z Zᵀ."""
 
+from functools import partial
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -7,17 +9,18 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from w2s_jax.engines import wishart
 from w2s_jax.engines.cost import engine_flops, engine_used
-from w2s_jax.engines.run import run, run_key
+from w2s_jax.engines.run import run, run_engine, run_key
 from w2s_jax.engines.wishart import (
     NoiseCoordinates,
     bartlett_factor,
-    run_wishart,
     sample_noise_coordinates,
     sample_wishart,
 )
 from w2s_jax.model.config import ConfigError, DataConfig, TrainConfig, split
 from w2s_jax.model.data import SIGNAL_DIMS
+from w2s_jax.training.interface import Engine
 from w2s_jax.training.pipeline import init_filters, sample_all
 
 TINY = dict(n_st=20, m=4, n_wk=16, n_test=32, T=20, T_wk=10, record_every=5)
@@ -63,7 +66,7 @@ def test_gram_engine_reproduces_direct_engine(x64, optimizer, output_scale, data
 
 
 def test_wishart_pipeline_is_exact_in_span_coordinates(x64):
-    """run_wishart on the sampled noise written in an orthonormal basis of its span (by QR)
+    """The Wishart engine on the sampled noise written in an orthonormal basis of its span (by QR)
     equals the direct engine: the compressed weak and strong training lose nothing."""
     static, params = _static_params(dtype="float64")
     key = run_key(0, 5)
@@ -82,17 +85,17 @@ def test_wishart_pipeline_is_exact_in_span_coordinates(x64):
         test=test.noise @ Q,
         filters_signal=W0[..., :SIGNAL_DIMS],
     )
-    mask = jnp.arange(static.n_max) < params.n_st
-    wishart = jax.jit(run_wishart, static_argnums=0)
-    _, _, pseudo_labels, weak_test_pred, records = wishart(
-        static._replace(engine="gram", gram_noise="wishart"), params, key, mask, coords
+    # The Wishart engine with its drawn coordinates replaced by the sampled noise's.
+    in_span = Engine(
+        sample=lambda *args: wishart.sample(*args)._replace(start=coords),
+        teacher=wishart.teacher,
+        train=wishart.train,
     )
+    traj = jax.jit(partial(run_engine, in_span), static_argnums=0)(static, params, key)
     direct = jax.jit(run, static_argnums=0)(static, params, key)
-    weak_test_acc = jnp.mean((weak_test_pred == test.y).astype(jnp.float64))
-    np.testing.assert_allclose(weak_test_acc, direct.weak_test_acc)
-    for name, value in records.items():
+    for name in direct._fields:
         np.testing.assert_allclose(
-            np.asarray(value, float),
+            np.asarray(getattr(traj, name), float),
             np.asarray(getattr(direct, name), float),
             atol=1e-9,
             rtol=1e-8,

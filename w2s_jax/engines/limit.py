@@ -26,21 +26,21 @@ import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from w2s_jax.engines.gram import NoiseGram, check_optimizer, train_in_gram
-from w2s_jax.engines.wishart import (
-    BLOCK,
-    FILTER_ROWS,
-    TEST_ON_FILTERS,
-    WISHART_STREAM,
-    block_normal,
-    normal_block,
-)
+from w2s_jax.engines.wishart import BLOCK, block_normal, normal_block
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.networks import HIGHEST
+from w2s_jax.model.streams import (
+    FILTER_ROWS,
+    FILTERS_SIGNAL_STREAM,
+    TEST_ON_FILTERS,
+    WISHART_STREAM,
+)
+from w2s_jax.training.interface import Drawn, Engine, Labels
 from w2s_jax.training.pipeline import sample_all, train_weak
+from w2s_jax.training.records import Records
 from w2s_jax.training.rules import predict
-from w2s_jax.training.teacher import teach
 
-__all__ = ["noise_norm_sq", "limit_gram", "run_limit"]
+__all__ = ["ENGINE", "sample", "teacher", "train", "noise_norm_sq", "limit_gram"]
 
 
 def noise_norm_sq(static: Static, params: Params):
@@ -72,7 +72,8 @@ def limit_gram(static: Static, params: Params, key: PRNGKeyArray) -> NoiseGram:
     # the test noise's on the filters' own directions: what dominates as d grows.
     on_train = _window(jax.random.fold_in(key, FILTER_ROWS), 0, 2 * m, n_wk, n, dtype)
     test = block_normal(jax.random.fold_in(key, TEST_ON_FILTERS), nt, 2 * m, dtype)
-    filters_signal = jax.random.normal(jax.random.fold_in(key, 3), (2, m, k), dtype)
+    signal_key = jax.random.fold_in(key, FILTERS_SIGNAL_STREAM)
+    filters_signal = jax.random.normal(signal_key, (2, m, k), dtype)
     return NoiseGram(
         train=jnp.full((n,), s**2, dtype),  # the diagonal: O(m·n) a step
         train_test=None,
@@ -82,32 +83,37 @@ def limit_gram(static: Static, params: Params, key: PRNGKeyArray) -> NoiseGram:
     )
 
 
-def run_limit(static: Static, params: Params, key: PRNGKeyArray, mask):
-    """SPEC §3 in the `d → ∞` limit at the noise norm `s` (see the module docstring).
+def sample(static: Static, params: Params, key: PRNGKeyArray) -> Drawn:
+    """The three sets' signal coordinates (`X` is `(n, 3, k)`, as the Wishart engine's) and the
+    limit's Gram blocks (`start`), from the Wishart engine's draws."""
+    weak, train_set, test = sample_all(static._replace(d=static.signal_dims), params, key)
+    return Drawn(weak, train_set, test, start=limit_gram(static, params, key))
 
-    Returns `(train, test, pseudo_labels, weak_test_pred, records)` as `run_wishart` does.
-    """
-    check_optimizer(static)
+
+def teacher(static: Static, params: Params, drawn: Drawn) -> Labels:
+    """The weak model trained with its own noise orthogonal, of norm `s`; no noise direction
+    of it reaches a fresh sample, so it labels from the signal patches alone."""
     dtype = jnp.dtype(static.dtype)
     k = static.signal_dims
-    weak_set, train, test = sample_all(static._replace(d=k), params, key)
+    s = jnp.sqrt(noise_norm_sq(static, params)).astype(dtype)
+    weak_noise = s * jnp.eye(static.n_wk, dtype=dtype)  # one coordinate each
+    weak_sums = jnp.concatenate([drawn.weak.X.sum(axis=1), weak_noise], axis=1)
+    weak_static = static._replace(d=weak_sums.shape[1])
+    w = train_weak(weak_static, params, drawn.weak._replace(X=weak_sums[:, None, :])).w
 
-    def trained():
-        # The weak model's own noise: orthogonal vectors of norm s, one coordinate each.
-        s = jnp.sqrt(noise_norm_sq(static, params)).astype(dtype)
-        weak_noise = s * jnp.eye(static.n_wk, dtype=dtype)
-        weak_sums = jnp.concatenate([weak_set.X.sum(axis=1), weak_noise], axis=1)
-        weak_static = static._replace(d=weak_sums.shape[1])
-        w = train_weak(weak_static, params, weak_set._replace(X=weak_sums[:, None, :])).w
+    def weak_labels(data):
+        return predict(jnp.dot(data.X.sum(axis=1), w[:k], precision=HIGHEST))
 
-        def teacher(data):  # no noise direction of the teacher reaches a fresh sample
-            return predict(jnp.dot(data.X.sum(axis=1), w[:k], precision=HIGHEST))
+    return Labels(pseudo=weak_labels(drawn.train), test=weak_labels(drawn.test))
 
-        return teacher(train), teacher(test)
 
-    pseudo_labels, weak_test_pred = teach(static, key, train, test, trained)
-    gram = limit_gram(static, params, key)
-    records = train_in_gram(
-        static, params, train, test, pseudo_labels, mask, gram, key, teacher_test=weak_test_pred
-    )
-    return train, test, pseudo_labels, weak_test_pred, records
+def train(
+    static: Static, params: Params, key: PRNGKeyArray, *, drawn: Drawn, labels: Labels
+) -> Records:
+    """The student trained on the limit's diagonal Gram (`gram.train_in_gram`, `O(m·n)` a step)."""
+    check_optimizer(static)
+    return train_in_gram(static, params, key, drawn=drawn, labels=labels, gram=drawn.start)
+
+
+#: The `d → ∞` limit of the Wishart engine.
+ENGINE = Engine(sample=sample, teacher=teacher, train=train)

@@ -31,8 +31,8 @@ __all__ = ["ENGINES", "engine_of", "run", "run_engine", "run_key", "trajectory"]
 ENGINES: dict[str, Engine] = {
     "direct": direct.ENGINE,
     "gram": gram.ENGINE,
-    "wishart": getattr(wishart, "ENGINE", None),  # TEMP
-    "limit": getattr(limit, "ENGINE", None),  # TEMP
+    "wishart": wishart.ENGINE,
+    "limit": limit.ENGINE,
 }
 
 

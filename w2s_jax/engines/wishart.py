@@ -19,11 +19,24 @@ from w2s_jax.engines.gram import NoiseGram, check_optimizer, cross, train_in_gra
 from w2s_jax.engines.triangular import staircase_cross, staircase_gram
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.networks import HIGHEST
+from w2s_jax.model.streams import (
+    FILTER_REST,
+    FILTER_ROWS,
+    FILTERS_SIGNAL_STREAM,
+    TEST_ON_FILTERS,
+    WISHART_STREAM,
+)
+from w2s_jax.training.interface import Drawn, Engine, Labels
 from w2s_jax.training.pipeline import sample_all, train_weak
+from w2s_jax.training.records import Records
 from w2s_jax.training.rules import predict
-from w2s_jax.training.teacher import teach
 
 __all__ = [
+    "ENGINE",
+    "sample",
+    "teacher",
+    "train",
+    "noise_gram",
     "NoiseCoordinates",
     "bartlett_factor",
     "block_normal",
@@ -31,12 +44,8 @@ __all__ = [
     "sample_wishart",
     "sample_noise_coordinates",
     "filter_coordinates",
-    "run_wishart",
-    "WISHART_STREAM",
 ]
 
-#: `fold_in` index of the Wishart noise draws (0-2 are the data sets, 3 the initial filters).
-WISHART_STREAM = 4
 #: Side of the blocks the factor's entries are drawn in: entry `(i, j)` comes from the key of
 #: block `(i // BLOCK, j // BLOCK)`, so it does not depend on the size of the array it is in.
 BLOCK = 128
@@ -123,11 +132,6 @@ class NoiseCoordinates(NamedTuple):
     filters_signal: Float[Array, "2 m k"]
 
 
-#: `fold_in` indices under the Wishart key: the filters' coordinates on the weak and training
-#: directions, their own triangular block, and the test noise on the filters' directions.
-FILTER_ROWS, FILTER_REST, TEST_ON_FILTERS = 10, 11, 12
-
-
 def filter_coordinates(static: Static, params: Params, key: PRNGKeyArray, dof):
     """The initial filters' noise and the test noise on the filters' own directions.
 
@@ -166,7 +170,7 @@ def sample_noise_coordinates(static: Static, params: Params, key: PRNGKeyArray) 
     test = block_normal(k_test, static.n_test, n0, dtype) * in_span
     on_span, rest, test_rest = filter_coordinates(static, params, key, dof)
     filters_signal = jax.random.normal(
-        jax.random.fold_in(key, 3), (2, static.m, static.signal_dims), dtype
+        jax.random.fold_in(key, FILTERS_SIGNAL_STREAM), (2, static.m, static.signal_dims), dtype
     )
     return NoiseCoordinates(
         weak=params.sigma_p * rows[:n_wk, :n_wk],
@@ -177,48 +181,53 @@ def sample_noise_coordinates(static: Static, params: Params, key: PRNGKeyArray) 
     )
 
 
-def run_wishart(static: Static, params: Params, key: PRNGKeyArray, mask, coords=None):
-    """SPEC §3 with every noise inner product drawn from its law; no `(n, 3, d)` array exists.
+def sample(static: Static, params: Params, key: PRNGKeyArray) -> Drawn:
+    """The three sets' labels, categories and signal patches (the sampled engines' own
+    streams, drawn at `d = k`: `X` is `(n, 3, k)`) and the noise coordinates drawn from their
+    law (`start`); no `(n, 3, d)` array exists."""
+    weak, train_set, test = sample_all(static._replace(d=static.signal_dims), params, key)
+    return Drawn(weak, train_set, test, start=sample_noise_coordinates(static, params, key))
 
-    The labels, categories and signal patches are the sampled path's own (the same key
-    streams, drawn at `d = 4`). The weak model trains on its patch sums in coordinates
-    `[e1..e4 | span]`, which is exact for update rules linear in the gradient.
 
-    Returns:
-        `(train, test, pseudo_labels, weak_test_pred, records)`; `train.X`, `test.X` are
-        `(n, 3, 4)` (signal coordinates; the noise lives in the Gram matrix).
-    """
-    check_optimizer(static)
-    k = static.signal_dims
-    signal_static = static._replace(d=k)
-    weak_set, train, test = sample_all(signal_static, params, key)
-    if coords is None:
-        coords = sample_noise_coordinates(static, params, key)
+def teacher(static: Static, params: Params, drawn: Drawn) -> Labels:
+    """The weak model trained on its patch sums in coordinates `[e1..ek | span]` (exact for
+    update rules linear in the gradient), and its labels of the other sets."""
+    coords, k = drawn.start, static.signal_dims
+    weak_sums = jnp.concatenate([drawn.weak.X.sum(axis=1), coords.weak], axis=1)
+    weak_static = static._replace(d=weak_sums.shape[1])
+    w = train_weak(weak_static, params, drawn.weak._replace(X=weak_sums[:, None, :])).w
 
-    def trained():
-        weak_sums = jnp.concatenate([weak_set.X.sum(axis=1), coords.weak], axis=1)
-        weak_static = static._replace(d=weak_sums.shape[1])
-        w = train_weak(weak_static, params, weak_set._replace(X=weak_sums[:, None, :])).w
+    def weak_labels(data, noise):
+        signal = jnp.dot(data.X.sum(axis=1), w[:k], precision=HIGHEST)
+        return predict(signal + cross(noise, w[None, k:])[:, 0])
 
-        def weak_logits(data, noise):
-            signal = jnp.dot(data.X.sum(axis=1), w[:k], precision=HIGHEST)
-            return signal + cross(noise, w[None, k:])[:, 0]
+    return Labels(
+        pseudo=weak_labels(drawn.train, coords.train), test=weak_labels(drawn.test, coords.test)
+    )
 
-        return predict(weak_logits(train, coords.train)), predict(weak_logits(test, coords.test))
 
-    pseudo_labels, weak_test_pred = teach(static, key, train, test, trained)
-
+def noise_gram(coords: NoiseCoordinates) -> NoiseGram:
+    """The student's Gram blocks from the noise coordinates (skipping the factor's zeros)."""
     two_m = coords.filters.shape[0]
     n0 = coords.train.shape[1]
     lead = n0 - coords.train.shape[0]  # the n_wk weak columns before the training noise's
-    gram = NoiseGram(
+    return NoiseGram(
         train=staircase_gram(coords.train, lead),
         train_test=staircase_cross(coords.train, coords.test[:, :n0], lead),
         filters_train=cross(coords.filters[:, :n0], coords.train).reshape(2, two_m // 2, -1),
         filters_test=cross(coords.filters, coords.test).reshape(2, two_m // 2, -1),
         filters_signal=coords.filters_signal,
     )
-    records = train_in_gram(
-        static, params, train, test, pseudo_labels, mask, gram, key, teacher_test=weak_test_pred
-    )
-    return train, test, pseudo_labels, weak_test_pred, records
+
+
+def train(
+    static: Static, params: Params, key: PRNGKeyArray, *, drawn: Drawn, labels: Labels
+) -> Records:
+    """The student trained in kernel space on the drawn Gram blocks (`gram.train_in_gram`)."""
+    check_optimizer(static)
+    gram = noise_gram(drawn.start)
+    return train_in_gram(static, params, key, drawn=drawn, labels=labels, gram=gram)
+
+
+#: The Wishart engine: the Gram engine on noise inner products drawn from their law.
+ENGINE = Engine(sample=sample, teacher=teacher, train=train)

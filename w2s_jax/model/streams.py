@@ -23,6 +23,9 @@ __all__ = [
     "BATCH_STREAM",
     "TEACHER_STREAM",
     "FILTERS_SIGNAL_STREAM",
+    "FILTER_ROWS",
+    "FILTER_REST",
+    "TEST_ON_FILTERS",
 ]
 
 # Streams of the run key:
@@ -37,8 +40,7 @@ TEST_SET_STREAM = 2
 SET_STREAMS = (WEAK_SET_STREAM, TRAIN_SET_STREAM, TEST_SET_STREAM)
 #: The student's initial filters `W(0)` (the sampled engines and the K-class engine).
 FILTERS_STREAM = 3
-#: The Wishart and limit engines' noise: the Bartlett factor (sub-stream 0), the test
-#: projections (1) and the filters' signal coordinates (`FILTERS_SIGNAL_STREAM`).
+#: The Wishart and limit engines' noise and filters (the Wishart key, whose streams follow).
 WISHART_STREAM = 4
 #: The digits' class-pool permutations (sub-streams 0-3, one per class). It shares its number
 #: with `WISHART_STREAM` and folds into the same run key, but no run draws both: digits runs
@@ -49,9 +51,16 @@ BATCH_STREAM = 5
 #: The coin teacher's flips: the set's stream number (train or test) folds in, then sample `i`.
 TEACHER_STREAM = 6
 
-# Streams of the Wishart key `fold_in(run_key, WISHART_STREAM)`:
+# Streams of the Wishart key `fold_in(run_key, WISHART_STREAM)` (its `split` into two takes
+# sub-streams 0 and 1: the Bartlett factor of the weak and training noise, and the test
+# noise's coordinates on their span):
 
 #: The initial filters' coordinates on the signal span `e1..ek` (the Wishart and limit engines
-#: draw no `W(0)` in `R^d`); sub-streams 0 and 1 of the same key are the factor and the test
-#: projections.
+#: draw no `W(0)` in `R^d`).
 FILTERS_SIGNAL_STREAM = 3
+#: The filters' `N(0, 1)` coordinates on the weak and training noise directions, row by row.
+FILTER_ROWS = 10
+#: The Bartlett factor of the filters' part orthogonal to the weak and used training noise.
+FILTER_REST = 11
+#: The test noise's coordinates on the filters' own directions.
+TEST_ON_FILTERS = 12
