@@ -37,14 +37,15 @@ def test_no_stream_number_is_a_literal():
 
 
 def test_run_key_streams_are_distinct_but_the_documented_pair():
-    """Stream 4 is both the Wishart noise and the digits' pools: no run draws both (the digits
-    train on the direct engine only)."""
+    """Stream 4 is the Wishart noise and the images' pools on the sampled-noise engines, which
+    never draw the Wishart noise; on the drawn-noise engines the pools take their own stream."""
     run_key_streams = [
         *streams.SET_STREAMS,
         streams.FILTERS_STREAM,
         streams.WISHART_STREAM,
         streams.BATCH_STREAM,
         streams.TEACHER_STREAM,
+        streams.DRAWN_NOISE_POOL_STREAM,
     ]
     assert len(set(run_key_streams)) == len(run_key_streams)
     assert streams.POOL_STREAM == streams.WISHART_STREAM

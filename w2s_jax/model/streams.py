@@ -22,6 +22,7 @@ __all__ = [
     "POOL_STREAM",
     "BATCH_STREAM",
     "TEACHER_STREAM",
+    "DRAWN_NOISE_POOL_STREAM",
     "FILTERS_SIGNAL_STREAM",
     "FILTER_ROWS",
     "FILTER_REST",
@@ -42,14 +43,16 @@ SET_STREAMS = (WEAK_SET_STREAM, TRAIN_SET_STREAM, TEST_SET_STREAM)
 FILTERS_STREAM = 3
 #: The Wishart and limit engines' noise and filters (the Wishart key, whose streams follow).
 WISHART_STREAM = 4
-#: The digits' class-pool permutations (sub-streams 0-3, one per class). It shares its number
-#: with `WISHART_STREAM` and folds into the same run key, but no run draws both: digits runs
-#: train on the direct engine only (`engines.cost.engine_used`).
+#: The real images' class-pool permutations (sub-streams 0-3, one per class) on the engines
+#: that sample the noise (direct, gram). It shares its number with `WISHART_STREAM`, which those
+#: engines never draw; the drawn-noise engines take `DRAWN_NOISE_POOL_STREAM` instead.
 POOL_STREAM = 4
 #: Mini-batch SGD: epoch `e` folds in `e`, then training point `i` folds in `i`.
 BATCH_STREAM = 5
 #: The coin teacher's flips: the set's stream number (train or test) folds in, then sample `i`.
 TEACHER_STREAM = 6
+#: The real images' pool permutations on the Wishart and limit engines, whose noise holds 4.
+DRAWN_NOISE_POOL_STREAM = 7
 
 # Streams of the Wishart key `fold_in(run_key, WISHART_STREAM)` (its `split` into two takes
 # sub-streams 0 and 1: the Bartlett factor of the weak and training noise, and the test
