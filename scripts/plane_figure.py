@@ -13,9 +13,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from w2s_jax.analysis import classes, maps, plane
+from w2s_jax.analysis.fit import BOOTSTRAP, _crossing_log_tau, _seed_bootstrap
 from w2s_jax.analysis.report import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +52,54 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     return cells[keep]
 
 
+def crossing(runs: pd.DataFrame, region: str, along: str, seed: int = 0) -> dict:
+    """Where the share of runs in `region` crosses 1/2 along `along` (a logistic fit in
+    `log along`), with a seed-bootstrap 95% interval (whole seeds resampled)."""
+    z = plane.region_indicator(runs, region)
+    kept, z = runs[z.notna()], z[z.notna()].to_numpy()
+    x = np.log(kept[along].to_numpy(float))
+    point = _crossing_log_tau(x, z)
+    boots = _seed_bootstrap(
+        kept, lambda i: _crossing_log_tau(x[i], z[i]), BOOTSTRAP, np.random.default_rng(seed)
+    )
+    boots = boots[np.isfinite(boots)]
+    lo, hi = np.quantile(boots, [0.025, 0.975]) if len(boots) >= 10 else (np.nan, np.nan)
+    return dict(
+        region=region,
+        along=along,
+        runs=len(kept),
+        share=float(z.mean()),
+        crossing=float(np.exp(point)),
+        lo=float(np.exp(lo)),
+        hi=float(np.exp(hi)),
+    )
+
+
+def edges(runs: pd.DataFrame) -> pd.DataFrame:
+    """The plane's edges at finite d: the lower edge of benign overfitting (a line in the
+    plane, and as a crossing in tau) on the columns without label correction, and the label
+    correction edge as a crossing in n_st·snr over every d/n_st."""
+    no_correction = runs.groupby("n_st_snr")["class"].transform(
+        lambda c: (c != "label_correction").all()
+    )
+    below = runs[no_correction]
+    rows = [crossing(below, "benign", "tau"), crossing(runs, "label_correction", "n_st_snr")]
+    line = plane.fit_plane_boundary(below, "benign", edge="benign_lower")
+    if line is not None:
+        rows.append(
+            dict(
+                region="benign (line)",
+                along="slope of log(d/n_st) on log(n_st·snr)",
+                runs=line.n_runs,
+                share=line.share,
+                crossing=line.slope,
+                lo=line.slope_lo,
+                hi=line.slope_hi,
+            )
+        )
+    return pd.DataFrame(rows)
+
+
 def main(results: Path = ROOT / "results", out: Path = ROOT / "docs" / "figures") -> None:
     for teacher in TEACHERS:
         runs = plane_runs(results, teacher)
@@ -65,9 +115,8 @@ def main(results: Path = ROOT / "results", out: Path = ROOT / "docs" / "figures"
             path=out / f"plane_{teacher}",
         )
         finite = runs[runs["engine"] != "limit"]
-        edges = plane.plane_boundaries(finite, by=None)
         print(f"## {teacher}\n")
-        print(markdown_table(edges))
+        print(markdown_table(edges(finite)))
         table = summary_table(runs)
         print(markdown_table(table))
         print()

@@ -3,8 +3,8 @@ the longer-T variant, a converged cell agrees, and bad input is refused with one
 
 import pytest
 
+from w2s_jax.analysis import check
 from w2s_jax.cli.main import main
-from w2s_jax.sweeping import check
 from w2s_jax.sweeping.driver import run_sweep
 
 #: A planted study: at eta = 0.003 the student has not fitted its pseudo-labels by T = 20

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from w2s_jax.analysis.check import DEFAULT_VARIANTS, VARIANTS, run_check
 from w2s_jax.analysis.report import load_results
 from w2s_jax.cli.common import parse_assignment
 from w2s_jax.model.config import ConfigError, show
-from w2s_jax.sweeping.check import DEFAULT_VARIANTS, VARIANTS, run_check
 from w2s_jax.sweeping.places import check_writable_dir
 
 #: The most cells one check reruns when chosen by closeness to a cutoff.

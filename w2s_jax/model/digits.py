@@ -36,12 +36,7 @@ from jaxtyping import PRNGKeyArray
 
 from w2s_jax.model.data import BOTH, EASY, HARD, Data, _draw, sample_keys
 from w2s_jax.model.digit_images import pixels, pools, role_pools
-
-#: Stream of the run key that permutes the class pools (0-3: weak, strong, test, filters).
-POOL_STREAM = 4
-#: The same on the engines that draw the noise Gram from its law (Wishart, limit), whose own
-#: stream is 4 too: there the pools take this one, so images and noise are drawn independently.
-DRAWN_NOISE_POOL_STREAM = 7
+from w2s_jax.model.streams import DRAWN_NOISE_POOL_STREAM, POOL_STREAM, SET_STREAMS
 
 __all__ = [
     "image_indices",
@@ -133,9 +128,9 @@ def sample_digit_sets(
         key, sizes, images_np.shape[1], image_pool, images_recur, pool_stream
     )
     sets = []
-    for s, (n, (y, position)) in enumerate(zip(sizes, table)):
+    for stream, n, (y, position) in zip(SET_STREAMS, sizes, table):
         draws = jax.vmap(lambda key_i: _draw(key_i, d, dtype))(
-            sample_keys(jax.random.fold_in(key, s), n)
+            sample_keys(jax.random.fold_in(key, stream), n)
         )
         eps = jnp.where(draws.sign_bit, 1, -1)
         u = draws.category_u
