@@ -1,6 +1,11 @@
 """Strict JAX for the whole suite: four fake CPU devices (so sharded paths run in CI) and
 rank promotion as an error. Both must be set before JAX initializes its backend.
 
+The suite's programs are tiny and compiled once each, so compiling is most of its time: XLA's
+backend optimizations are off (level 0), which halves each compile and runs the same program
+(`W2S_TEST_XLA_OPT=3`, XLA's default, compiles as users do; the golden runs of
+`_golden.py` always do). Subprocesses and notebook kernels inherit the flag.
+
 The persistent compile cache goes to a folder of this session (never the user's own), which
 the suite's subprocesses and notebook kernels share.
 """
@@ -9,7 +14,9 @@ import os
 import tempfile
 
 os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
+    f"--xla_backend_optimization_level={os.environ.get('W2S_TEST_XLA_OPT', '0')} "
+    + os.environ.get("XLA_FLAGS", "")
+    + " --xla_force_host_platform_device_count=4"
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["W2S_CACHE_DIR"] = tempfile.mkdtemp(prefix="w2s-test-cache-")
