@@ -11,6 +11,7 @@ the suite's subprocesses and notebook kernels share.
 """
 
 import os
+import shutil
 import tempfile
 
 os.environ["XLA_FLAGS"] = (
@@ -19,8 +20,14 @@ os.environ["XLA_FLAGS"] = (
     + " --xla_force_host_platform_device_count=4"
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-os.environ["W2S_CACHE_DIR"] = tempfile.mkdtemp(prefix="w2s-test-cache-")
+# Empty at the start, as on a clean CI checkout: no run of the suite is faster for the last.
+_CACHE = os.environ["W2S_CACHE_DIR"] = tempfile.mkdtemp(prefix="w2s-test-cache-")
 
 import jax  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The session's compile cache goes with it (tens of MB a run)."""
+    shutil.rmtree(_CACHE, ignore_errors=True)
