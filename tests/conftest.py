@@ -1,19 +1,33 @@
 """Strict JAX for the whole suite: four fake CPU devices (so sharded paths run in CI) and
 rank promotion as an error. Both must be set before JAX initializes its backend.
 
+The suite's programs are tiny and compiled once each, so compiling is most of its time: XLA's
+backend optimizations are off (level 0), which halves each compile and runs the same program
+(`W2S_TEST_XLA_OPT=3`, XLA's default, compiles as users do; the golden runs of
+`_golden.py` always do). Subprocesses and notebook kernels inherit the flag.
+
 The persistent compile cache goes to a folder of this session (never the user's own), which
 the suite's subprocesses and notebook kernels share.
 """
 
 import os
+import shutil
 import tempfile
 
 os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
+    f"--xla_backend_optimization_level={os.environ.get('W2S_TEST_XLA_OPT', '0')} "
+    + os.environ.get("XLA_FLAGS", "")
+    + " --xla_force_host_platform_device_count=4"
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-os.environ["W2S_CACHE_DIR"] = tempfile.mkdtemp(prefix="w2s-test-cache-")
+# Empty at the start, as on a clean CI checkout: no run of the suite is faster for the last.
+_CACHE = os.environ["W2S_CACHE_DIR"] = tempfile.mkdtemp(prefix="w2s-test-cache-")
 
 import jax  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The session's compile cache goes with it (tens of MB a run)."""
+    shutil.rmtree(_CACHE, ignore_errors=True)

@@ -2,7 +2,10 @@
 
 import json
 
+from w2s_jax.bench.limit import LIMIT, grid_runs
 from w2s_jax.cli.main import main
+from w2s_jax.sweeping.config_file import load_config
+from w2s_jax.sweeping.plan import expand
 
 MODE_FIELDS = {
     "mode",
@@ -58,3 +61,15 @@ def test_bench_smoke_writes_every_field(tmp_path, capsys):
     assert cold["sweep"]["cache"] == ["miss"] and cold["sweep_cached"]["cache"] == ["hit"]
     assert cold["max_final_test_acc_difference"] < 1e-6  # the loop and the sweep agree
     assert cold["ratio_sweep_over_loop"] > 0 and cold["second_sweep_compile_s"] >= 0
+    limit = result["limit"]
+    assert set(limit["equal_n_st"]["seconds"]) == {"limit", "wishart"}
+    assert min(limit["equal_n_st"]["seconds"].values()) > 0
+    assert limit["equal_n_st"]["ratio_wishart_over_limit"] > 0
+    assert limit["grid"]["runs"] == 4 and limit["grid"]["runs_per_s"] > 0
+
+
+def test_the_limit_study_compares_at_n_st_4000_and_times_a_grid_of_10_4_runs():
+    assert LIMIT.equal["n_st"] == 4000
+    config = load_config(LIMIT.grid)  # a valid sweep, on the limit engine, of 10^4 runs
+    assert config.train["engine"] == "limit"
+    assert len(expand(config)) == grid_runs(LIMIT.grid) >= 10**4

@@ -41,10 +41,11 @@ def bar(monkeypatch):
 
 
 def test_bar_weighs_runs_by_the_cost_model(bar):
-    # One expensive cell (T = 300 steps) beside three cheap ones; T is static, one tier each.
-    config = load_config(tiny(grid=dict(T=[2, 3, 4, 300]), seeds=1))
+    # Two expensive cells (T = 300 steps) beside two cheap ones (T = 3); T is static, so two
+    # tiers of two runs each: two compiles, and each chunk's update sums two runs' costs.
+    config = load_config(tiny(grid=dict(T=[3, 300], p_b=[0.2, 0.4]), seeds=1))
     tiers = plan_tiers(expand(config), MAX_TIERS, "cpu", 1)
-    assert len(tiers) == 4
+    assert [len(t.runs) for t in tiers] == [2, 2]
     cost = {r.index: run_flops(t.static) / 1e9 for t in tiers for r in t.runs}
     driver.run_sweep(config, devices=1)
     (b,) = bar

@@ -2,6 +2,8 @@
 trained teacher in every engine, sits at `1 - p_h/2`, and the tables report the student
 against it (gain, imitation)."""
 
+import functools
+
 import jax
 import numpy as np
 import pytest
@@ -15,10 +17,19 @@ DATA = dict(d=64, nu_norm=3.0, p_h=0.3, p_b=0.4)
 TRAIN = dict(n_st=60, m=4, n_wk=80, n_test=1500, T=40, T_wk=30, record_every=10)
 
 
+_RUN = jax.jit(run, static_argnums=0)
+
+
 def _run(dtype="float32", **train):
+    return _cached(dtype, tuple(sorted(train.items())))
+
+
+@functools.cache
+def _cached(dtype, train):
+    """One run per distinct config for the whole module (several tests compare the same one)."""
     with dtype_scope(dtype):
-        static, params = split(DataConfig(**DATA), TrainConfig(**TRAIN | train, dtype=dtype))
-        return jax.jit(run, static_argnums=0)(static, params, run_key(0, 1))
+        static, params = split(DataConfig(**DATA), TrainConfig(**TRAIN | dict(train), dtype=dtype))
+        return _RUN(static, params, run_key(0, 1))
 
 
 @pytest.mark.parametrize("hard_labels", ["coin", "rule"])

@@ -4,8 +4,9 @@
 the direct engine, (c) `jax.vmap(run)` with the Gram engine; one large matrix product gives
 the device's reachable flop rate. Flops are counted analytically (`gram.engine_flops`: XLA's
 cost analysis counts a loop body once), peak memory is XLA's `memory_analysis()` of each
-compiled program. Steady-state times are the best of `reps` calls after compilation, which is
-timed on its own.
+compiled program; the `d → ∞` limit engine is timed against the Wishart engine at equal
+`n_st` and over a grid of 10⁴ runs (`w2s_jax.bench.limit`). Steady-state times are the best
+of `reps` calls after compilation, which is timed on its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from w2s_jax.bench import cold
+from w2s_jax.bench.limit import LIMIT, LIMIT_SMOKE, LimitSizes, format_limit, limit_study
 from w2s_jax.bench.wishart_profile import format_profile, profile_wishart
 from w2s_jax.engines.cost import engine_flops
 from w2s_jax.engines.run import run, run_key
@@ -59,6 +61,7 @@ class BenchSizes:
     reps: int
     cold: dict  # the sweep config of the cold-start study (w2s_jax.bench.cold)
     profile_smoke: bool = False  # the Wishart profile at tiny sizes (w2s_jax.bench.wishart_profile)
+    limit: LimitSizes = LIMIT  # the limit engine's study (w2s_jax.bench.limit)
 
 
 # Small enough that a single run is a fraction of a millisecond of compute: the regime in
@@ -97,6 +100,7 @@ SMOKE = BenchSizes(
     reps=1,
     cold=cold.SMOKE_GRID,
     profile_smoke=True,
+    limit=LIMIT_SMOKE,
 )
 
 
@@ -347,6 +351,8 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
 
     log("where a Wishart run's time goes (w2s_jax.bench.wishart_profile)")
     wishart_profile = profile_wishart(rate, sizes.profile_smoke, sizes.reps, log)
+    log("the d → ∞ limit engine against the Wishart engine, and a limit grid (w2s_jax.bench.limit)")
+    limit = limit_study(sizes.limit, log)
     log("cold start: the whole grid each way in a fresh process (w2s_jax.bench.cold)")
     cold_start = cold.cold_start(sizes.cold, log)
     ratio = lambda rows, b, a: rows[b]["cells_per_s"] / rows[a]["cells_per_s"]  # noqa: E731
@@ -378,6 +384,7 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
         wishart_flatness=max(wishart_seconds) / min(wishart_seconds),
         profile=profile,
         wishart_profile=wishart_profile,
+        limit=limit,
         max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         cold_start=cold_start,
         total_seconds=time.perf_counter() - started,
@@ -432,5 +439,5 @@ def format_table(result: dict) -> str:
             f"| {p['engine']} | {p['cells']} | {p['setup_s']:.3f} | {p['step_s'] * 1e3:.2f} | "
             f"{p['main_product_s'] * 1e3:.2f} | {share} |"
         )
-    lines += ["", format_profile(result["wishart_profile"])]
+    lines += ["", format_profile(result["wishart_profile"]), "", format_limit(result["limit"])]
     return "\n".join(lines) + "\n\n" + cold.format_cold(result["cold_start"])

@@ -1,0 +1,121 @@
+"""What each finished study cost: one Markdown row per `results/*/manifest.json`.
+
+    python scripts/study_times.py [RESULTS] [--out docs/study_times.md]
+
+Columns: the study, its runs, its wall time, the share of that time spent compiling, the engine
+that computed it and the machine. A manifest records `wall_s`, `n_runs`, `compile_s` (all
+tiers) and the executor (`engine`: local or ray); the computing engine is the config's
+`train.engine` (with `gram_noise` for the Gram engine; `auto` picks per cell and the manifest
+does not say which it picked); the machine is the platform and device count (the manifest
+holds no CPU model or host name). A study still running or stopped has no `wall_s` and is
+listed with its status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+COLUMNS = ("study", "runs", "wall time", "compile share", "engine", "machine")
+
+
+def engine_of(config: dict) -> str:
+    """The computing engine the config asked for, as `w2s sweep` resolves the default."""
+    train = config.get("train", {})
+    grid = config.get("grid", {})
+    engines = grid.get("engine") or [train.get("engine", "auto")]
+    names = []
+    for engine in engines:
+        if engine == "gram":
+            engine = f"gram ({train.get('gram_noise', 'sampled')} noise)"
+        elif engine == "auto":
+            engine = "auto (choice per cell not recorded)"
+        names.append(engine)
+    return ", ".join(names)
+
+
+def machine_of(manifest: dict) -> str:
+    devices = manifest.get("devices")
+    if not devices:  # written when the sweep finishes
+        return "not recorded (unfinished)"
+    text = f"{manifest.get('platform', '?')} × {len(devices)} device{'s' * (len(devices) != 1)}"
+    if manifest.get("engine") == "ray":
+        text += " (ray)"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def row(manifest: dict, folder: str) -> list[str]:
+    """One table row; what the manifest lacks is said in the cell."""
+    config = manifest.get("config", {})
+    wall = manifest.get("wall_s")
+    compile_s = manifest.get("compile_s")
+    status = manifest.get("status", "?")
+    if wall is None:
+        wall_text, share = f"— ({status})", "—"
+    else:
+        wall_text = _duration(wall)
+        share = "not recorded" if compile_s is None else f"{compile_s / wall:.0%}"
+        if manifest.get("runs_resumed"):
+            wall_text += f" ({manifest['runs_resumed']} runs resumed)"
+    name = manifest.get("name") or config.get("name") or folder
+    if manifest.get("smoke"):
+        name += " (smoke)"
+    return [
+        name,
+        str(manifest.get("n_runs", "?")),
+        wall_text,
+        share,
+        engine_of(config),
+        machine_of(manifest),
+    ]
+
+
+def table(results: Path) -> str:
+    rows = []
+    for path in sorted(results.glob("*/manifest.json")):
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            rows.append([path.parent.name, "?", f"unreadable manifest ({err})", "", "", ""])
+            continue
+        rows.append(row(manifest, path.parent.name))
+    lines = [
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", nargs="?", default="results", type=Path)
+    parser.add_argument("--out", default="docs/study_times.md", type=Path)
+    args = parser.parse_args(argv)
+    if not args.results.is_dir():
+        print(f"study_times: error: {str(args.results)!r} is not a folder", file=sys.stderr)
+        return 2
+    text = (
+        "# What each study cost\n\n"
+        "Written by `scripts/study_times.py` from `results/*/manifest.json`. The compile share\n"
+        "is `compile_s / wall_s` of the manifest; the engine is the config's `train.engine`\n"
+        "(the manifest records neither the engine `auto` picked nor the CPU model).\n\n"
+        + table(args.results)
+    )
+    args.out.write_text(text)
+    print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
