@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, Int, Key, PRNGKeyArray
 
 from w2s_jax.model.config import ConfigError, DataConfig
 
@@ -81,7 +81,7 @@ def _draw(key: PRNGKeyArray, d: int, dtype) -> _Draws:
     )
 
 
-def sample_keys(key: PRNGKeyArray, n: int) -> PRNGKeyArray:
+def sample_keys(key: PRNGKeyArray, n: int) -> Key[Array, " n"]:
     """The keys of samples `0..n-1` of a set: `fold_in(key, i)`."""
     return jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n))
 
@@ -100,7 +100,7 @@ def sample_with(
 
 
 def sample_from_keys(
-    keys: PRNGKeyArray,
+    keys: Key[Array, " n"],
     d: int,
     *,
     p_e,
