@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-#: SPEC §6 columns every summary.parquet carries.
+#: docs/model.md#config columns every summary.parquet carries.
 SUMMARY_COLUMNS = [
     "n_st",
     "p_b",

@@ -1,5 +1,5 @@
 """Synthetic sweep results with known answers, in the layout of summary.parquet and
-trajectories.parquet (SPEC §6), for the analysis, fit and plot tests."""
+trajectories.parquet (docs/model.md#config), for the analysis, fit and plot tests."""
 
 from __future__ import annotations
 

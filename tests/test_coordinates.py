@@ -1,4 +1,5 @@
-"""Theory coordinates in the config (SPEC §8): resolution, round trips, refusals; and the
+"""Theory coordinates in the config (docs/model.md#coordinates): resolution, round trips, refusals;
+and the
 memory check that refuses a run that cannot fit before anything is compiled or written."""
 
 from __future__ import annotations

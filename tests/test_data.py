@@ -1,4 +1,5 @@
-"""The sampler of SPEC §1 and Proposition 2.1 (the weak model cannot beat 1/2 on hard-only data)."""
+"""The sampler of docs/model.md#data and Proposition 2.1 (the weak model cannot beat 1/2 on
+hard-only data)."""
 
 import jax
 import jax.numpy as jnp

@@ -1,4 +1,5 @@
-"""The two networks (SPEC §2): shapes, Proposition 2.2 and the closed-form gradient."""
+"""The two networks (docs/model.md#networks): shapes, Proposition 2.2 and the closed-form
+gradient."""
 
 import jax
 import jax.numpy as jnp

@@ -1,4 +1,4 @@
-"""The three mechanisms of SPEC §4-§5 at the calibration point (d=1000, sigma_p=1,
+"""The three mechanisms of docs/model.md#regimes at the calibration point (d=1000, sigma_p=1,
 mu_norm=nu_norm=5, p_h=0.3, p_b=0.4, m=20, eta=0.2, T=400), four seeds each.
 
 Margins were chosen from the spread measured over eight seeds (numbers in comments); they
@@ -18,7 +18,7 @@ from w2s_jax.engines.run import run_key
 from w2s_jax.sweeping.tables import summarize
 
 SEEDS = 4
-DATA = w2s.DataConfig()  # the SPEC §5 calibration point is the default
+DATA = w2s.DataConfig()  # the docs/model.md#calibration calibration point is the default
 
 
 @functools.cache
@@ -39,7 +39,7 @@ def test_harmful_overfitting_at_small_n_st():
     # measured (8 seeds): final test 0.84 ± 0.07, weak 0.85, train (pseudo) 1.0
     s, _ = _regime(10)
     assert np.all(s["final_train_acc_pseudo"] == 1.0)
-    # SPEC §4: harmful means test error at least 0.12·p_h.
+    # docs/model.md#regimes: harmful means test error at least 0.12·p_h.
     assert np.all(1 - s["final_test_acc"] >= 0.12 * DATA.p_h)
     assert np.mean(s["final_test_acc"] - s["weak_test_acc"]) <= 0.05
 

@@ -1,4 +1,5 @@
-"""The jitted core run (SPEC §3): padding, tracing, determinism, record schedules, status."""
+"""The jitted core run (docs/model.md#training): padding, tracing, determinism, record schedules,
+status."""
 
 import equinox as eqx
 import jax

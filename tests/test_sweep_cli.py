@@ -1,4 +1,5 @@
-"""`w2s sweep`: the result files of SPEC §6, resuming, and every bad input as exit 2 with one
+"""`w2s sweep`: the result files of docs/model.md#config, resuming, and every bad input as exit 2
+with one
 line and the results already in DIR untouched."""
 
 from __future__ import annotations

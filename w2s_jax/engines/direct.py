@@ -1,7 +1,8 @@
 """The direct engine: the strong model trained in the ambient space `R^d` with `jax.grad`.
 
 Only the noise patch meets all `d` coordinates of a filter (`ReLUCNN.split_patch_logits`),
-so a step costs about `8·m·n_max·d` flops. With a trained second layer (SPEC §9) the weights
+so a step costs about `8·m·n_max·d` flops. With a trained second layer (docs/model.md#beyond) the
+weights
 are the pair `(W, a)`; with mini-batches a step's loss is the mean over its batch.
 
 Its `sample` and `teacher` (the data in `R^d`, `W(0)`, the weak model trained in `R^d`) are

@@ -13,7 +13,8 @@ synthetic binary model's span). The signal-noise decomposition of the proofs com
 
 An optax rule that is linear in the gradient (`sgd`, `momentum`) commutes with this change of
 coordinates, so it runs on the coefficients `(A, C)` unchanged; Adam rescales each ambient
-coordinate and is refused (`ConfigError`). Beyond the theorems (SPEC §9) the decomposition
+coordinate and is refused (`ConfigError`). Beyond the theorems (docs/model.md#beyond) the
+decomposition
 still holds: a mini-batch step adds only the batch's patches, and a trained second layer
 `a_{s,r}` rescales each filter's gradient without leaving the span of the patches; `a`
 itself is trained as it is, beside `(A, C)`.

@@ -1,7 +1,8 @@
-"""The K-class pipeline (SPEC §9, beyond the theorems) on the direct engine.
+"""The K-class pipeline (docs/model.md#beyond, beyond the theorems) on the direct engine.
 
-SPEC §3 with softmax cross-entropy in place of the logistic loss and argmax in place of the
-sign: the weak `ClassesLinearCNN` is trained on true labels from `w = 0`, pseudo-labels are
+docs/model.md#training with softmax cross-entropy in place of the logistic loss and argmax in
+place of the sign: the weak `ClassesLinearCNN` is trained on true labels from `w = 0`,
+pseudo-labels are
 its argmax, the strong `ClassesReLUCNN` (`m` filters per class) is trained on them, and the
 same records come out, with `y` a class index. Mini-batches and a trained second layer work as
 in the binary engines. The key streams are the binary pipeline's (`model.streams`: the three
@@ -66,7 +67,8 @@ def sample_all_classes(static: Static, params: Params, key: PRNGKeyArray):
 
 
 def train_weak_classes(static: Static, params: Params, data: Data) -> ClassesLinearCNN:
-    """GD on the mean softmax cross-entropy from `w = 0` (SPEC §3 step 1, K classes)."""
+    """GD on the mean softmax cross-entropy from `w = 0` (docs/model.md#training, weak
+    training, K classes)."""
     patch_sum = data.X.sum(axis=1)
     optimizer = make_optimizer(static.optimizer_wk, params.eta_wk)
 

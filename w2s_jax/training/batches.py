@@ -1,4 +1,4 @@
-"""Mini-batch SGD (SPEC §9, beyond the theorems): which training points a step sees.
+"""Mini-batch SGD (docs/model.md#beyond, beyond the theorems): which training points a step sees.
 
 Batches are drawn without replacement within an epoch: epoch `e` orders the `n_st` real
 (unpadded) training points by a random key of their own, `bits(fold_in(fold_in(k, e), i))`

@@ -1,4 +1,5 @@
-"""Steps 1-2 of SPEC §3 and the start of step 3: the three data sets of a run, the weak
+"""Steps 1-2 of docs/model.md#training and the start of step 3: the three data sets of a run, the
+weak
 teacher trained on true labels, and the student's initial filters.
 
 Each set has its own `fold_in` stream of the run key (`model.streams`: weak, train and test
@@ -100,7 +101,7 @@ def init_filters(static: Static, params: Params, key: PRNGKeyArray) -> Float[Arr
 
 
 def train_weak(static: Static, params: Params, data: Data) -> LinearCNN:
-    """Full-batch GD on the mean logistic loss from `w = 0` (SPEC §3 step 1)."""
+    """Full-batch GD on the mean logistic loss from `w = 0` (docs/model.md#training step 1)."""
     # f_wk is linear in the patch sum, so the weak model only ever sees sum_p x_p.
     patch_sum = data.X.sum(axis=1)
     y = data.y.astype(patch_sum.dtype)

@@ -32,49 +32,6 @@ __all__ = [
 ]
 
 
-class Trajectory(NamedTuple):
-    """What one run returns. Per-record fields have a leading axis over `static.record_steps`.
-
-    `gamma[k, s, r, u] = <w_{s,r}(t_k) - w_{s,r}(0), u> / |u|^2` for the signals
-    `u = (mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1})`. `rho_correct` / `rho_wrong`: the mean over
-    correctly / wrongly pseudo-labelled training points `i` of
-    `max_r <w_{yhat_i,r}(t) - w_{yhat_i,r}(0), xi_i> / |xi_i|^2` (noise memorization by the
-    branch that the pseudo-label rewards). `a_mean_pos` / `a_min_pos` (`_neg`): the mean and
-    the minimum over `r` of the sign-aligned output weights `a_{s,r}` of the `+1` (`-1`)
-    branch; constant at the output scale unless the second layer is trained (SPEC §9).
-    `imitation`: the student's agreement with the teacher's labels on hard-only test points.
-    `weak_test_acc_*` and `teacher_rule_share` describe the teacher (`training.teacher`).
-    """
-
-    weak_test_acc: Float[Array, ""]
-    weak_test_acc_hard: Float[Array, ""]
-    pseudo_label_acc: Float[Array, ""]
-    n_wrong_pseudo: Int[Array, ""]
-    test_acc: Float[Array, " R"]
-    test_acc_easy: Float[Array, " R"]
-    test_acc_hard: Float[Array, " R"]
-    test_acc_both: Float[Array, " R"]
-    train_acc_pseudo: Float[Array, " R"]
-    train_acc_true: Float[Array, " R"]
-    train_loss: Float[Array, " R"]
-    label_correction: Float[Array, " R"]
-    gamma_mu: Float[Array, " R"]
-    gamma_nu_pos: Float[Array, " R"]
-    gamma_nu_neg: Float[Array, " R"]
-    rho_correct: Float[Array, " R"]
-    rho_wrong: Float[Array, " R"]
-    a_mean_pos: Float[Array, " R"]
-    a_mean_neg: Float[Array, " R"]
-    a_min_pos: Float[Array, " R"]
-    a_min_neg: Float[Array, " R"]
-    finite: Bool[Array, " R"]
-    gamma: Float[Array, "R 2 m 4"]
-    imitation: Float[Array, " R"]
-    weak_test_acc_easy: Float[Array, ""]
-    weak_test_acc_both: Float[Array, ""]
-    teacher_rule_share: Float[Array, ""]
-
-
 class Records(NamedTuple):
     """What an engine's `train` returns: the metrics of `record`, with a leading axis over
     `static.record_steps` once `scan_records` has stacked them. The fields are those of
@@ -98,8 +55,42 @@ class Records(NamedTuple):
     a_min_pos: Float[Array, " R"]
     a_min_neg: Float[Array, " R"]
     finite: Bool[Array, " R"]
-    gamma: Float[Array, "R 2 m 4"]
+    gamma: Float[Array, "R s m u"]
     imitation: Float[Array, " R"]
+
+
+_Float = Float[Array, ""]
+
+#: What one run returns: the teacher's numbers, then the records of `Records` (per record
+#: step), then the teacher's accuracies by category.
+Trajectory = NamedTuple(
+    "Trajectory",
+    [
+        ("weak_test_acc", _Float),
+        ("weak_test_acc_hard", _Float),
+        ("pseudo_label_acc", _Float),
+        ("n_wrong_pseudo", Int[Array, ""]),
+        *Records.__annotations__.items(),
+        ("weak_test_acc_easy", _Float),
+        ("weak_test_acc_both", _Float),
+        ("teacher_rule_share", _Float),
+    ],
+)
+Trajectory.__doc__ = """What one run returns. Per-record fields have a leading axis over
+`static.record_steps`.
+
+`gamma[k, s, r, u] = <w_{s,r}(t_k) - w_{s,r}(0), u> / |u|^2` for the signals
+`u = (mu_{+1}, mu_{-1}, nu_{+1}, nu_{-1})` (K classes: `s` over the K branches, `u` over the 2K
+signals). `rho_correct` / `rho_wrong`: the mean over correctly / wrongly pseudo-labelled
+training points `i` of `max_r <w_{yhat_i,r}(t) - w_{yhat_i,r}(0), xi_i> / |xi_i|^2` (noise
+memorization by the branch that the pseudo-label rewards). `a_mean_pos` / `a_min_pos`
+(`_neg`): the mean and the minimum over `r` of the sign-aligned output weights `a_{s,r}` of
+the `+1` (`-1`) branch; constant at the output scale unless the second layer is trained
+(docs/model.md#beyond). `imitation`: the student's agreement with the teacher's labels on
+hard-only test points. `weak_test_acc_*` and `teacher_rule_share` describe the teacher
+(`training.teacher`).
+"""
+Trajectory.__module__ = __name__
 
 
 #: Per-record scalar columns of a Trajectory (the trajectories.parquet metrics).

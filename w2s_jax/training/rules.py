@@ -1,4 +1,4 @@
-"""The loss, the prediction rule and the update rules of SPEC §3."""
+"""The loss, the prediction rule and the update rules of docs/model.md#training."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def logistic_loss(z):
 
 
 def predict(logits):
-    """Labels in {+1, -1}; a tie gives +1 (SPEC §3)."""
+    """Labels in {+1, -1}; a tie gives +1 (docs/model.md#training)."""
     return jnp.where(logits >= 0, 1, -1)
 
 
@@ -45,7 +45,7 @@ def make_optimizer(name: str, learning_rate) -> optax.GradientTransformation:
 
 def make_strong_optimizer(static: Static, params: Params) -> optax.GradientTransformation:
     """The strong model's update rule: on the filters alone (step `eta`), or, with a trained
-    second layer, on the pair `(filters, a)` with steps `eta` and `eta_a` (SPEC §9)."""
+    second layer, on the pair `(filters, a)` with steps `eta` and `eta_a` (docs/model.md#beyond)."""
     filters = make_optimizer(static.optimizer, params.eta)
     if static.second_layer == "fixed":
         return filters
@@ -56,7 +56,8 @@ def make_strong_optimizer(static: Static, params: Params) -> optax.GradientTrans
 
 
 def initial_second_layer(static: Static, dtype):
-    """The sign-aligned output weights `a_{s,r}(0)` `(2, m)`: the fixed scale of SPEC §2."""
+    """The sign-aligned output weights `a_{s,r}(0)` `(2, m)`: the fixed scale of
+    docs/model.md#networks."""
     return jnp.full((2, static.m), output_scale_factor(static.output_scale, static.m), dtype)
 
 

@@ -1,4 +1,5 @@
-"""The teacher that labels the student's data (SPEC §3 step 2), and what is measured of it.
+"""The teacher that labels the student's data (docs/model.md#training step 2), and what is measured
+of it.
 
 `teacher = "trained"` is the weak model trained on the cell's own distribution: it moves
 with every coordinate of a phase plane. `teacher = "oracle"` is held fixed instead: right on
