@@ -6,7 +6,7 @@ backend optimizations are off (level 0), which halves each compile and runs the 
 (`W2S_TEST_XLA_OPT=3`, XLA's default, compiles as users do; the golden runs of
 `_golden.py` always do). Subprocesses and notebook kernels inherit the flag.
 
-The persistent compile cache goes to a folder of this session (never the user's own), which
+The persistent compile cache goes to a folder of this test session (never the user's own), which
 the suite's subprocesses and notebook kernels share.
 """
 

@@ -1,4 +1,4 @@
-"""Beyond the theorems (issue 9): mini-batch SGD, a trained second layer, K classes.
+"""Beyond the theorems: mini-batch SGD, a trained second layer, K classes.
 
 The defaults must reproduce the model as it was before these switches, bit for bit
 (`tests/_golden.py` holds those runs).
