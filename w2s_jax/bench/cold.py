@@ -67,6 +67,9 @@ def _child(mode: str, grid: dict) -> dict[str, Any]:
                 )
                 final.append(float(summarize(static.record_steps, traj)["final_test_acc"]))
         return dict(seconds=time.perf_counter() - start, compiles=len(shapes), final=final)
+    from w2s_jax.sweeping import compile_cache
+
+    compile_cache.enable()  # as the `w2s sweep` command does (W2S_CACHE_DIR: the bench's folder)
     result = run_sweep(config, None, quiet=True)
     m = result.manifest
     return dict(
