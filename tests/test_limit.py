@@ -47,7 +47,6 @@ def test_the_limit_depends_on_d_and_sigma_p_only_through_the_noise_norm():
         ({}, dict(optimizer="adam"), "optimizer"),
         ({}, dict(optimizer_wk="adam"), "optimizer_wk"),
         (dict(n_classes=3), {}, "engine"),
-        (dict(dataset="digits", d=200), dict(n_st=20, n_wk=20, n_test=20), "engine"),
     ],
 )
 def test_what_the_limit_cannot_follow_is_refused(data, train, key):

@@ -171,6 +171,10 @@ def edge_runs(runs: pd.DataFrame, edge: str, ridge: float) -> pd.DataFrame:
     return runs
 
 
+#: The columns of a fitted edge (NaN where every run is on one side).
+FIT_COLUMNS = ("share", "slope", "slope_lo", "slope_hi", "intercept", "accuracy", "interval")
+
+
 def plane_boundaries(runs: pd.DataFrame, by: str | None = "n_st", **kwargs) -> pd.DataFrame:
     """Every edge of `EDGES`, for all runs and (if `by`) per value of `by` (a collapse test:
     the same coordinates should give the same boundary at every `n_st`). The ridge that splits
@@ -184,7 +188,8 @@ def plane_boundaries(runs: pd.DataFrame, by: str | None = "n_st", **kwargs) -> p
         for edge, (region, _) in EDGES.items():
             fit = fit_plane_boundary(edge_runs(group, edge, ridge), region, edge=edge, **kwargs)
             base = dict(runs=name, ridge_tau=ridge)
-            rows.append(base | (fit.row() if fit else dict(edge=edge, n_runs=len(group))))
+            empty = dict.fromkeys(FIT_COLUMNS, np.nan) | dict(edge=edge, n_runs=len(group))
+            rows.append(base | (fit.row() if fit else empty))
     return pd.DataFrame(rows)
 
 
