@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from w2s_jax.analysis.check import DEFAULT_VARIANTS, VARIANTS, run_check
 from w2s_jax.analysis.report import load_results
-from w2s_jax.cli.common import parse_assignment
-from w2s_jax.model.config import ConfigError, show
+from w2s_jax.cli.common import match_cells
+from w2s_jax.model.config import ConfigError
 from w2s_jax.sweeping.places import check_writable_dir
 
 #: The most cells one check reruns when chosen by closeness to a cutoff.
@@ -71,23 +69,8 @@ def _indices(text: str) -> list[int]:
 
 def _by_values(texts, summary) -> list[int]:
     keys = tuple(c for c in summary.columns if summary[c].dtype.kind in "iuf" and c != "cell")
-    out = []
-    for text in texts:
-        cell = dict(parse_assignment(part, "--cell", keys) for part in text.split(","))
-        mask = np.ones(len(summary), bool)
-        for key, value in cell.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"--cell {key}: expected a number, got {value!r}")
-            mask &= np.isclose(summary[key].to_numpy(dtype=float), float(value), rtol=1e-6)
-        found = sorted(set(summary.loc[mask, "cell"].astype(int)))
-        if not found:
-            there = "; ".join(
-                f"{k} takes {', '.join(show(v) for v in sorted(summary[k].unique())[:12])}"
-                for k in cell
-            )
-            raise ConfigError(f"--cell: no cell with {text} in the study ({there})")
-        out += found
-    return out
+    matches = match_cells(texts, summary, keys, where="study", rtol=1e-6)
+    return [c for _, mask in matches for c in sorted(set(summary.loc[mask, "cell"].astype(int)))]
 
 
 def execute(args) -> int:

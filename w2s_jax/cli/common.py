@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import tomllib
 
-from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS, ConfigError
+import numpy as np
+
+from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS, ConfigError, show
 from w2s_jax.model.coordinates import COORDINATES
 
 #: Keys `--set` accepts: every data and train field and the theory coordinates.
 KEYS = DATA_FIELDS + COORDINATES + TRAIN_FIELDS
 
-__all__ = ["parse_assignment"]
+__all__ = ["parse_assignment", "match_cells"]
 
 
 def parse_assignment(text: str, flag: str = "--set", keys=KEYS) -> tuple[str, object]:
@@ -29,3 +31,25 @@ def parse_assignment(text: str, flag: str = "--set", keys=KEYS) -> tuple[str, ob
     except tomllib.TOMLDecodeError:
         parsed = value  # a bare word is a string
     return key, parsed
+
+
+def match_cells(texts, summary, keys, where: str = "sweep", rtol: float = 1e-5) -> list:
+    """Each `--cell KEY=VALUE[,KEY=VALUE]` choice as `(cell, mask)`: its values (numbers of
+    `keys`) and the rows of `summary` they match; a choice no row matches is refused with the
+    values each key takes."""
+    out = []
+    for text in texts:
+        cell = dict(parse_assignment(part, "--cell", keys) for part in text.split(","))
+        mask = np.ones(len(summary), bool)
+        for key, value in cell.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"--cell {key}: expected a number, got {value!r}")
+            mask &= np.isclose(summary[key].to_numpy(dtype=float), float(value), rtol=rtol)
+        if not mask.any():
+            there = "; ".join(
+                f"{k} takes {', '.join(show(v) for v in sorted(summary[k].unique())[:12])}"
+                for k in cell
+            )
+            raise ConfigError(f"--cell: no cell with {text} in the {where} ({there})")
+        out.append((cell, mask))
+    return out

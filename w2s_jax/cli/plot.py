@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from w2s_jax.analysis.classes import parameter_columns
 from w2s_jax.analysis.report import KINDS, analyse, load_results, make_figures
-from w2s_jax.cli.common import parse_assignment
-from w2s_jax.model.config import ConfigError, show
+from w2s_jax.cli.common import match_cells
+from w2s_jax.model.config import ConfigError
 from w2s_jax.sweeping.places import check_writable_dir, path_arg
 
 
@@ -46,22 +44,7 @@ def _cells(texts, summary):
     if not texts:
         return None
     keys = tuple(c for c in parameter_columns(summary) if summary[c].dtype.kind in "iuf")
-    cells = []
-    for text in texts:
-        cell = dict(parse_assignment(part, "--cell", keys) for part in text.split(","))
-        mask = np.ones(len(summary), bool)
-        for key, value in cell.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"--cell {key}: expected a number, got {value!r}")
-            mask &= np.isclose(summary[key].to_numpy(dtype=float), float(value))
-        if not mask.any():
-            there = "; ".join(
-                f"{k} takes {', '.join(show(v) for v in sorted(summary[k].unique())[:12])}"
-                for k in cell
-            )
-            raise ConfigError(f"--cell: no cell with {text} in the sweep ({there})")
-        cells.append(cell)
-    return cells
+    return [cell for cell, _ in match_cells(texts, summary, keys)]
 
 
 def execute(args) -> int:
