@@ -172,7 +172,11 @@ def edge_runs(runs: pd.DataFrame, edge: str, ridge: float) -> pd.DataFrame:
 
 
 #: The columns of a fitted edge (NaN where every run is on one side).
-FIT_COLUMNS = ("share", "slope", "slope_lo", "slope_hi", "intercept", "accuracy", "interval")
+FIT_COLUMNS = tuple(
+    f.name
+    for f in dataclasses.fields(PlaneBoundary)
+    if f.name not in ("edge", "n_runs", "coefficients")
+)
 
 
 def plane_boundaries(runs: pd.DataFrame, by: str | None = "n_st", **kwargs) -> pd.DataFrame:
