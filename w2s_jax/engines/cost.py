@@ -39,8 +39,8 @@ def engine_flops(static: Static) -> dict[str, float]:
         + R * 2 * (2 * m) * ((n + nt) + n + 4) * d  # logits, rho, gamma
     )
     gram_steps = (
-        T * 2 * (2 * m) * n * n  # C @ G
-        + R * 2 * (2 * m) * n * (2 * n + nt)  # train, rho, test logits
+        T * 2 * (2 * m) * n * n  # Cᵀ G, carried to the next step and the record point
+        + R * 2 * (2 * m) * n * nt  # test logits
     )
     sampled_setup = 2.0 * (n * (n + nt) + 2 * m * (n + nt)) * d
     n0 = n_wk + n  # the Bartlett factor's side (engines.wishart)

@@ -129,7 +129,12 @@ def segment_lengths(static: Static) -> Int[Array, " R"]:
 
 
 def scan_records(
-    static: Static, weights0, optimizer: optax.GradientTransformation, gd_step, measure
+    static: Static,
+    weights0,
+    optimizer: optax.GradientTransformation,
+    gd_step,
+    measure,
+    carry0=None,
 ) -> Records:
     """The nested scan every engine records with: an outer scan over record points whose
     body runs `gd_step` for the steps since the last record (none before step 0's) and
@@ -140,16 +145,23 @@ def scan_records(
     measuring step 0 outside the scan would trace and compile it twice. `measure(weights)`
     returns the `Records` of one point (`record`). Returns them with a leading axis over
     `static.record_steps`.
+
+    With `carry0`, the state is `(weights, opt_state, carry)` (`carry0` at the start), and
+    `measure(weights, carry)` reads it: an engine carries there what a step computes from the
+    new weights for the next step and a record point can reuse (the Gram engine's `Cᵀ G`).
     """
 
     def segment(state, length_and_start):
         length, start = length_and_start
         state = jax.lax.fori_loop(0, length, lambda i, s: gd_step(start + i, s), state)
-        return state, measure(state[0])
+        return state, measure(*state[:1], *state[2:])
 
     lengths = segment_lengths(static)
     starts = jnp.asarray(static.record_steps, dtype=jnp.int32) - lengths
-    _, records = jax.lax.scan(segment, (weights0, optimizer.init(weights0)), (lengths, starts))
+    state = (weights0, optimizer.init(weights0))
+    if carry0 is not None:
+        state = state + (carry0,)
+    _, records = jax.lax.scan(segment, state, (lengths, starts))
     return records
 
 
