@@ -28,8 +28,10 @@ lock:
 	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"
 
 ## The whole test suite (what .ci/run runs): lint, format check and the docs site first, then pytest.
+## Two pytest processes (pytest-xdist): the suite's time is mostly XLA compiles, one core each.
+TEST_WORKERS ?= 2
 test: lint docs
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 ## ruff: the linter and the formatter's check (`make format` rewrites the tree).
 lint: $(STAMP)

@@ -6,6 +6,9 @@ backend optimizations are off (level 0), which halves each compile and runs the 
 (`W2S_TEST_XLA_OPT=3`, XLA's default, compiles as users do; the golden runs of
 `_golden.py` always do). Subprocesses and notebook kernels inherit the flag.
 
+The package's jaxtyping array annotations are checked at run time (`_arraycheck.py`, through
+jaxtyping's import hook): a shape, rank or dtype that disagrees with them fails the test.
+
 The persistent compile cache goes to a folder of this test session (never the user's own), which
 the suite's subprocesses and notebook kernels share.
 """
@@ -26,6 +29,14 @@ _CACHE = os.environ["W2S_CACHE_DIR"] = tempfile.mkdtemp(prefix="w2s-test-cache-"
 import jax  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+# The package's jaxtyping array annotations are checked at run time (tests/_arraycheck.py);
+# the hook must be in place before anything imports w2s_jax.
+import jaxtyping  # noqa: E402
+
+import tests._arraycheck  # noqa: E402, F401  (the hook looks the checker up on the module)
+
+jaxtyping.install_import_hook("w2s_jax", "tests._arraycheck.check_arrays")
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -167,8 +167,14 @@ def _direct_draws(n, dof, count, seed):
 
 
 @pytest.mark.parametrize("n,dof", [(3, 5), (4, 4), (4, 2)])
-def test_wishart_moments(x64, n, dof):
-    """E W = dof·I, Var W_ii = 2·dof, Var W_ij = dof (i != j)."""
+def test_wishart_moments(x64, monkeypatch, n, dof):
+    """E W = dof·I, Var W_ii = 2·dof, Var W_ij = dof (i != j).
+
+    The factor's entries are drawn in keyed blocks (`wishart.BLOCK`), which decide only which
+    key an entry comes from, not its law; 8 x 8 blocks make the 20000 draws 256 times
+    cheaper than the 128 x 128 of a run (`test_wishart_law_matches_z_zt` uses those).
+    """
+    monkeypatch.setattr(wishart, "BLOCK", 8)
     draws = _wishart_draws(sample_wishart, n, dof, 20000, seed=0)
     mean, var = draws.mean(axis=0), draws.var(axis=0)
     se_mean = np.sqrt(dof * (1 + np.eye(n)) / len(draws))

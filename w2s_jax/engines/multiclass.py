@@ -18,7 +18,7 @@ import optax
 from jaxtyping import PRNGKeyArray
 
 from w2s_jax.model.config import Params, Static
-from w2s_jax.model.data import BOTH, EASY, HARD, Data
+from w2s_jax.model.data import Data
 from w2s_jax.model.multiclass import (
     ClassesLinearCNN,
     ClassesReLUCNN,
@@ -31,13 +31,7 @@ from w2s_jax.model.streams import FILTERS_STREAM
 from w2s_jax.training.batches import batch_key, descent_step
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
 from w2s_jax.training.pipeline import draw_sets, sampler_args
-from w2s_jax.training.records import (
-    Records,
-    imitation,
-    masked_mean,
-    scan_records,
-    signal_components,
-)
+from w2s_jax.training.records import Records, record, scan_records, signal_components
 from w2s_jax.training.rules import make_optimizer, make_strong_optimizer, mean_loss
 
 __all__ = [
@@ -84,46 +78,6 @@ def train_weak_classes(static: Static, params: Params, data: Data) -> ClassesLin
     w0 = jnp.zeros((static.n_classes, static.d), patch_sum.dtype)
     (w, _), _ = jax.lax.scan(step, (w0, optimizer.init(w0)), length=static.T_wk)
     return ClassesLinearCNN(w)
-
-
-def _record(static, train, test, pseudo, mask, train_logits, test_logits, loss, finite, delta,
-            signals, a, teacher_test):  # fmt: skip
-    """The metrics of `training.records.record`, for K classes (class 0 plays `+1`)."""
-    K, k = static.n_classes, 2 * static.n_classes
-    dtype = test_logits.dtype
-    test_pred = predict_class(test_logits)
-    test_correct = (test_pred == test.y).astype(dtype)
-    train_pred = predict_class(train_logits)
-    wrong, right = mask & (pseudo != train.y), mask & (pseudo == train.y)
-    gamma = signal_components(delta[..., :k], signals)  # (K, m, 2K)
-    noise = train.noise
-    noise_sq = jnp.maximum(jnp.sum(noise * noise, axis=1), jnp.finfo(dtype).tiny)
-    rho = jnp.einsum("srd,nd->srn", delta, noise, precision=HIGHEST) / noise_sq[None, None]
-    rho_own = jnp.take_along_axis(rho.max(axis=1), pseudo[None], axis=0)[0]
-    classes = jnp.arange(K)
-    own_mu, own_nu = gamma[classes, :, classes], gamma[classes, :, K + classes]  # (K, m)
-    return Records(
-        test_acc=jnp.mean(test_correct),
-        test_acc_easy=masked_mean(test_correct, test.category == EASY),
-        test_acc_hard=masked_mean(test_correct, test.category == HARD),
-        test_acc_both=masked_mean(test_correct, test.category == BOTH),
-        train_acc_pseudo=masked_mean((train_pred == pseudo).astype(dtype), mask),
-        train_acc_true=masked_mean((train_pred == train.y).astype(dtype), mask),
-        train_loss=loss,
-        label_correction=masked_mean((train_pred == train.y).astype(dtype), wrong),
-        gamma_mu=own_mu.max(axis=1).mean(),
-        gamma_nu_pos=own_nu.max(axis=1).mean(),
-        gamma_nu_neg=(-own_nu).max(axis=1).mean(),
-        rho_correct=masked_mean(rho_own, right),
-        rho_wrong=masked_mean(rho_own, wrong),
-        a_mean_pos=a[0].mean(),
-        a_mean_neg=a[1:].mean(),
-        a_min_pos=a[0].min(),
-        a_min_neg=a[1:].min(),
-        finite=finite,
-        gamma=gamma,
-        imitation=imitation(test_pred, teacher_test, test, dtype),
-    )
 
 
 def sample(static: Static, params: Params, key: PRNGKeyArray) -> Drawn:
@@ -176,8 +130,25 @@ def train(
         train_loss, train_logits = loss(weights)
         test_logits = network(weights).split_patch_logits(test_signal, test.noise)
         finite = jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(W)) & jnp.all(jnp.isfinite(a))
-        return _record(static, train, test, pseudo, mask, train_logits, test_logits,
-                       train_loss, finite, W - W0, signals, a, labels.test)  # fmt: skip
+        delta = W - W0
+        noise = train.noise
+        noise_sq = jnp.maximum(jnp.sum(noise * noise, axis=1), jnp.finfo(dtype).tiny)
+        rho = jnp.einsum("srd,nd->srn", delta, noise, precision=HIGHEST) / noise_sq[None, None]
+        return record(
+            train_logits=train_logits,
+            test_logits=test_logits,
+            train_loss=train_loss,
+            finite=finite,
+            train=train,
+            test=test,
+            pseudo_labels=pseudo,
+            mask=mask,
+            gamma=signal_components(delta[..., :k], signals),
+            rho=rho,
+            a=a,
+            teacher_test=labels.test,
+            classes=True,
+        )
 
     return scan_records(static, (W0, a0) if trained else W0, optimizer, gd_step, measure)
 

@@ -25,6 +25,8 @@ __all__ = [
     "sample_keys",
     "sample_from_keys",
     "signal_vectors",
+    "categories",
+    "assemble",
     "EASY",
     "HARD",
     "BOTH",
@@ -99,6 +101,41 @@ def sample_with(
     return sample_from_keys(sample_keys(key, n), d, **params)
 
 
+def categories(category_u: Float[Array, " n"], p_e, p_h) -> Int[Array, " n"]:
+    """Each sample's category from its uniform: below `p_e` easy, below `p_e + p_h` hard,
+    else both-signal (`p_b` is implied)."""
+    return jnp.where(category_u < p_e, EASY, jnp.where(category_u < p_e + p_h, HARD, BOTH))
+
+
+def assemble(
+    mu_y: Float[Array, "n d"],
+    nu_y: Float[Array, "n d"],
+    y: Int[Array, " n"],
+    eps: Int[Array, " n"],
+    category: Int[Array, " n"],
+    z: Float[Array, "n d"],
+    *,
+    sigma_p,
+    signal_dims: int,
+    hard_sign: str = "shared",
+) -> Data:
+    """The three patches of each sample from its easy and hard signal vectors (the one patch
+    assembly of every data source: binary, K classes and real images).
+
+    Easy-only `(mu_y, mu_y, xi)`; hard-only `(eps·nu_y, eps·nu_y, xi)` (`hard_sign =
+    "antipodal"`: `(nu_y, -nu_y, xi)`); both-signal `(mu_y, eps·nu_y, xi)`. The noise
+    `xi = sigma_p·z` is zero on the signal span `e1..e{signal_dims}`:
+    `xi ~ N(0, sigma_p² (I - P))`.
+    """
+    eps_nu_y = eps[:, None].astype(nu_y.dtype) * nu_y
+    hard = (eps_nu_y, eps_nu_y) if hard_sign == "shared" else (nu_y, -nu_y)
+    cat = category[:, None]
+    x1 = jnp.where(cat == HARD, hard[0], mu_y)
+    x2 = jnp.where(cat == EASY, mu_y, jnp.where(cat == HARD, hard[1], eps_nu_y))
+    xi = sigma_p * z.at[:, :signal_dims].set(0.0)
+    return Data(X=jnp.stack([x1, x2, xi], axis=1), y=y, category=category, eps=eps)
+
+
 def sample_from_keys(
     keys: Key[Array, " n"],
     d: int,
@@ -112,29 +149,22 @@ def sample_from_keys(
     hard_sign: str = "shared",
     dtype=jnp.float32,
 ) -> Data:
-    """One sample of D per key, with traceable numeric parameters.
-
-    `p_b` is implied by `p_e` and `p_h` (categories: u < p_e easy, u < p_e + p_h hard, else both).
-    """
+    """One sample of D per key, with traceable numeric parameters."""
     draws = jax.vmap(lambda k: _draw(k, d, dtype))(keys)
     y = jnp.where(draws.label_bit, 1, -1)
-    eps = jnp.where(draws.sign_bit, 1, -1)
-    category = jnp.where(
-        draws.category_u < p_e, EASY, jnp.where(draws.category_u < p_e + p_h, HARD, BOTH)
-    )
-
     mu_pos, mu_neg, nu_pos, nu_neg = signal_vectors(d, mu_norm, nu_norm, easy_layout, dtype)
     is_pos = (y == 1)[:, None]
-    mu_y = jnp.where(is_pos, mu_pos, mu_neg)
-    nu_y = jnp.where(is_pos, nu_pos, nu_neg)
-    eps_nu_y = eps[:, None].astype(dtype) * nu_y
-    hard = (eps_nu_y, eps_nu_y) if hard_sign == "shared" else (nu_y, -nu_y)
-    cat = category[:, None]
-    x1 = jnp.where(cat == EASY, mu_y, jnp.where(cat == HARD, hard[0], mu_y))
-    x2 = jnp.where(cat == EASY, mu_y, jnp.where(cat == HARD, hard[1], eps_nu_y))
-    # xi ~ N(0, sigma_p^2 (I - P)): zero on the signal span.
-    xi = sigma_p * draws.z.at[:, :SIGNAL_DIMS].set(0.0)
-    return Data(X=jnp.stack([x1, x2, xi], axis=1), y=y, category=category, eps=eps)
+    return assemble(
+        jnp.where(is_pos, mu_pos, mu_neg),
+        jnp.where(is_pos, nu_pos, nu_neg),
+        y,
+        jnp.where(draws.sign_bit, 1, -1),
+        categories(draws.category_u, p_e, p_h),
+        draws.z,
+        sigma_p=sigma_p,
+        signal_dims=SIGNAL_DIMS,
+        hard_sign=hard_sign,
+    )
 
 
 def sample(key: PRNGKeyArray, n: int, cfg: DataConfig, dtype=jnp.float32) -> Data:

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
-from w2s_jax.model.data import BOTH, EASY, HARD, Data, _draw, sample_keys
+from w2s_jax.model.data import Data, _draw, assemble, categories, sample_keys
 from w2s_jax.model.digit_images import pixels, pools, role_pools
 from w2s_jax.model.streams import DRAWN_NOISE_POOL_STREAM, POOL_STREAM, SET_STREAMS
 
@@ -132,20 +132,22 @@ def sample_digit_sets(
         draws = jax.vmap(lambda key_i: _draw(key_i, d, dtype))(
             sample_keys(jax.random.fold_in(key, stream), n)
         )
-        eps = jnp.where(draws.sign_bit, 1, -1)
-        u = draws.category_u
-        category = jnp.where(u < p_e, EASY, jnp.where(u < p_e + p_h, HARD, BOTH))
         hard_row, easy_row = jnp.where(y == 1, 0, 1), jnp.where(y == 1, 2, 3)
         pad = ((0, 0), (0, d - k))
         nu_y = nu_norm * jnp.pad(images[hard_row, perms[hard_row, position]], pad)
         mu_y = mu_norm * jnp.pad(images[easy_row, perms[easy_row, position]], pad)
-        eps_nu_y = eps[:, None].astype(dtype) * nu_y
-        hard = (eps_nu_y, eps_nu_y) if hard_sign == "shared" else (nu_y, -nu_y)
-        cat = category[:, None]
-        x1 = jnp.where(cat == HARD, hard[0], mu_y)
-        x2 = jnp.where(cat == EASY, mu_y, jnp.where(cat == HARD, hard[1], eps_nu_y))
-        xi = sigma_p * draws.z.at[:, :k].set(0.0)
-        sets.append(Data(X=jnp.stack([x1, x2, xi], axis=1), y=y, category=category, eps=eps))
+        data = assemble(
+            mu_y,
+            nu_y,
+            y,
+            jnp.where(draws.sign_bit, 1, -1),
+            categories(draws.category_u, p_e, p_h),
+            draws.z,
+            sigma_p=sigma_p,
+            signal_dims=k,
+            hard_sign=hard_sign,
+        )
+        sets.append(data)
     return tuple(sets)
 
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, Int, Key, PRNGKeyArray
 
 from w2s_jax.model.config import DataConfig
-from w2s_jax.model.data import BOTH, EASY, HARD, Data, sample_keys
+from w2s_jax.model.data import Data, assemble, categories, sample_keys
 from w2s_jax.model.networks import HIGHEST, output_scale_factor, relu
 
 __all__ = [
@@ -43,7 +43,7 @@ def class_signals(n_classes: int, d: int, mu_norm, nu_norm, dtype=jnp.float32):
 
 
 def sample_classes_from_keys(
-    keys: PRNGKeyArray,
+    keys: Key[Array, " n"],
     d: int,
     n_classes: int,
     *,
@@ -76,16 +76,18 @@ def sample_classes_from_keys(
         )
 
     y, eps, category_u, z = jax.vmap(draw)(keys)
-    category = jnp.where(category_u < p_e, EASY, jnp.where(category_u < p_e + p_h, HARD, BOTH))
     signals = class_signals(K, d, mu_norm, nu_norm, dtype)
-    mu_y, nu_y = signals[y], signals[K + y]
-    eps_nu_y = eps[:, None].astype(dtype) * nu_y
-    hard = (eps_nu_y, eps_nu_y) if hard_sign == "shared" else (nu_y, -nu_y)
-    cat = category[:, None]
-    x1 = jnp.where(cat == EASY, mu_y, jnp.where(cat == HARD, hard[0], mu_y))
-    x2 = jnp.where(cat == EASY, mu_y, jnp.where(cat == HARD, hard[1], eps_nu_y))
-    xi = sigma_p * z.at[:, : 2 * K].set(0.0)
-    return Data(X=jnp.stack([x1, x2, xi], axis=1), y=y, category=category, eps=eps)
+    return assemble(
+        signals[y],
+        signals[K + y],
+        y,
+        eps,
+        categories(category_u, p_e, p_h),
+        z,
+        sigma_p=sigma_p,
+        signal_dims=2 * K,
+        hard_sign=hard_sign,
+    )
 
 
 def sample_classes(key: PRNGKeyArray, n: int, cfg: DataConfig, dtype=jnp.float32) -> Data:

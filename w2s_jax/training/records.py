@@ -16,6 +16,7 @@ from jaxtyping import Array, Bool, Float, Int
 
 from w2s_jax.model.config import Static
 from w2s_jax.model.data import BOTH, EASY, HARD, Data
+from w2s_jax.model.multiclass import predict_class
 from w2s_jax.model.networks import HIGHEST
 from w2s_jax.training.rules import predict
 
@@ -187,26 +188,39 @@ def record(
     rho,
     a,
     teacher_test=None,
+    classes: bool = False,
 ) -> Records:
-    """The metrics of one record point, common to every engine.
+    """The metrics of one record point, common to every engine, binary or K classes.
 
     Args:
-        train_logits: `(n_max,)` student logits on the training set.
-        test_logits: `(n_test,)` student logits on the test set.
-        gamma: `(2, m, 4)` signal components of `W - W(0)`.
-        rho: `(2, m, n_max)` noise components `<w_{s,r} - w_{s,r}(0), xi_i> / |xi_i|^2`.
-        a: `(2, m)` sign-aligned output weights.
+        train_logits: `(n_max,)` student logits on the training set (`(n_max, K)` with
+            `classes`).
+        test_logits: `(n_test,)` student logits on the test set (`(n_test, K)`).
+        gamma: `(K, m, 2K)` signal components of `W - W(0)`, on the easy signals of the
+            classes, then their hard signals (binary: `K = 2`, `(mu_{+1}, mu_{-1}, nu_{+1},
+            nu_{-1})`).
+        rho: `(K, m, n_max)` noise components `<w_{s,r} - w_{s,r}(0), xi_i> / |xi_i|^2`.
+        a: `(K, m)` output weights, each class's branch aligned with its own logit.
         teacher_test: `(n_test,)` the teacher's labels of the test set (for `imitation`).
+        classes: labels are class indices `0..K-1` and a prediction is the argmax; otherwise
+            labels are `±1` (class 0 is `+1`) and a prediction is the sign of the logit.
     """
-    test_pred = predict(test_logits)
-    test_correct = (test_pred == test.y).astype(test_logits.dtype)
-    train_pred = predict(train_logits)
+    if classes:
+        predicted, class_of = predict_class, lambda y: y
+    else:
+        predicted, class_of = predict, lambda y: jnp.where(y == 1, 0, 1)
+    test_pred = predicted(test_logits)
+    dtype = train_loss.dtype
+    test_correct = (test_pred == test.y).astype(dtype)
+    train_pred = predicted(train_logits)
     wrong = mask & (pseudo_labels != train.y)
     right = mask & (pseudo_labels == train.y)
-    # rho of the branch that the pseudo-label rewards: index 0 for yhat = +1, 1 for yhat = -1.
-    rho_own = jnp.where(pseudo_labels == 1, rho[0].max(axis=0), rho[1].max(axis=0))
-    own_nu = jnp.stack([gamma[0, :, 2], gamma[1, :, 3]])  # (2, m)
-    dtype = test_logits.dtype
+    # rho of the filters of the class that the pseudo-label rewards.
+    best_rho = rho.max(axis=1)  # (K, n)
+    rho_own = jnp.take_along_axis(best_rho, class_of(pseudo_labels)[None], axis=0)[0]
+    K = gamma.shape[0]
+    own = jnp.arange(K)
+    own_mu, own_nu = gamma[own, :, own], gamma[own, :, K + own]  # (K, m)
     return Records(
         test_acc=jnp.mean(test_correct),
         test_acc_easy=masked_mean(test_correct, test.category == EASY),
@@ -216,15 +230,15 @@ def record(
         train_acc_true=masked_mean((train_pred == train.y).astype(dtype), mask),
         train_loss=train_loss,
         label_correction=masked_mean((train_pred == train.y).astype(dtype), wrong),
-        gamma_mu=0.5 * (gamma[0, :, 0].max() + gamma[1, :, 1].max()),
+        gamma_mu=own_mu.max(axis=1).mean(),
         gamma_nu_pos=own_nu.max(axis=1).mean(),
         gamma_nu_neg=(-own_nu).max(axis=1).mean(),
         rho_correct=masked_mean(rho_own, right),
         rho_wrong=masked_mean(rho_own, wrong),
         a_mean_pos=a[0].mean(),
-        a_mean_neg=a[1].mean(),
+        a_mean_neg=a[1:].mean(),
         a_min_pos=a[0].min(),
-        a_min_neg=a[1].min(),
+        a_min_neg=a[1:].min(),
         finite=finite,
         gamma=gamma,
         imitation=imitation(test_pred, teacher_test, test, dtype),
