@@ -2,13 +2,13 @@
 
     python scripts/study_times.py [RESULTS] [--out docs/study_times.md]
 
-Columns: the study, its runs, its wall time, the share of that time spent compiling, the engine
-that computed it and the machine. A manifest records `wall_s`, `n_runs`, `compile_s` (all
-tiers) and the executor (`engine`: local or ray); the computing engine is the config's
-`train.engine` (with `gram_noise` for the Gram engine; `auto` picks per cell and the manifest
-does not say which it picked); the machine is the platform and device count (the manifest
-holds no CPU model or host name). A study still running or stopped has no `wall_s` and is
-listed with its status.
+Columns: the study, its runs, its wall time, the share of that time spent compiling, the
+analytic flops over the running time (the rate the engine reached over whole runs, from each
+tier's `flops` and `run_s`), the engine that computed it and the machine. The computing engine
+is the config's `train.engine` (with `gram_noise` for the Gram engine; `auto` picks per cell
+and the manifest does not say which); the machine is the platform and device count (the
+manifest holds no CPU model or host name). A study still running or stopped has no `wall_s`
+and is listed with its status.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-COLUMNS = ("study", "runs", "wall time", "compile share", "engine", "machine")
+COLUMNS = ("study", "runs", "wall time", "compile share", "GFLOP/s running", "engine", "machine")
 
 
 def engine_of(config: dict) -> str:
@@ -54,6 +54,15 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def flop_rate(manifest: dict) -> str:
+    """Analytic flops over running time (compile excluded), summed over the tiers that record
+    both (sweeps from before the manifest kept them: "not recorded")."""
+    tiers = [t for t in manifest.get("tiers", []) if "flops" in t and t.get("run_s")]
+    if not tiers:
+        return "not recorded"
+    return f"{sum(t['flops'] for t in tiers) / sum(t['run_s'] for t in tiers) / 1e9:.0f}"
+
+
 def row(manifest: dict, folder: str) -> list[str]:
     """One table row; what the manifest lacks is said in the cell."""
     config = manifest.get("config", {})
@@ -75,6 +84,7 @@ def row(manifest: dict, folder: str) -> list[str]:
         str(manifest.get("n_runs", "?")),
         wall_text,
         share,
+        flop_rate(manifest),
         engine_of(config),
         machine_of(manifest),
     ]
@@ -86,7 +96,7 @@ def table(results: Path) -> str:
         try:
             manifest = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as err:
-            rows.append([path.parent.name, "?", f"unreadable manifest ({err})", "", "", ""])
+            rows.append([path.parent.name, "?", f"unreadable manifest ({err})"] + [""] * 4)
             continue
         rows.append(row(manifest, path.parent.name))
     lines = [
@@ -108,9 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         "# What each study cost\n\n"
         "Written by `scripts/study_times.py` from `results/*/manifest.json`. The compile share\n"
-        "is `compile_s / wall_s` of the manifest; the engine is the config's `train.engine`\n"
-        "(the manifest records neither the engine `auto` picked nor the CPU model).\n\n"
-        + table(args.results)
+        "is `compile_s / wall_s` of the manifest; GFLOP/s is the tiers' analytic flops\n"
+        "(`engines.cost.run_flops`) over their running time; the engine is the config's\n"
+        "`train.engine` (the manifest records neither the engine `auto` picked nor the\n"
+        "CPU model).\n\n" + table(args.results)
     )
     args.out.write_text(text)
     print(text, end="")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from w2s_jax.engines.cost import run_flops
 from w2s_jax.sweeping.chunk import (
     ChunkProgram,
     is_out_of_memory,
@@ -64,6 +66,7 @@ def execute_local(
             )
         )
         pending, steps = None, tier.static.record_steps
+        start = time.perf_counter()
         try:
             # Dispatch chunk k+1 before turning chunk k into tables, so the host work
             # overlaps the device work.
@@ -82,6 +85,12 @@ def execute_local(
             if is_out_of_memory(err):
                 raise out_of_memory(program.lanes, len(devices)) from None
             raise
+        # The tier's running time (compile excluded) and its analytic flops: their ratio is
+        # the rate the engine reached over whole runs (`scripts/study_times.py` reads them).
+        report[-1].update(
+            run_s=round(time.perf_counter() - start, 3),
+            flops=float(run_flops(tier.static) * len(todo)),
+        )
     return dict(
         compile_s=round(compile_s, 3),
         tiers=report,
