@@ -15,11 +15,18 @@ import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from w2s_jax.model.config import Params, Static
-from w2s_jax.model.networks import HIGHEST, ReLUCNN
+from w2s_jax.model.networks import ReLUCNN
 from w2s_jax.training.batches import batch_key, descent_step
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
 from w2s_jax.training.pipeline import init_filters, sample_all, signals, train_weak
-from w2s_jax.training.records import Records, record, scan_records, signal_components
+from w2s_jax.training.records import (
+    Records,
+    noise_components,
+    noise_norms,
+    record,
+    scan_records,
+    signal_components,
+)
 from w2s_jax.training.rules import (
     initial_second_layer,
     logistic_loss,
@@ -59,7 +66,7 @@ def train(
     signal_span = signals(static, params, dtype)
     noise = train.noise
     train_signal, test_signal = train.X[:, :2, :k], test.X[:, :2, :k]
-    noise_sq = jnp.maximum(jnp.sum(noise * noise, axis=1), jnp.finfo(dtype).tiny)
+    noise_sq = noise_norms(noise)
     optimizer = make_strong_optimizer(static, params)
     trained = static.second_layer == "trained"
     a0 = initial_second_layer(static, dtype)
@@ -81,7 +88,7 @@ def train(
         train_loss, train_logits = loss(weights)
         delta = W - W0
         gamma = signal_components(delta[..., :k], signal_span)
-        rho = jnp.einsum("srd,nd->srn", delta, noise, precision=HIGHEST) / noise_sq[None, None]
+        rho = noise_components(delta, noise, noise_sq)
         finite = jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(W)) & jnp.all(jnp.isfinite(a))
         return record(
             train_logits=train_logits,

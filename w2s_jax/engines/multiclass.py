@@ -31,7 +31,14 @@ from w2s_jax.model.streams import FILTERS_STREAM
 from w2s_jax.training.batches import batch_key, descent_step
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
 from w2s_jax.training.pipeline import draw_sets, sampler_args
-from w2s_jax.training.records import Records, record, scan_records, signal_components
+from w2s_jax.training.records import (
+    Records,
+    noise_components,
+    noise_norms,
+    record,
+    scan_records,
+    signal_components,
+)
 from w2s_jax.training.rules import make_optimizer, make_strong_optimizer, mean_loss
 
 __all__ = [
@@ -113,6 +120,7 @@ def train(
     signals = class_signals(K, k, params.mu_norm, params.nu_norm, dtype)
     train_signal, test_signal = train.X[:, :2, :k], test.X[:, :2, :k]
     optimizer = make_strong_optimizer(static, params)
+    noise_sq = noise_norms(train.noise)
     batches = batch_key(key) if static.minibatch else None
 
     def network(weights) -> ClassesReLUCNN:
@@ -131,9 +139,6 @@ def train(
         test_logits = network(weights).split_patch_logits(test_signal, test.noise)
         finite = jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(W)) & jnp.all(jnp.isfinite(a))
         delta = W - W0
-        noise = train.noise
-        noise_sq = jnp.maximum(jnp.sum(noise * noise, axis=1), jnp.finfo(dtype).tiny)
-        rho = jnp.einsum("srd,nd->srn", delta, noise, precision=HIGHEST) / noise_sq[None, None]
         return record(
             train_logits=train_logits,
             test_logits=test_logits,
@@ -144,7 +149,7 @@ def train(
             pseudo_labels=pseudo,
             mask=mask,
             gamma=signal_components(delta[..., :k], signals),
-            rho=rho,
+            rho=noise_components(delta, train.noise, noise_sq),
             a=a,
             teacher_test=labels.test,
             classes=True,

@@ -30,6 +30,8 @@ __all__ = [
     "scan_records",
     "segment_lengths",
     "signal_components",
+    "noise_norms",
+    "noise_components",
 ]
 
 
@@ -172,6 +174,19 @@ def signal_components(delta_on_signal_span, signals):
         jnp.einsum("srk,uk->sru", delta_on_signal_span, signals, precision=HIGHEST)
         / jnp.sum(signals * signals, axis=1)[None, None]
     )
+
+
+def noise_norms(noise: Float[Array, "n d"]) -> Float[Array, " n"]:
+    """`|xi_i|²` of the training noise, kept above the dtype's smallest normal (padded rows)."""
+    return jnp.maximum(jnp.sum(noise * noise, axis=1), jnp.finfo(noise.dtype).tiny)
+
+
+def noise_components(
+    delta: Float[Array, "s m d"], noise: Float[Array, "n d"], norms: Float[Array, " n"]
+) -> Float[Array, "s m n"]:
+    """`rho[s, r, i] = <delta_{s,r}, xi_i> / |xi_i|²` in ambient coordinates (`norms` from
+    `noise_norms`, computed once per run)."""
+    return jnp.einsum("srd,nd->srn", delta, noise, precision=HIGHEST) / norms[None, None]
 
 
 def record(
