@@ -107,6 +107,16 @@ def gram_from_noise(
     )
 
 
+def patch_columns(X: Float[Array, "n p d"], k: int) -> Float[Array, "k 2*n"]:
+    """The signal patches `X[:, :2, :k]` as columns, patch-major: `(k, 2·n)`."""
+    return X[:, :2, :k].transpose(2, 1, 0).reshape(k, -1)
+
+
+def contract_samples(a: Float[Array, "r s"], b: Float[Array, "c s"]) -> Float[Array, "r c"]:
+    """`a bᵀ` contracting the sample axis both store last (no transpose is formed)."""
+    return jax.lax.dot_general(a, b, (((1,), (1,)), ((), ())), precision=HIGHEST)
+
+
 def check_optimizer(static: Static):
     for name in ("optimizer",) + (("optimizer_wk",) if static.gram_noise == "wishart" else ()):
         if getattr(static, name) not in GRAM_OPTIMIZERS:
@@ -150,10 +160,11 @@ def train_in_gram(
     width = two * m  # the filters (s, r), flattened s-major as everywhere
     n_st = params.n_st.astype(dtype)
     pseudo = pseudo_labels.astype(dtype)
-    # Signal patches as rows (sample-major, then patch): one matrix product gives every
-    # filter's preactivation on them.
-    train_patches = train.X[:, :2, :k].reshape(-1, k)
-    test_patches = test.X[:, :2, :k].reshape(-1, k)
+    # Signal patches as columns (patch-major, then sample): one matrix product gives every
+    # filter's preactivation on them, a filter's two patches are two rows to add, and the
+    # gradient contracts the sample axis of both operands (no transpose).
+    train_patches = patch_columns(train.X, k)
+    test_patches = patch_columns(test.X, k)
     filters_signal = gram.filters_signal.reshape(width, k)
     filters_train = gram.filters_train.reshape(width, -1)
     filters_test = gram.filters_test.reshape(width, -1)
@@ -167,26 +178,30 @@ def train_in_gram(
     batches = batch_key(key) if static.minibatch else None
 
     # Layouts: a filter's preactivations are rows, `(2m, n)` on the noise patches and
-    # `(2m, n, 2)` on the signal patches; the noise coefficients `C` are stored `(n, 2m)`, the
+    # `(2m, 2, n)` on the signal patches; the noise coefficients `C` are stored `(n, 2m)`, the
     # layout in which XLA's CPU matrix product runs `Cᵀ G` at about 1.5x the rate of a
     # `(2m, n)` operand (`w2s bench`'s profile). The product `Cᵀ G` of the current weights
     # is carried from one step to the next, so a step and a record point read `G` once.
+    # With orthogonal training noise (a diagonal `G`) there is no product, and `C` is stored
+    # `(2m, n)`, the layout of the preactivations, so a step transposes nothing.
+    orthogonal = gram.train.ndim == 1
 
     def noise_product(C, noise_gram):
         """`<w_{s,r} - w_{s,r}(0), xi>` for every noise vector of `noise_gram`: `(2m, n')`."""
         if noise_gram is None:  # noise orthogonal to the training noise: no product
             return None
+        rows = C if orthogonal else C.T  # (2m, n)
         if noise_gram.ndim == 1:  # orthogonal training noise: G is its diagonal
-            return C.T * noise_gram[None, :]
-        return jnp.matmul(C.T, noise_gram, precision=HIGHEST)
+            return rows * noise_gram[None, :]
+        return jnp.matmul(rows, noise_gram, precision=HIGHEST)
 
     def signal_pre(A, patches):
-        """`<w_{s,r}, x_{i,p}>` on the signal patches: `(2m, n, 2)`."""
-        pre = jnp.matmul(filters_signal + A, patches.T, precision=HIGHEST)
-        return pre.reshape(width, -1, 2)
+        """`<w_{s,r}, x_{i,p}>` on the signal patches: `(2m, 2, n)`."""
+        pre = jnp.matmul(filters_signal + A, patches, precision=HIGHEST)
+        return pre.reshape(width, 2, -1)
 
     def logits_of(on_signal, on_noise, a=None):
-        hidden = relu(on_signal).sum(axis=-1) + relu(on_noise)  # (2m, n)
+        hidden = relu(on_signal).sum(axis=1) + relu(on_noise)  # (2m, n)
         if a is None:
             F = scale * hidden.reshape(two, m, -1).sum(axis=1)
         else:
@@ -207,8 +222,8 @@ def train_in_gram(
             on_signal, filters_train + product, a, in_batch
         )
         grads = (
-            jnp.matmul(d_signal.reshape(width, -1), train_patches, precision=HIGHEST),
-            d_noise.T,
+            contract_samples(d_signal.reshape(width, -1), train_patches),
+            d_noise if orthogonal else d_noise.T,
         )
         if trained:
             grads = (grads, da)
@@ -244,7 +259,8 @@ def train_in_gram(
         )
 
     n = train.X.shape[0]
-    coef0 = (jnp.zeros((width, k), dtype), jnp.zeros((n, width), dtype))
+    C0 = jnp.zeros((width, n) if orthogonal else (n, width), dtype)
+    coef0 = (jnp.zeros((width, k), dtype), C0)
     weights0 = (coef0, a0) if trained else coef0
     return scan_records(
         static, weights0, optimizer, gd_step, measure, carry0=jnp.zeros((width, n), dtype)

@@ -36,7 +36,7 @@ from w2s_jax.model.streams import (
     WISHART_STREAM,
 )
 from w2s_jax.training.interface import Drawn, Engine, Labels
-from w2s_jax.training.pipeline import sample_all, train_weak
+from w2s_jax.training.pipeline import sample_all, train_linear
 from w2s_jax.training.records import Records
 from w2s_jax.training.rules import predict
 
@@ -96,13 +96,15 @@ def teacher(static: Static, params: Params, drawn: Drawn) -> Labels:
     dtype = jnp.dtype(static.dtype)
     k = static.signal_dims
     s = jnp.sqrt(noise_norm_sq(static, params)).astype(dtype)
-    weak_noise = s * jnp.eye(static.n_wk, dtype=dtype)  # one coordinate each
-    weak_sums = jnp.concatenate([drawn.weak.X.sum(axis=1), weak_noise], axis=1)
-    weak_static = static._replace(d=weak_sums.shape[1])
-    w = train_weak(weak_static, params, drawn.weak._replace(X=weak_sums[:, None, :])).w
+    # In coordinates [e1..ek | the n_wk noise directions] sample i's patch sum is its signal
+    # sum plus s·e_{k+i}: the logit is <signal sum, w[:k]> + s·w[k+i], O(n_wk·k) a step.
+    weak_sums = drawn.weak.X.sum(axis=1)
+    w0 = (jnp.zeros(k, dtype), jnp.zeros(static.n_wk, dtype))
+    logits = lambda w: jnp.dot(weak_sums, w[0], precision=HIGHEST) + s * w[1]
+    w = train_linear(static, params, drawn.weak.y, logits, w0)[0]
 
     def weak_labels(data):
-        return predict(jnp.dot(data.X.sum(axis=1), w[:k], precision=HIGHEST))
+        return predict(jnp.dot(data.X.sum(axis=1), w, precision=HIGHEST))
 
     return Labels(pseudo=weak_labels(drawn.train), test=weak_labels(drawn.test))
 
