@@ -35,7 +35,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from w2s_jax.engines import direct
 from w2s_jax.model.config import GRAM_OPTIMIZERS, ConfigError, Params, Static
-from w2s_jax.model.networks import HIGHEST, output_scale_factor, relu
+from w2s_jax.model.networks import HIGHEST, head, relu
 from w2s_jax.training.batches import batch_key, batch_mask
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
 from w2s_jax.training.pipeline import signals
@@ -171,7 +171,6 @@ def train_in_gram(
     signal_span = signals(static, params, dtype)
     diagonal = gram.train if gram.train.ndim == 1 else jnp.diagonal(gram.train)
     noise_sq = jnp.maximum(diagonal, jnp.finfo(dtype).tiny)
-    scale = output_scale_factor(static.output_scale, static.m)
     optimizer = make_strong_optimizer(static, params)
     trained = static.second_layer == "trained"
     a0 = initial_second_layer(static, dtype)
@@ -202,11 +201,8 @@ def train_in_gram(
 
     def logits_of(on_signal, on_noise, a=None):
         hidden = relu(on_signal).sum(axis=1) + relu(on_noise)  # (2m, n)
-        if a is None:
-            F = scale * hidden.reshape(two, m, -1).sum(axis=1)
-        else:
-            F = jnp.einsum("srn,sr->sn", hidden.reshape(two, m, -1), a, precision=HIGHEST)
-        return F[0] - F[1]
+        F = head(hidden.reshape(two, m, -1).transpose(2, 0, 1), a, static.output_scale)
+        return F[:, 0] - F[:, 1]
 
     def loss_of(on_signal, on_noise, a=None, in_batch=None):
         logits = logits_of(on_signal, on_noise, a)

@@ -24,7 +24,7 @@ from jaxtyping import Array, Float, Int, Key, PRNGKeyArray
 
 from w2s_jax.model.config import DataConfig
 from w2s_jax.model.data import Data, assemble, categories, sample_keys
-from w2s_jax.model.networks import HIGHEST, output_scale_factor, relu
+from w2s_jax.model.networks import HIGHEST, branch_outputs, split_branch_outputs
 
 __all__ = [
     "class_signals",
@@ -134,17 +134,7 @@ class ClassesReLUCNN(eqx.Module):
         self, signal_patches: Float[Array, "n 2 k"], noise: Float[Array, "n d"]
     ) -> Float[Array, "n K"]:
         """Logits from the signal coordinates of `x1, x2` and the noise patch (as `ReLUCNN`)."""
-        k = signal_patches.shape[-1]
-        pre_signal = jnp.einsum("srk,npk->nsrp", self.W[..., :k], signal_patches, precision=HIGHEST)
-        pre_noise = jnp.einsum("srd,nd->nsr", self.W, noise, precision=HIGHEST)
-        per_filter = relu(pre_signal).sum(axis=3) + relu(pre_noise)  # (n, K, m)
-        if self.a is None:
-            return output_scale_factor(self.output_scale, self.W.shape[1]) * per_filter.sum(2)
-        return jnp.einsum("nsr,sr->ns", per_filter, self.a, precision=HIGHEST)
+        return split_branch_outputs(self.W, self.a, self.output_scale, signal_patches, noise)
 
     def __call__(self, X: Float[Array, "n 3 d"]) -> Float[Array, "n K"]:
-        pre = jnp.einsum("srd,npd->nsrp", self.W, X, precision=HIGHEST)
-        per_filter = relu(pre).sum(axis=3)
-        if self.a is None:
-            return output_scale_factor(self.output_scale, self.W.shape[1]) * per_filter.sum(2)
-        return jnp.einsum("nsr,sr->ns", per_filter, self.a, precision=HIGHEST)
+        return branch_outputs(self.W, self.a, self.output_scale, X)

@@ -12,7 +12,16 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-__all__ = ["LinearCNN", "ReLUCNN", "HIGHEST", "relu", "output_scale_factor"]
+__all__ = [
+    "LinearCNN",
+    "ReLUCNN",
+    "HIGHEST",
+    "relu",
+    "output_scale_factor",
+    "head",
+    "branch_outputs",
+    "split_branch_outputs",
+]
 
 HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -28,6 +37,41 @@ def relu(z):
 def output_scale_factor(output_scale: str, m: int) -> float:
     """The second-layer weight of docs/model.md#networks: `1/m` (default) or `1`."""
     return 1.0 / m if output_scale == "1/m" else 1.0
+
+
+def head(
+    hidden: Float[Array, "*n s m"], a: Float[Array, "s m"] | None, output_scale: str
+) -> Float[Array, "*n s"]:
+    """The second layer, for every network and engine: `F_s = sum_r a_{s,r} hidden_{s,r}`,
+    with `a` the fixed `output_scale` (`1/m` or `1`) when `None`."""
+    if a is None:
+        return output_scale_factor(output_scale, hidden.shape[-1]) * hidden.sum(axis=-1)
+    return jnp.einsum("...sr,sr->...s", hidden, a, precision=HIGHEST)
+
+
+def branch_outputs(
+    W: Float[Array, "s m d"], a: Float[Array, "s m"] | None, output_scale: str, X
+) -> Float[Array, "n s"]:
+    """`F_s = head(sum_p ReLU(<w_{s,r}, x_p>))` for each sample of `X` `(n, P, d)`, one output
+    per branch `s` (the binary model's two, or one per class)."""
+    pre = jnp.einsum("srd,npd->nsrp", W, X, precision=HIGHEST)
+    return head(relu(pre).sum(axis=3), a, output_scale)
+
+
+def split_branch_outputs(
+    W: Float[Array, "s m d"],
+    a: Float[Array, "s m"] | None,
+    output_scale: str,
+    signal_patches: Float[Array, "n 2 k"],
+    noise: Float[Array, "n d"],
+) -> Float[Array, "n s"]:
+    """`branch_outputs` of samples given as the signal coordinates of `x1, x2` and the noise
+    `x3`: `x1, x2` lie in the span of `e1..ek`, so `<w, x_p>` needs only `w[:k]` and only the
+    noise patch needs all of `w` (three times fewer flops)."""
+    k = signal_patches.shape[-1]
+    pre_signal = jnp.einsum("srk,npk->nsrp", W[..., :k], signal_patches, precision=HIGHEST)
+    pre_noise = jnp.einsum("srd,nd->nsr", W, noise, precision=HIGHEST)
+    return head(relu(pre_signal).sum(axis=3) + relu(pre_noise), a, output_scale)
 
 
 def _batched(X):
@@ -62,12 +106,7 @@ class ReLUCNN(eqx.Module):
 
     def branch_outputs(self, X: Float[Array, "n 3 d"]) -> Float[Array, "n 2"]:
         """`(F_{+1}, F_{-1})` for each sample."""
-        pre = jnp.einsum("srd,npd->nsrp", self.W, X, precision=HIGHEST)
-        if self.a is not None:
-            return jnp.einsum("nsr,sr->ns", relu(pre).sum(axis=3), self.a, precision=HIGHEST)
-        total = relu(pre).sum(axis=(2, 3))
-        scale = output_scale_factor(self.output_scale, self.W.shape[1])
-        return scale * total
+        return branch_outputs(self.W, self.a, self.output_scale, X)
 
     def __call__(self, X: Float[Array, "*n 3 d"]) -> Float[Array, "*n"]:
         F = self.branch_outputs(_batched(X))
@@ -77,19 +116,8 @@ class ReLUCNN(eqx.Module):
     def split_patch_logits(
         self, signal_patches: Float[Array, "n 2 k"], noise: Float[Array, "n d"]
     ) -> Float[Array, " n"]:
-        """Logits of samples of D given as the signal coordinates of `x1, x2` and the noise `x3`.
-
-        Equal to `self(X)` for samples of D: `x1, x2` lie in the span of `e1..ek` (k = 4), so
-        `<w, x_p>` needs only `w[:k]`, and only the noise patch needs all of `w`. Three times
-        fewer flops than `__call__`; the direct engine trains with it.
-        """
-        k = signal_patches.shape[-1]
-        pre_signal = jnp.einsum("srk,npk->nsrp", self.W[..., :k], signal_patches, precision=HIGHEST)
-        pre_noise = jnp.einsum("srd,nd->nsr", self.W, noise, precision=HIGHEST)
-        if self.a is not None:
-            per_filter = relu(pre_signal).sum(axis=3) + relu(pre_noise)
-            F = jnp.einsum("nsr,sr->ns", per_filter, self.a, precision=HIGHEST)
-            return F[:, 0] - F[:, 1]
-        total = relu(pre_signal).sum(axis=(2, 3)) + relu(pre_noise).sum(axis=2)
-        scale = output_scale_factor(self.output_scale, self.W.shape[1])
-        return scale * (total[:, 0] - total[:, 1])
+        """Logits of samples of D given as the signal coordinates of `x1, x2` and the noise `x3`
+        (`split_branch_outputs`); equal to `self(X)` for samples of D. The direct engine
+        trains with it."""
+        F = split_branch_outputs(self.W, self.a, self.output_scale, signal_patches, noise)
+        return F[:, 0] - F[:, 1]
