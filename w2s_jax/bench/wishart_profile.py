@@ -6,11 +6,18 @@ record point, then the host transfer of the records. Whole runs are timed with d
 record schedules and `T` (setup only; `T` steps recording at 0 and `T` only; the log-spaced
 records), and the two products on their own; each part's analytic flops over its time, as a
 share of the matrix-product rate measured in the same process.
+
+A part found as the difference of two timings (a step, an evaluation, the host transfer) is
+reported only when the difference exceeds the two timings' spread over their repetitions;
+otherwise its seconds and share are `None` ("not separable"): at `n_st = 20000` the setup
+alone takes about as long as 40 steps, and a best-of-3 difference came out at a quarter of a
+step (a share of 2.5).
 """
 
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -36,23 +43,38 @@ PROFILE_SIZES = (2000, 5000, 20000)
 PROFILE_SMOKE = dict(sizes=(8,), data=dict(d=64), train=dict(m=2, n_wk=8, T_wk=2, T=2, n_test=16))
 
 
-def _best(fn, reps: int) -> float:
+class Timing(NamedTuple):
+    best: float  # the fastest repetition
+    spread: float  # slowest minus fastest
+
+
+def _timed(fn, reps: int) -> Timing:
     fn()  # compile and warm up
-    best = float("inf")
+    times = []
     for _ in range(reps):
         start = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+        times.append(time.perf_counter() - start)
+    return Timing(min(times), max(times) - min(times))
 
 
-def _run_seconds(static, params, key, reps):
+def _best(fn, reps: int) -> float:
+    return _timed(fn, reps).best
+
+
+def difference(a: Timing, b: Timing, per: int = 1) -> float | None:
+    """`(a - b) / per`, or `None` when the difference is within the timings' spread."""
+    gap = a.best - b.best
+    return gap / per if gap > a.spread + b.spread else None
+
+
+def _run_timings(static, params, key, reps) -> tuple[Timing, Timing]:
+    """A compiled run's time to its results on the device, and to them on the host."""
     compiled = jax.jit(run, static_argnums=0).lower(static, params, key).compile()
-    out = compiled(params, key)
-    jax.block_until_ready(out)
-    seconds = _best(lambda: jax.block_until_ready(compiled(params, key)), reps)
-    transfer = _best(lambda: jax.device_get(compiled(params, key)), 1) - seconds
-    return seconds, max(transfer, 0.0)
+    jax.block_until_ready(compiled(params, key))
+    on_device = _timed(lambda: jax.block_until_ready(compiled(params, key)), reps)
+    on_host = _timed(lambda: jax.device_get(compiled(params, key)), reps)
+    return on_device, on_host
 
 
 def profile_one(n_st: int, fields: dict, rate: float, reps: int) -> dict:
@@ -62,9 +84,9 @@ def profile_one(n_st: int, fields: dict, rate: float, reps: int) -> dict:
     )
     key, T, steps = run_key(0, 0), static.T, static.record_steps
     R = len(steps)
-    setup_s, _ = _run_seconds(static._replace(T=0, record_steps=(0,)), params, key, reps)
-    plain_s, _ = _run_seconds(static._replace(record_steps=(0, T)), params, key, reps)
-    run_s, transfer_s = _run_seconds(static, params, key, reps)
+    setup, _ = _run_timings(static._replace(T=0, record_steps=(0,)), params, key, reps)
+    plain, _ = _run_timings(static._replace(record_steps=(0, T)), params, key, reps)
+    whole, on_host = _run_timings(static, params, key, reps)
     n, two_m = static.n_max, 2 * static.m
     lead = static.n_wk
     n1 = lead + n
@@ -80,27 +102,28 @@ def profile_one(n_st: int, fields: dict, rate: float, reps: int) -> dict:
     product = jax.jit(lambda C, G: jnp.matmul(C.T, G, precision=HIGHEST))
     product_s = _best(lambda: product(C, G).block_until_ready(), max(reps, 3))
     product_flops = 2.0 * two_m * n * n
-    step_s = max(plain_s - setup_s, 0.0) / max(T, 1)
-    eval_s = max(run_s - plain_s, 0.0) / max(R - 2, 1)
+    step_s = difference(plain, setup, max(T, 1))
+    eval_s = difference(whole, plain, max(R - 2, 1))
     eval_flops = 2.0 * two_m * n * static.n_test  # the train product is the step's
 
     def part(seconds, flops=None):
-        share = None if flops is None or seconds <= 0 else flops / seconds / rate
+        known = seconds is not None and seconds > 0
+        share = flops / seconds / rate if known and flops is not None else None
         return dict(seconds=seconds, flops=flops, share=share)
 
     return dict(
         n_st=n_st,
         T=T,
         records=R,
-        run=part(run_s, run_flops(static)),
-        setup=part(setup_s),
+        run=part(whole.best, run_flops(static)),
+        setup=part(setup.best),
         factor=part(factor_s),
         gram_blocks=part(gram_s, gram_flops),
         step=part(step_s, product_flops),
         noise_product=part(product_s, product_flops),
-        rest_of_step=part(max(step_s - product_s, 0.0)),
+        rest_of_step=part(None if step_s is None else max(step_s - product_s, 0.0)),
         evaluation=part(eval_s, eval_flops),
-        host_transfer=part(transfer_s),
+        host_transfer=part(difference(on_host, whole)),
     )
 
 
@@ -121,9 +144,11 @@ def profile_wishart(rate: float, smoke: bool, reps: int, log=print) -> list[dict
     rows = []
     for n_st in sizes:
         row = profile_one(n_st, fields, rate, reps)
+        step = row["step"]["seconds"]
+        step = "not separable" if step is None else f"{step * 1e3:.1f} ms"
         log(
             f"  n_st={n_st:6d} run {row['run']['seconds']:.2f} s "
-            f"(share {row['run']['share'] or 0:.2f}), step {row['step']['seconds'] * 1e3:.1f} ms"
+            f"(share {row['run']['share'] or 0:.2f}), step {step}"
         )
         rows.append(row)
     return rows
@@ -136,5 +161,6 @@ def format_profile(rows: list[dict]) -> str:
         for name in PARTS:
             p = row[name]
             share = "" if p["share"] is None else f"{p['share']:.2f}"
-            lines.append(f"| {row['n_st']} | {name} | {p['seconds']:.4g} | {share} |")
+            seconds = "not separable" if p["seconds"] is None else f"{p['seconds']:.4g}"
+            lines.append(f"| {row['n_st']} | {name} | {seconds} | {share} |")
     return "\n".join(lines)
