@@ -330,8 +330,10 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
         product_s, product_share = _main_product(
             engine, sizes.wide_cells, w["n_st"], w["d"], w["m"], rate
         )
-        # A step is t(T) - t(0) over T; the direct step does its product twice (fwd + bwd).
-        step_s = max(at_T["seconds"] - at_0["seconds"], 0.0) / max(w["T"], 1)
+        # A step is t(T) - t(0) over T (None where that is not positive: not separable at
+        # this size); the direct step does its product twice (fwd + bwd).
+        gap = at_T["seconds"] - at_0["seconds"]
+        step_s = gap / max(w["T"], 1) if gap > 0 else None
         per_step = 2 if engine == "direct" else 1
         profile.append(
             dict(
@@ -345,7 +347,7 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
                 step_s=step_s,
                 main_product_s=product_s,
                 main_product_flop_share=product_share,
-                main_product_share_of_step=per_step * product_s / step_s if step_s > 0 else None,
+                main_product_share_of_step=step_s and per_step * product_s / step_s,
             )
         )
 
@@ -435,8 +437,9 @@ def format_table(result: dict) -> str:
             if p["main_product_share_of_step"] is None
             else f"{p['main_product_share_of_step']:.2f}"
         )
+        step = "not separable" if p["step_s"] is None else f"{p['step_s'] * 1e3:.2f}"
         lines.append(
-            f"| {p['engine']} | {p['cells']} | {p['setup_s']:.3f} | {p['step_s'] * 1e3:.2f} | "
+            f"| {p['engine']} | {p['cells']} | {p['setup_s']:.3f} | {step} | "
             f"{p['main_product_s'] * 1e3:.2f} | {share} |"
         )
     lines += ["", format_profile(result["wishart_profile"]), "", format_limit(result["limit"])]
