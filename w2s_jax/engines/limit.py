@@ -38,7 +38,7 @@ from w2s_jax.model.streams import (
 from w2s_jax.training.interface import Drawn, Engine, Labels
 from w2s_jax.training.pipeline import sample_all, train_linear
 from w2s_jax.training.records import Records
-from w2s_jax.training.rules import predict
+from w2s_jax.training.rules import logistic_loss, predict
 
 __all__ = ["ENGINE", "sample", "teacher", "train", "noise_norm_sq", "limit_gram"]
 
@@ -100,8 +100,10 @@ def teacher(static: Static, params: Params, drawn: Drawn) -> Labels:
     # sum plus s·e_{k+i}: the logit is <signal sum, w[:k]> + s·w[k+i], O(n_wk·k) a step.
     weak_sums = drawn.weak.X.sum(axis=1)
     w0 = (jnp.zeros(k, dtype), jnp.zeros(static.n_wk, dtype))
+    y = drawn.weak.y.astype(dtype)
     logits = lambda w: jnp.dot(weak_sums, w[0], precision=HIGHEST) + s * w[1]
-    w = train_linear(static, params, drawn.weak.y, logits, w0)[0]
+    loss = lambda w: jnp.mean(logistic_loss(y * logits(w)))
+    w = train_linear(static, params, loss, w0)[0]
 
     def weak_labels(data):
         return predict(jnp.dot(data.X.sum(axis=1), w, precision=HIGHEST))

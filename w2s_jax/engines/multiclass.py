@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import optax
 from jaxtyping import PRNGKeyArray
 
 from w2s_jax.model.config import Params, Static
@@ -30,7 +29,7 @@ from w2s_jax.model.networks import HIGHEST, output_scale_factor
 from w2s_jax.model.streams import FILTERS_STREAM
 from w2s_jax.training.batches import batch_key, descent_step
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
-from w2s_jax.training.pipeline import draw_sets, sampler_args
+from w2s_jax.training.pipeline import draw_sets, sampler_args, train_linear
 from w2s_jax.training.records import (
     Records,
     noise_components,
@@ -39,7 +38,7 @@ from w2s_jax.training.records import (
     scan_records,
     signal_components,
 )
-from w2s_jax.training.rules import make_optimizer, make_strong_optimizer, mean_loss
+from w2s_jax.training.rules import make_strong_optimizer, mean_loss
 
 __all__ = [
     "ENGINE",
@@ -71,19 +70,13 @@ def train_weak_classes(static: Static, params: Params, data: Data) -> ClassesLin
     """GD on the mean softmax cross-entropy from `w = 0` (docs/model.md#training, weak
     training, K classes)."""
     patch_sum = data.X.sum(axis=1)
-    optimizer = make_optimizer(static.optimizer_wk, params.eta_wk)
 
     def loss(w):
         logits = jnp.einsum("nd,kd->nk", patch_sum, w, precision=HIGHEST)
         return jnp.mean(cross_entropy(logits, data.y))
 
-    def step(state, _):
-        w, opt_state = state
-        updates, opt_state = optimizer.update(jax.grad(loss)(w), opt_state, w)
-        return (optax.apply_updates(w, updates), opt_state), None
-
     w0 = jnp.zeros((static.n_classes, static.d), patch_sum.dtype)
-    (w, _), _ = jax.lax.scan(step, (w0, optimizer.init(w0)), length=static.T_wk)
+    w = train_linear(static, params, loss, w0)
     return ClassesLinearCNN(w)
 
 

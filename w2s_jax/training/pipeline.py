@@ -105,19 +105,16 @@ def train_weak(static: Static, params: Params, data: Data) -> LinearCNN:
     """Full-batch GD on the mean logistic loss from `w = 0` (docs/model.md#training step 1)."""
     # f_wk is linear in the patch sum, so the weak model only ever sees sum_p x_p.
     patch_sum = data.X.sum(axis=1)
-    w0 = jnp.zeros(static.d, patch_sum.dtype)
-    logits = lambda w: jnp.dot(patch_sum, w, precision=HIGHEST)
-    return LinearCNN(train_linear(static, params, data.y, logits, w0))
+    y = data.y.astype(patch_sum.dtype)
+    loss = lambda w: jnp.mean(logistic_loss(y * jnp.dot(patch_sum, w, precision=HIGHEST)))
+    return LinearCNN(train_linear(static, params, loss, jnp.zeros(static.d, patch_sum.dtype)))
 
 
-def train_linear(static: Static, params: Params, y, logits, w0):
-    """The weak model's `T_wk` steps of `optimizer_wk` on `mean(logistic(y·logits(w)))` from
-    `w0` (any pytree: an update rule acts coordinate by coordinate)."""
-    y = y.astype(jax.tree.leaves(w0)[0].dtype)
+def train_linear(static: Static, params: Params, loss, w0):
+    """The weak model's `T_wk` full-batch steps of `optimizer_wk` on `loss(w)` from `w0` (any
+    pytree: an update rule acts coordinate by coordinate). The binary, K-class and limit
+    teachers differ only in their loss and coordinates."""
     optimizer = make_optimizer(static.optimizer_wk, params.eta_wk)
-
-    def loss(w):
-        return jnp.mean(logistic_loss(y * logits(w)))
 
     def step(state, _):
         w, opt_state = state
