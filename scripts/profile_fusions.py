@@ -57,11 +57,12 @@ def main(argv=None) -> None:
 
     total, count = collections.Counter(), collections.Counter()
     for event in events:
-        name = event.get("name", "")
-        # XLA's operations only: not the Python frames ($...) or the executor's own spans.
-        if event.get("ph") == "X" and not name.startswith(("$", "Thunk", "Slinky", "Pjit")):
-            total[name] += event.get("dur", 0)
-            count[name] += 1
+        # The run's XLA operations only (they carry `hlo_op`): not the Python frames, the
+        # runtime's own spans or the small programs that make the key.
+        info = event.get("args") or {}
+        if event.get("ph") == "X" and "hlo_op" in info and info.get("hlo_module") == "jit_run":
+            total[event["name"]] += event.get("dur", 0)
+            count[event["name"]] += 1
     whole = sum(total.values())
     print(f"{args.engine}, n_st = {args.n_st}, T = {args.T}, teacher {args.teacher}: ", end="")
     print(f"{whole / 1e3:.1f} ms in XLA operations")

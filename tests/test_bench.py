@@ -98,7 +98,7 @@ def test_profile_fusions_script_lists_the_step_operations(capsys):
     spec.loader.exec_module(script)
     script.main(["--n-st", "8", "--T", "5", "--top", "40"])
     out = capsys.readouterr().out
-    total = float(out.split(":")[-1].split("ms")[0])
+    total = float(out.splitlines()[0].split(":")[-1].split("ms")[0])
     assert total > 0
     lines = out.splitlines()
     rows = [line.split("|") for line in lines if line.startswith("| ") and "---" not in line]
