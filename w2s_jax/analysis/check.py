@@ -28,9 +28,10 @@ summary.parquet) of the original and of the variant, and
   the two means (with one seed only `GAIN_TOL` remains),
 - `agrees`: both,
 - `paired`: the variant saw the same data as the original, seed by seed (equal teacher test
-  accuracy and wrong pseudo-labels). A float64 run draws its data in 64 bits, which JAX's
-  random functions turn into other samples than in 32 bits, so `float64` rows compare two
-  draws of the data, not two precisions of one.
+  accuracy and wrong pseudo-labels). Every variant is paired, `float64` included: a run
+  draws its variates in 32 bits whatever its dtype (`model.streams`), so a float64 row
+  compares two precisions of one draw. A row that is not paired (a study made before that)
+  compares two draws of the data.
 """
 
 from __future__ import annotations

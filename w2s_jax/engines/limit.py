@@ -27,6 +27,7 @@ from jaxtyping import PRNGKeyArray
 
 from w2s_jax.engines.gram import NoiseGram, check_optimizer, train_in_gram
 from w2s_jax.engines.wishart import BLOCK, block_normal, normal_block
+from w2s_jax.model import streams
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.networks import HIGHEST
 from w2s_jax.model.streams import (
@@ -73,7 +74,7 @@ def limit_gram(static: Static, params: Params, key: PRNGKeyArray) -> NoiseGram:
     on_train = _window(jax.random.fold_in(key, FILTER_ROWS), 0, 2 * m, n_wk, n, dtype)
     test = block_normal(jax.random.fold_in(key, TEST_ON_FILTERS), nt, 2 * m, dtype)
     signal_key = jax.random.fold_in(key, FILTERS_SIGNAL_STREAM)
-    filters_signal = jax.random.normal(signal_key, (2, m, k), dtype)
+    filters_signal = streams.normal(signal_key, (2, m, k), dtype)
     return NoiseGram(
         train=jnp.full((n,), s**2, dtype),  # the diagonal: O(m·n) a step
         train_test=None,

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
+from w2s_jax.model import streams
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.data import Data
 from w2s_jax.model.multiclass import (
@@ -83,7 +84,7 @@ def train_weak_classes(static: Static, params: Params, data: Data) -> ClassesLin
 def sample(static: Static, params: Params, key: PRNGKeyArray) -> Drawn:
     """The three K-class sets in `R^d` and the initial filters `W(0)` `(K, m, d)`."""
     weak, train_set, test = sample_all_classes(static, params, key)
-    W0 = params.sigma_0 * jax.random.normal(
+    W0 = params.sigma_0 * streams.normal(
         jax.random.fold_in(key, FILTERS_STREAM), (static.n_classes, static.m, static.d),
         jnp.dtype(static.dtype),
     )  # fmt: skip

@@ -17,6 +17,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from w2s_jax.engines.gram import NoiseGram, check_optimizer, cross, train_in_gram
 from w2s_jax.engines.triangular import staircase_cross, staircase_gram
+from w2s_jax.model import streams
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.networks import HIGHEST
 from w2s_jax.model.streams import (
@@ -53,9 +54,7 @@ BLOCK = 128
 
 def normal_block(key: PRNGKeyArray, i, j, dtype=jnp.float32) -> Array:
     """Block `(i, j)` of `block_normal(key, ...)`: its `BLOCK x BLOCK` entries."""
-    return jax.random.normal(
-        jax.random.fold_in(jax.random.fold_in(key, i), j), (BLOCK, BLOCK), dtype
-    )
+    return streams.normal(jax.random.fold_in(jax.random.fold_in(key, i), j), (BLOCK, BLOCK), dtype)
 
 
 def block_normal(
@@ -96,9 +95,9 @@ def bartlett_factor(key: PRNGKeyArray, n: int, dof, dtype=jnp.float32) -> Float[
     column = jnp.arange(n)
     df = (dof - column).astype(dtype)
     spans = df >= 1  # column j is a direction of R^dof
-    chi = jax.vmap(
-        lambda i, f: jax.random.chisquare(jax.random.fold_in(k_diag, i), f, dtype=dtype)
-    )(column, jnp.where(spans, df, 1.0))
+    chi = jax.vmap(lambda i, f: streams.chisquare(jax.random.fold_in(k_diag, i), f, dtype))(
+        column, jnp.where(spans, df, 1.0)
+    )
     lower = jnp.tril(block_normal(k_off, n, n, dtype, lower=True), -1) * spans[None, :]
     return lower + jnp.diag(jnp.where(spans, jnp.sqrt(chi), 0.0))
 
@@ -169,7 +168,7 @@ def sample_noise_coordinates(static: Static, params: Params, key: PRNGKeyArray) 
     in_span = (jnp.arange(n0) < dof)[None, :]
     test = block_normal(k_test, static.n_test, n0, dtype) * in_span
     on_span, rest, test_rest = filter_coordinates(static, params, key, dof)
-    filters_signal = jax.random.normal(
+    filters_signal = streams.normal(
         jax.random.fold_in(key, FILTERS_SIGNAL_STREAM), (2, static.m, static.signal_dims), dtype
     )
     return NoiseCoordinates(

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, Key, PRNGKeyArray
 
+from w2s_jax.model import streams
 from w2s_jax.model.config import ConfigError, DataConfig
 
 __all__ = [
@@ -76,10 +77,10 @@ class _Draws(NamedTuple):
 def _draw(key: PRNGKeyArray, d: int, dtype) -> _Draws:
     k_label, k_sign, k_cat, k_noise = jax.random.split(key, 4)
     return _Draws(
-        label_bit=jax.random.bernoulli(k_label),
-        sign_bit=jax.random.bernoulli(k_sign),
-        category_u=jax.random.uniform(k_cat, dtype=dtype),
-        z=jax.random.normal(k_noise, (d,), dtype=dtype),
+        label_bit=streams.bernoulli(k_label),
+        sign_bit=streams.bernoulli(k_sign),
+        category_u=streams.uniform(k_cat, dtype),
+        z=streams.normal(k_noise, (d,), dtype),
     )
 
 

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, Key, PRNGKeyArray
 
+from w2s_jax.model import streams
 from w2s_jax.model.config import DataConfig
 from w2s_jax.model.data import Data, assemble, categories, sample_keys
 from w2s_jax.model.networks import HIGHEST, branch_outputs, split_branch_outputs
@@ -65,14 +66,14 @@ def sample_classes_from_keys(
     def draw(key):
         k_label, k_sign, k_cat, k_noise = jax.random.split(key, 4)
         if K == 2:
-            label = jnp.where(jax.random.bernoulli(k_label), 0, 1)
+            label = jnp.where(streams.bernoulli(k_label), 0, 1)
         else:
-            label = jax.random.randint(k_label, (), 0, K)
+            label = streams.randint(k_label, K)
         return (
             label,
-            jnp.where(jax.random.bernoulli(k_sign), 1, -1),
-            jax.random.uniform(k_cat, dtype=dtype),
-            jax.random.normal(k_noise, (d,), dtype=dtype),
+            jnp.where(streams.bernoulli(k_sign), 1, -1),
+            streams.uniform(k_cat, dtype),
+            streams.normal(k_noise, (d,), dtype),
         )
 
     y, eps, category_u, z = jax.vmap(draw)(keys)

@@ -206,7 +206,7 @@ FIELDS: tuple[Field, ...] = (
     _train("optimizer_wk", CHOICE, "sgd", "the weak model's update rule", choices=OPTIMIZERS, static=True),
     _train("engine", CHOICE, "direct", "how the strong model trains: `auto` picks the cheapest exact one; `wishart` draws the noise Gram from its law", choices=ENGINES, static=True),
     _train("gram_noise", CHOICE, "sampled", "old spelling: `engine = \"gram\"` with `\"wishart\"` is `engine = \"wishart\"`; with `auto`, lets it pick the Wishart draw", choices=GRAM_NOISES, static=True),
-    _train("dtype", CHOICE, "float32", "the run's float type", choices=("float32", "float64"), static=True),
+    _train("dtype", CHOICE, "float32", "the run's float type (arithmetic only: every run draws in 32 bits, so both share a seed's draws)", choices=("float32", "float64"), static=True),
     _train("batch_size", INT, 0, "mini-batch size of the strong model (0: full batch)", low=0, high=N_ST_MAX, traced=INT32),
     _train("second_layer", CHOICE, "fixed", "the output weights fixed at `±scale`, or trained", choices=SECOND_LAYERS, static=True),
     _train("eta_a", FLOAT, None, "the trained second layer's step size; default `eta`, 0 freezes it", low=0.0, optional=True, traced=IN_DTYPE),

@@ -8,9 +8,20 @@ a new number.
 
 In the JAX this package pins, `split(k, n)[i]` is `fold_in(k, i)` (the partitionable
 Threefry), so a `split` below a stream is a set of sub-streams `0..n-1` of that stream.
+
+Every variate is drawn in 32 bits and continuous ones are then cast to the run's dtype
+(`normal`, `uniform`, `chisquare`, `bernoulli`, `randint` below): JAX's samplers give other
+numbers in 64-bit mode (a fair coin compares a float64 uniform, `randint` draws 64-bit
+integers), and drawing in one width makes `dtype` change the arithmetic only, so a float64
+run sees the data, noise and initial filters of the float32 run with the same key (a paired
+precision check).
 """
 
 from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, PRNGKeyArray
 
 __all__ = [
     "WEAK_SET_STREAM",
@@ -27,6 +38,12 @@ __all__ = [
     "FILTER_ROWS",
     "FILTER_REST",
     "TEST_ON_FILTERS",
+    "DRAW_DTYPE",
+    "normal",
+    "uniform",
+    "chisquare",
+    "bernoulli",
+    "randint",
 ]
 
 # Streams of the run key:
@@ -67,3 +84,32 @@ FILTER_ROWS = 10
 FILTER_REST = 11
 #: The test noise's coordinates on the filters' own directions.
 TEST_ON_FILTERS = 12
+
+
+#: The width every continuous variate is drawn in, whatever the run's dtype.
+DRAW_DTYPE = jnp.float32
+
+
+def normal(key: PRNGKeyArray, shape: tuple[int, ...], dtype) -> Array:
+    """Standard normal variates of `shape`, drawn in `DRAW_DTYPE` and cast to `dtype`."""
+    return jax.random.normal(key, shape, DRAW_DTYPE).astype(dtype)
+
+
+def uniform(key: PRNGKeyArray, dtype, shape: tuple[int, ...] = ()) -> Array:
+    """Uniform `[0, 1)` variates, drawn in `DRAW_DTYPE` and cast to `dtype`."""
+    return jax.random.uniform(key, shape, DRAW_DTYPE).astype(dtype)
+
+
+def chisquare(key: PRNGKeyArray, df, dtype) -> Array:
+    """A chi-square variate with `df` degrees of freedom, drawn in `DRAW_DTYPE` and cast."""
+    return jax.random.chisquare(key, jnp.asarray(df, DRAW_DTYPE), dtype=DRAW_DTYPE).astype(dtype)
+
+
+def bernoulli(key: PRNGKeyArray, shape: tuple[int, ...] = ()) -> Array:
+    """Fair coins (booleans) of `shape`, from a `DRAW_DTYPE` uniform."""
+    return jax.random.bernoulli(key, jnp.asarray(0.5, DRAW_DTYPE), shape)
+
+
+def randint(key: PRNGKeyArray, high: int, shape: tuple[int, ...] = ()) -> Array:
+    """Integers uniform on `0..high-1`, drawn as int32."""
+    return jax.random.randint(key, shape, 0, high, dtype=jnp.int32)

@@ -14,6 +14,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from w2s_jax.model import streams
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.data import Data, sample_from_keys, sample_keys, signal_vectors
 from w2s_jax.model.digit_images import class_means
@@ -93,10 +94,8 @@ def signals(static: Static, params: Params, dtype) -> Float[Array, "S k"]:
 
 def init_filters(static: Static, params: Params, key: PRNGKeyArray) -> Float[Array, "2 m d"]:
     """`W(0) ~ N(0, sigma_0^2 I)`, from the run key's `FILTERS_STREAM`."""
-    z = jax.random.normal(
-        jax.random.fold_in(key, FILTERS_STREAM),
-        (2, static.m, static.d),
-        dtype=jnp.dtype(static.dtype),
+    z = streams.normal(
+        jax.random.fold_in(key, FILTERS_STREAM), (2, static.m, static.d), jnp.dtype(static.dtype)
     )
     return params.sigma_0 * z
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from w2s_jax.model import streams
 from w2s_jax.model.config import Static
 from w2s_jax.model.data import HARD, Data
 from w2s_jax.model.streams import TEACHER_STREAM, TEST_SET_STREAM, TRAIN_SET_STREAM
@@ -35,7 +36,7 @@ def oracle_labels(static: Static, data: Data, key, set_stream: int):
         hard = data.eps
     else:
         stream = jax.random.fold_in(jax.random.fold_in(key, TEACHER_STREAM), set_stream)
-        flips = jax.vmap(lambda i: jax.random.bernoulli(jax.random.fold_in(stream, i)))(
+        flips = jax.vmap(lambda i: streams.bernoulli(jax.random.fold_in(stream, i)))(
             jnp.arange(data.y.shape[0])
         )
         hard = jnp.where(flips, 1, -1)
