@@ -4,6 +4,7 @@ with seed-bootstrap intervals (docs/figures/plane_coin.png, plane_rule.png, docs
 tables).
 
     w2s sweep sweeps/plane_coin.toml --out results/plane_coin            # and plane_rule
+    w2s sweep sweeps/plane_coin_1000.toml --out results/plane_coin_1000  # and the other n_st
     w2s sweep sweeps/plane_limit_coin.toml --out results/plane_limit_coin  # and _rule
     python scripts/plane_figure.py
 """
@@ -31,14 +32,23 @@ def load(results: Path, name: str) -> pd.DataFrame:
     return classes.classify(summary, trajectories)
 
 
-def plane_runs(results: Path, teacher: str, n_st: int = 300) -> pd.DataFrame:
-    """The plane's runs with the limit engine's runs at the same n_st as its top row."""
-    runs = load(results, f"plane_{teacher}")
+def plane_folders(results: Path, teacher: str) -> list[Path]:
+    """The teacher's finite-d planes present: `plane_<teacher>` (n_st = 300) and
+    `plane_<teacher>_<n_st>`."""
+    named = [results / f"plane_{teacher}"] + sorted(results.glob(f"plane_{teacher}_[0-9]*"))
+    return [f for f in named if (f / "summary.parquet").exists()]
+
+
+def plane_runs(results: Path, teacher: str) -> pd.DataFrame:
+    """Every n_st's plane of the teacher, each with the limit engine's runs at its n_st as
+    its top row (d/n_st = 10⁶)."""
+    runs = pd.concat([load(results, f.name) for f in plane_folders(results, teacher)])
     limit = results / f"plane_limit_{teacher}"
     if limit.exists():
         column = load(results, f"plane_limit_{teacher}")
-        runs = pd.concat([runs, column[column["n_st"] == n_st]], ignore_index=True)
-        runs["engine"] = runs["engine"].astype(str)
+        runs = pd.concat([runs, column[column["n_st"].isin(runs["n_st"].unique())]])
+    runs = runs.reset_index(drop=True)
+    runs["engine"] = runs["engine"].astype(str)
     return runs.drop(columns=["cell"]).assign(cell=0)
 
 
@@ -103,9 +113,11 @@ def edges(runs: pd.DataFrame) -> pd.DataFrame:
 def main(results: Path = ROOT / "results", out: Path = ROOT / "docs" / "figures") -> None:
     for teacher in TEACHERS:
         runs = plane_runs(results, teacher)
+        sizes = sorted(runs["n_st"].unique())
         title = (
-            f"n_st = 300, oracle teacher ({teacher} on hard-only data); "
-            "top row d/n_st = 10⁶: the limit engine (d = ∞)"
+            f"n_st = {', '.join(str(n) for n in sizes)} (one row each), oracle teacher "
+            f"({teacher} on hard-only data); top row of each: d/n_st = 10⁶, the limit engine "
+            "(d = ∞)"
         )
         maps.graded_map(
             runs.drop(columns=["engine"]),
@@ -114,12 +126,14 @@ def main(results: Path = ROOT / "results", out: Path = ROOT / "docs" / "figures"
             title=title,
             path=out / f"plane_{teacher}",
         )
-        finite = runs[runs["engine"] != "limit"]
-        print(f"## {teacher}\n")
-        print(markdown_table(edges(finite)))
-        table = summary_table(runs)
-        print(markdown_table(table))
-        print()
+        for n_st in sizes:
+            at = runs[runs["n_st"] == n_st]
+            finite = at[at["engine"] != "limit"]
+            print(f"## {teacher}, n_st = {n_st} ({finite['seed'].nunique()} seeds)\n")
+            print(markdown_table(edges(finite)))
+            print()
+            print(markdown_table(summary_table(at)))
+            print()
     return None
 
 
