@@ -1,10 +1,12 @@
 """The headline figure: the fixed-teacher phase plane as graded maps, coin and rule side by
-side, with the plane's d = ∞ column from the limit engine as its top row; and the edge fits
-with seed-bootstrap intervals (docs/figures/plane_coin.png, plane_rule.png, docs/plane.md's
+side, one row per n_st, each with the plane's d = ∞ column from the limit engine as its top
+row; the trained teacher's plane for comparison; and the edge fits with seed-bootstrap
+intervals (docs/figures/plane_coin.png, plane_rule.png, plane_trained.png, docs/plane.md's
 tables).
 
     w2s sweep sweeps/plane_coin.toml --out results/plane_coin            # and plane_rule
     w2s sweep sweeps/plane_coin_1000.toml --out results/plane_coin_1000  # and the other n_st
+    w2s sweep sweeps/plane_trained.toml --out results/plane_trained      # and _1000
     w2s sweep sweeps/plane_limit_coin.toml --out results/plane_limit_coin  # and _rule
     python scripts/plane_figure.py
 """
@@ -22,7 +24,12 @@ from w2s_jax.analysis.fit import BOOTSTRAP, _crossing_log_tau, _seed_bootstrap
 from w2s_jax.analysis.report import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
-TEACHERS = ("coin", "rule")
+TEACHERS = ("coin", "rule", "trained")
+WHO = {
+    "coin": "oracle teacher (coin on hard-only data)",
+    "rule": "oracle teacher (rule on hard-only data)",
+    "trained": "teacher trained on each cell's distribution",
+}
 
 
 def load(results: Path, name: str) -> pd.DataFrame:
@@ -112,13 +119,13 @@ def edges(runs: pd.DataFrame) -> pd.DataFrame:
 
 def main(results: Path = ROOT / "results", out: Path = ROOT / "docs" / "figures") -> None:
     for teacher in TEACHERS:
+        if not plane_folders(results, teacher):
+            continue
         runs = plane_runs(results, teacher)
         sizes = sorted(runs["n_st"].unique())
-        title = (
-            f"n_st = {', '.join(str(n) for n in sizes)} (one row each), oracle teacher "
-            f"({teacher} on hard-only data); top row of each: d/n_st = 10⁶, the limit engine "
-            "(d = ∞)"
-        )
+        title = f"n_st = {', '.join(str(n) for n in sizes)} (one row each), {WHO[teacher]}"
+        if (runs["engine"] == "limit").any():
+            title += "; top row of each: d/n_st = 10⁶, the limit engine (d = ∞)"
         maps.graded_map(
             runs.drop(columns=["engine"]),
             "n_st_snr",
