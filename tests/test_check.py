@@ -88,3 +88,12 @@ def test_bad_input_is_one_line_and_exit_2(study, capsys, argv, needle):
 def test_no_study_is_refused(tmp_path, capsys):
     assert main(["check", str(tmp_path)]) == 2
     assert "holds no finished sweep" in capsys.readouterr().err
+
+
+def test_float64_rows_are_paired_and_agree_to_rounding(study):
+    """A float64 rerun sees the float32 run's draws (model.streams), so its rows are paired
+    and its gains move by rounding only."""
+    table = check.run_check(study, [FAST], ["float64"], quiet=True).set_index("cell")
+    row = table.loc[FAST]
+    assert row["paired"] and row["agrees"]
+    assert abs(row["delta_gain_final"]) < 1e-3 and row["paired_se_gain_final"] < 1e-3

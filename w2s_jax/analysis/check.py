@@ -299,9 +299,15 @@ def compare(runs: pd.DataFrame, results: dict) -> pd.DataFrame:
         # Same draws? The teacher's test accuracy and its wrong labels depend only on them.
         same = [c for c in ("weak_test_acc", "n_wrong_pseudo") if c in original and c in rerun]
         both = original[["seed", *same]].merge(rerun[["seed", *same]], on="seed")
+        # To float32 rounding: a float64 rerun stores the same accuracy in 64 bits.
         row["paired"] = bool(
-            len(both) and all(np.array_equal(both[f"{c}_x"], both[f"{c}_y"]) for c in same)
-        )
+            len(both)
+            and all(
+                np.allclose(both[f"{c}_x"].to_numpy(float), both[f"{c}_y"].to_numpy(float),
+                            rtol=0, atol=1e-7)
+                for c in same
+            )
+        )  # fmt: skip
         row["same_class_seeds"] = f"{int((paired['class'] == paired['class_v']).sum())}/" + str(
             len(paired)
         )
