@@ -21,7 +21,7 @@ import pandas as pd
 
 from w2s_jax.analysis import classes, maps, plane
 from w2s_jax.analysis.fit import BOOTSTRAP, _crossing_log_tau, _seed_bootstrap
-from w2s_jax.analysis.report import markdown_table
+from w2s_jax.analysis.report import load_results, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 TEACHERS = ("coin", "rule", "trained")
@@ -33,9 +33,7 @@ WHO = {
 
 
 def load(results: Path, name: str) -> pd.DataFrame:
-    folder = results / name
-    summary = pd.read_parquet(folder / "summary.parquet")
-    trajectories = pd.read_parquet(folder / "trajectories.parquet")
+    summary, trajectories, _ = load_results(results / name)
     return classes.classify(summary, trajectories)
 
 

@@ -3,6 +3,7 @@ standard error of a deciding cutoff drawn undecided."""
 
 import _synthetic as S
 import numpy as np
+import pandas as pd
 import pytest
 
 from w2s_jax.analysis import classes, maps, report, rules
@@ -109,3 +110,22 @@ def test_gain_means_one_thing_in_the_summary_and_the_classes(runs):
     np.testing.assert_allclose(
         runs["errors_removed_final"], (runs["final_test_acc"] - weak) / (1 - weak)
     )
+
+
+def test_studies_from_before_a_field_read_as_its_default(tmp_path):
+    """Seeds 0-1 written by a version that had `image_pool`, seeds 2-3 by one that did not:
+    loaded through `load_results` they form the same six cells, not twelve split on a NaN."""
+    summary, traj = study()
+    for name, seeds, pool in (("new", (0, 1), True), ("old", (2, 3), False)):
+        folder = tmp_path / name
+        folder.mkdir()
+        part = summary[summary["seed"].isin(seeds)].drop(columns=["image_pool"], errors="ignore")
+        part = part.assign(image_pool="all") if pool else part
+        part.to_parquet(folder / "summary.parquet")
+        traj[traj["seed"].isin(seeds)].to_parquet(folder / "trajectories.parquet")
+    loaded = [report.load_results(tmp_path / name)[:2] for name in ("new", "old")]
+    summaries, trajectories = (pd.concat(parts, ignore_index=True) for parts in zip(*loaded))
+    assert set(summaries["image_pool"]) == {"all"}
+    both = classes.classify(summaries, trajectories)
+    cells = maps.graded_cells(both, "n_st", "p_b")
+    assert len(cells) == len(N_ST) * len(P_B) and (cells["n_seeds"] == SEEDS).all()

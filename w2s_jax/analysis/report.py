@@ -14,6 +14,7 @@ import pandas as pd
 from w2s_jax.analysis import early_stopping, fit, maps, paper, plane, plots, rules
 from w2s_jax.analysis.classes import CLASSES, class_counts, classify, per_cell, swept_columns
 from w2s_jax.model.config import ConfigError
+from w2s_jax.model.schema import FIELDS
 from w2s_jax.model.theory import TAU_FEATURES
 
 __all__ = [
@@ -55,7 +56,22 @@ def load_results(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dic
             )
     summary = _read_table(directory / "summary.parquet", SUMMARY_REQUIRED)
     trajectories = _read_table(directory / "trajectories.parquet", TRAJECTORY_REQUIRED)
-    return summary, trajectories, manifest
+    return with_field_defaults(summary), trajectories, manifest
+
+
+def with_field_defaults(summary: pd.DataFrame) -> pd.DataFrame:
+    """`summary` with a column for every config field it lacks, at the field's default.
+
+    A study written before a field existed ran with that field's default behaviour, so it
+    reads as the default: two studies from either side of a new field then concatenate
+    without NaN in its column, which would otherwise split a map's cells or drop them from
+    a grouping. Coordinates and fields without a default are left out."""
+    missing = {
+        f.name: f.default
+        for f in FIELDS
+        if f.name not in summary and not f.coordinate and f.default is not None
+    }
+    return summary.assign(**missing) if missing else summary
 
 
 #: Columns of each result table that the analysis reads (docs/model.md#config).
