@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from w2s_jax.analysis.rules import FIT_MIN, HARMFUL_ERROR, LC_MIN, WINDOW_TOL
+from w2s_jax.analysis.rules import FIT_MIN, HARMFUL_ERROR, LC_MIN, WINDOW_TOL, at_least, below
 from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS
 from w2s_jax.model.coordinates import THEORY_COLUMNS
 from w2s_jax.model.theory import add_tau
@@ -158,14 +158,14 @@ def classify(
     runs["gain_final"] = runs["final_test_acc"].to_numpy(dtype=float) - weak
     runs["errors_removed_best"] = gain(runs["best_test_acc"], weak)
     runs["errors_removed_final"] = gain(runs["final_test_acc"], weak)
-    fitted = runs["final_train_acc_pseudo"].to_numpy() >= fit_min
+    fitted = at_least(runs["final_train_acc_pseudo"], fit_min)
     ok = (runs["status"].to_numpy() == "ok") & np.isfinite(runs["final_test_acc"].to_numpy())
     level = harmful_error * runs["p_h"].to_numpy(dtype=float)
     runs["harmful_level"] = 1.0 - level
-    beats = 1.0 - runs["final_test_acc"].to_numpy(dtype=float) < level
+    beats = below(1.0 - runs["final_test_acc"].to_numpy(dtype=float), level)
     end = np.where(~ok | ~fitted, "not_converged", np.where(beats, "benign", "harmful"))
-    corrects = (np.nan_to_num(runs["label_correction_best"].to_numpy(dtype=float)) >= lc_min) & (
-        1.0 - runs["best_test_acc"].to_numpy(dtype=float) < level
+    corrects = at_least(np.nan_to_num(runs["label_correction_best"].to_numpy(float)), lc_min) & (
+        below(1.0 - runs["best_test_acc"].to_numpy(dtype=float), level)
     )
     runs["end_class"] = end
     runs["class"] = np.where(~ok, "not_converged", np.where(corrects, "label_correction", end))

@@ -64,7 +64,8 @@ SE_FLOOR = 1e-12
 @dataclasses.dataclass(frozen=True)
 class Cutoff:
     """One comparison of the classification: `column` against `threshold(row)`; a run is on
-    the upper side when `column >= threshold` (`fit`, `correction`) or `> threshold`."""
+    the upper side when `column >= threshold` (`fit`, `correction`) or `> threshold`, both up
+    to `rules.ROUNDING`."""
 
     name: str
     column: str
@@ -95,11 +96,13 @@ def class_of(frame: pd.DataFrame, ok=None) -> np.ndarray:
     final = frame["final_test_acc"].to_numpy(float)
     ok = np.ones(len(frame), bool) if ok is None else np.asarray(ok, bool)
     ok = ok & np.isfinite(final)
-    fitted = frame["final_train_acc_pseudo"].to_numpy(float) >= FIT_MIN
-    beats = 1.0 - final < level
+    fitted = rules.at_least(frame["final_train_acc_pseudo"], FIT_MIN)
+    beats = rules.below(1.0 - final, level)
     end = np.where(~ok | ~fitted, "not_converged", np.where(beats, "benign", "harmful"))
     lc = np.nan_to_num(frame["label_correction_best"].to_numpy(float))
-    corrects = (lc >= LC_MIN) & (1.0 - frame["best_test_acc"].to_numpy(float) < level)
+    corrects = rules.at_least(lc, LC_MIN) & rules.below(
+        1.0 - frame["best_test_acc"].to_numpy(float), level
+    )
     return np.where(~ok, "not_converged", np.where(corrects, "label_correction", end))
 
 
@@ -208,13 +211,14 @@ def _cell_stats(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         value = cells[cutoff.column].to_numpy(float)
         spread = cells[f"{cutoff.column}_se"].to_numpy(float)
         threshold = cutoff.threshold(cells)
-        # Move the mean just across the cutoff: does the class of the means change?
-        step = np.maximum(np.abs(threshold) * 1e-9, 1e-12)
-        across = np.where(
-            value >= threshold if cutoff.name in ("fit", "correction") else value > threshold,
-            threshold - step,
-            threshold + step,
-        )
+        # Move the mean just across the cutoff (beyond the rules' rounding): does the class
+        # of the means change?
+        if cutoff.name in ("fit", "correction"):
+            upper = rules.at_least(value, threshold)
+        else:
+            upper = rules.below(1.0 - value, 1.0 - threshold)
+        step = 2.0 * rules.ROUNDING
+        across = np.where(upper, threshold - step, threshold + step)
         flipped = cells.assign(**{cutoff.column: across})
         matters = (class_of(flipped, ok) != own) & np.isfinite(value)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from w2s_jax.analysis.rules import FIT_MIN, WEAK_MARGIN, harmful_error_text
+from w2s_jax.analysis.rules import (
+    FIT_MIN,
+    ROUNDING,
+    WEAK_MARGIN,
+    at_least,
+    below,
+    harmful_error_text,
+)
 
 __all__ = ["PAPER", "paper_rows", "paper_table"]
 
@@ -36,10 +43,11 @@ PAPER = {
 
 
 def _meets(regime: str, run: pd.Series) -> bool:
-    fitted = run["final_train_acc_pseudo"] >= FIT_MIN
-    good_end = run["final_test_acc"] > run["harmful_level"]
+    fitted = at_least(run["final_train_acc_pseudo"], FIT_MIN)
+    good_end = below(1.0 - run["final_test_acc"], 1.0 - run["harmful_level"])
     if regime == "harmful":
-        return bool(fitted and abs(run["final_test_acc"] - run["weak_test_acc"]) <= WEAK_MARGIN)
+        gap = abs(run["final_test_acc"] - run["weak_test_acc"])
+        return bool(fitted and gap <= WEAK_MARGIN + ROUNDING)
     if regime == "benign":
         return bool(fitted and good_end)
     return bool(run["class"] == "label_correction" and run["final_test_acc"] < run["best_test_acc"])

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
 
-from w2s_jax.analysis import plots
+from w2s_jax.analysis import plots, rules
 from w2s_jax.analysis.fit import BOOTSTRAP, _seed_bootstrap, logistic_fit
 from w2s_jax.analysis.rules import harmful_error_text
 
@@ -211,7 +211,7 @@ def display_region(runs: pd.DataFrame) -> pd.Series:
     """Each run's region for the map (`DISPLAY`): label correction first, then benign at the
     end, then harmful split into `degraded` (its best step beat the harmful error: an
     early-stopping peak that training then loses) and `harmful` (it never did)."""
-    peak = runs["best_test_acc"] > runs["harmful_level"]
+    peak = rules.below(1.0 - runs["best_test_acc"], 1.0 - runs["harmful_level"])
     region = np.select(
         [
             runs["class"] == "label_correction",

@@ -6,6 +6,8 @@ the prose of reports and figures is rendered from them, so a threshold changes i
 
 from __future__ import annotations
 
+import numpy as np
+
 from w2s_jax.model.theory import HARMFUL_FRACTION
 
 __all__ = [
@@ -16,6 +18,9 @@ __all__ = [
     "WEAK_MARGIN",
     "MIN_DEGRADATION",
     "MIN_STEP",
+    "ROUNDING",
+    "at_least",
+    "below",
     "harmful_error_text",
     "rule",
     "classes_rule",
@@ -36,6 +41,21 @@ WEAK_MARGIN = 0.02
 MIN_DEGRADATION = 0.02
 #: A best step below this is not resolved by the record schedule (log spacing starts at 1).
 MIN_STEP = 3
+#: Accuracies are counts over a set stored in float32 (`k/n` to about 6e-8): two values closer
+#: than this are one count, so a cutoff is met or missed by counts, never by rounding (964 of
+#: 1000 right is a test error of 0.036, which is not below `0.12·0.3`, whatever float32 makes
+#: of `1 - 0.964`).
+ROUNDING = 1e-6
+
+
+def at_least(value, cutoff) -> np.ndarray:
+    """`value >= cutoff`, up to `ROUNDING`."""
+    return np.asarray(value, dtype=float) >= np.asarray(cutoff, dtype=float) - ROUNDING
+
+
+def below(value, cutoff) -> np.ndarray:
+    """`value < cutoff` by more than `ROUNDING`."""
+    return np.asarray(value, dtype=float) < np.asarray(cutoff, dtype=float) - ROUNDING
 
 
 def harmful_error_text() -> str:
