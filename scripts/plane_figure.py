@@ -98,9 +98,22 @@ def edges(runs: pd.DataFrame) -> pd.DataFrame:
         lambda c: (c != "label_correction").all()
     )
     below = runs[no_correction]
-    rows = [crossing(below, "benign", "tau"), crossing(runs, "label_correction", "n_st_snr")]
+
+    def two_sides(frame: pd.DataFrame, region: str) -> bool:
+        """An edge needs cells on both sides: some whose most common class is `region`,
+        some whose is not (else a fit only extrapolates)."""
+        if frame.empty:
+            return False
+        cells = maps.graded_cells(frame, "n_st_snr", "d_over_n")["class"]
+        return bool((cells == region).any() and (cells != region).any())
+
+    rows = []
+    if two_sides(below, "benign"):
+        rows.append(crossing(below, "benign", "tau"))
+    if two_sides(runs, "label_correction"):
+        rows.append(crossing(runs, "label_correction", "n_st_snr"))
     line = plane.fit_plane_boundary(below, "benign", edge="benign_lower")
-    if line is not None:
+    if line is not None and two_sides(below, "benign"):
         rows.append(
             dict(
                 region="benign (line)",
@@ -113,6 +126,54 @@ def edges(runs: pd.DataFrame) -> pd.DataFrame:
             )
         )
     return pd.DataFrame(rows)
+
+
+def ridge(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per `n_st·snr` column: the `d/n_st` where the seed-mean final gain over the teacher
+    peaks (a parabola in `log d/n_st` through the largest value and its two neighbours; the
+    grid value itself at an end of the column), the gain there and `tau` there."""
+    rows = []
+    for snr, column in runs.groupby("n_st_snr"):
+        gain = column.groupby("d_over_n")["gain_final"].mean()
+        x, y = np.log(gain.index.to_numpy(float)), gain.to_numpy(float)
+        i = int(np.argmax(y))
+        top = x[i]
+        if 0 < i < len(y) - 1:
+            a, b, _ = np.polyfit(x[i - 1 : i + 2], y[i - 1 : i + 2], 2)
+            top = -b / (2 * a) if a < 0 else top
+        p_b = float(column["p_b"].iloc[0])
+        rows.append(
+            dict(
+                n_st_snr=snr,
+                ridge_d_over_n=float(np.exp(top)),
+                gain_final=float(y[i]),
+                tau=p_b**2 * snr**2 * float(np.exp(top)),
+                inside=bool(0 < i < len(y) - 1),
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def ridge_slope(runs: pd.DataFrame, seed: int = 0) -> dict:
+    """The slope of the gain ridge's `log d/n_st` on `log n_st·snr`, over the columns whose
+    peak lies inside the grid (−2 is a line of constant `tau`), with a seed-bootstrap 95%
+    interval."""
+
+    def slope(frame: pd.DataFrame) -> float:
+        r = ridge(frame)
+        r = r[r["inside"]]
+        if len(r) < 3:
+            return np.nan
+        return float(np.polyfit(np.log(r["n_st_snr"]), np.log(r["ridge_d_over_n"]), 1)[0])
+
+    rng, seeds = np.random.default_rng(seed), runs["seed"].unique()
+    boots = []
+    for _ in range(BOOTSTRAP):
+        pick = rng.choice(seeds, len(seeds))
+        boots.append(slope(pd.concat([runs[runs["seed"] == s] for s in pick])))
+    boots = np.asarray(boots)
+    lo, hi = np.nanquantile(boots, [0.025, 0.975])
+    return dict(slope=slope(runs), lo=float(lo), hi=float(hi))
 
 
 def main(results: Path = ROOT / "results", out: Path = ROOT / "docs" / "figures") -> None:
@@ -135,8 +196,14 @@ def main(results: Path = ROOT / "results", out: Path = ROOT / "docs" / "figures"
             at = runs[runs["n_st"] == n_st]
             finite = at[at["engine"] != "limit"]
             print(f"## {teacher}, n_st = {n_st} ({finite['seed'].nunique()} seeds)\n")
-            print(markdown_table(edges(finite)))
+            found = edges(finite)
+            print(markdown_table(found) if len(found) else "No edge: no cell on one of its sides.")
             print()
+            if teacher == "trained":
+                fit = ridge_slope(finite)
+                print(f"Gain ridge: slope {fit['slope']:.2f} ({fit['lo']:.2f}, {fit['hi']:.2f})\n")
+                print(markdown_table(ridge(finite)))
+                print()
             print(markdown_table(summary_table(at)))
             print()
     return None
