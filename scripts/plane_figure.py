@@ -196,10 +196,11 @@ def main(results: Path = ROOT / "results", out: Path = ROOT / "docs" / "figures"
             at = runs[runs["n_st"] == n_st]
             finite = at[at["engine"] != "limit"]
             print(f"## {teacher}, n_st = {n_st} ({finite['seed'].nunique()} seeds)\n")
-            found = edges(finite)
-            print(markdown_table(found) if len(found) else "No edge: no cell on one of its sides.")
-            print()
-            if teacher == "trained":
+            if teacher != "trained":  # a band, not a half-plane: its gain ridge instead
+                found = edges(finite)
+                print(markdown_table(found) if len(found) else "No edge: no cell on one side.")
+                print()
+            else:
                 fit = ridge_slope(finite)
                 print(f"Gain ridge: slope {fit['slope']:.2f} ({fit['lo']:.2f}, {fit['hi']:.2f})\n")
                 print(markdown_table(ridge(finite)))

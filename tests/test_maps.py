@@ -122,10 +122,14 @@ def test_studies_from_before_a_field_read_as_its_default(tmp_path):
         part = summary[summary["seed"].isin(seeds)].drop(columns=["image_pool"], errors="ignore")
         part = part.assign(image_pool="all") if pool else part
         part.to_parquet(folder / "summary.parquet")
-        traj[traj["seed"].isin(seeds)].to_parquet(folder / "trajectories.parquet")
+        steps = traj[traj["seed"].isin(seeds)].drop(columns=["image_pool"], errors="ignore")
+        (steps.assign(image_pool="all") if pool else steps).to_parquet(
+            folder / "trajectories.parquet"
+        )
     loaded = [report.load_results(tmp_path / name)[:2] for name in ("new", "old")]
     summaries, trajectories = (pd.concat(parts, ignore_index=True) for parts in zip(*loaded))
     assert set(summaries["image_pool"]) == {"all"}
     both = classes.classify(summaries, trajectories)
+    assert set(both["image_pool"]) == {"all"}  # classify reads the trajectories' columns
     cells = maps.graded_cells(both, "n_st", "p_b")
     assert len(cells) == len(N_ST) * len(P_B) and (cells["n_seeds"] == SEEDS).all()

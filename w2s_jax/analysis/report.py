@@ -56,11 +56,12 @@ def load_results(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dic
             )
     summary = _read_table(directory / "summary.parquet", SUMMARY_REQUIRED)
     trajectories = _read_table(directory / "trajectories.parquet", TRAJECTORY_REQUIRED)
-    return with_field_defaults(summary), trajectories, manifest
+    return with_field_defaults(summary), with_field_defaults(trajectories), manifest
 
 
-def with_field_defaults(summary: pd.DataFrame) -> pd.DataFrame:
-    """`summary` with a column for every config field it lacks, at the field's default.
+def with_field_defaults(table: pd.DataFrame) -> pd.DataFrame:
+    """A result table (`summary` or `trajectories`, which both carry the config) with a column
+    for every config field it lacks, at the field's default.
 
     A study written before a field existed ran with that field's default behaviour, so it
     reads as the default: two studies from either side of a new field then concatenate
@@ -69,9 +70,9 @@ def with_field_defaults(summary: pd.DataFrame) -> pd.DataFrame:
     missing = {
         f.name: f.default
         for f in FIELDS
-        if f.name not in summary and not f.coordinate and f.default is not None
+        if f.name not in table and not f.coordinate and f.default is not None
     }
-    return summary.assign(**missing) if missing else summary
+    return table.assign(**missing) if missing else table
 
 
 #: Columns of each result table that the analysis reads (docs/model.md#config).
