@@ -48,12 +48,14 @@ def rule_share(labels, data: Data, dtype, n_classes: int = 2):
     the groups of hard-only samples with one `(y, eps)`, the share of each group's majority
     label, weighted by group size (1/2 for a binary coin, 1 for a function of the patch).
 
-    Binary labels are in {+1, -1}; with `n_classes > 2` they are class indices (class 0
-    plays `+1`, as everywhere in the K-class model).
+    Labels may be binary (+1/-1) or class indices `0..n_classes-1` (the K-class engine, which
+    also runs at two classes): `(v + K) mod (K + 1)` maps either set one to one into
+    `0..K`, so the groups and the majority do not depend on the encoding.
     """
-    index = (lambda v: (1 - v) // 2) if n_classes == 2 else (lambda v: v)
+    buckets = n_classes + 1
+    index = lambda v: (v + n_classes) % buckets  # noqa: E731
     group = 2 * index(data.y) + (data.eps > 0)
-    counts = jnp.zeros((2 * n_classes, n_classes), dtype)
+    counts = jnp.zeros((2 * buckets, buckets), dtype)
     counts = counts.at[group, index(labels)].add((data.category == HARD).astype(dtype))
     return counts.max(axis=1).sum() / jnp.sum(data.category == HARD).astype(dtype)
 
