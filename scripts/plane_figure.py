@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from w2s_jax.analysis import classes, maps, plane
-from w2s_jax.analysis.fit import BOOTSTRAP, _crossing_log_tau, _seed_bootstrap
+from w2s_jax.analysis.fit import BOOTSTRAP, _crossing_log_tau, seed_bootstrap
 from w2s_jax.analysis.report import load_results, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +74,7 @@ def crossing(runs: pd.DataFrame, region: str, along: str, seed: int = 0) -> dict
     kept, z = runs[z.notna()], z[z.notna()].to_numpy()
     x = np.log(kept[along].to_numpy(float))
     point = _crossing_log_tau(x, z)
-    boots = _seed_bootstrap(
+    boots = seed_bootstrap(
         kept, lambda i: _crossing_log_tau(x[i], z[i]), BOOTSTRAP, np.random.default_rng(seed)
     )
     boots = boots[np.isfinite(boots)]
@@ -108,12 +108,13 @@ def edges(runs: pd.DataFrame) -> pd.DataFrame:
         return bool((cells == region).any() and (cells != region).any())
 
     rows = []
-    if two_sides(below, "benign"):
+    benign_edge = two_sides(below, "benign")
+    if benign_edge:
         rows.append(crossing(below, "benign", "tau"))
     if two_sides(runs, "label_correction"):
         rows.append(crossing(runs, "label_correction", "n_st_snr"))
-    line = plane.fit_plane_boundary(below, "benign", edge="benign_lower")
-    if line is not None and two_sides(below, "benign"):
+    line = plane.fit_plane_boundary(below, "benign", edge="benign_lower") if benign_edge else None
+    if line is not None:
         rows.append(
             dict(
                 region="benign (line)",
@@ -166,12 +167,8 @@ def ridge_slope(runs: pd.DataFrame, seed: int = 0) -> dict:
             return np.nan
         return float(np.polyfit(np.log(r["n_st_snr"]), np.log(r["ridge_d_over_n"]), 1)[0])
 
-    rng, seeds = np.random.default_rng(seed), runs["seed"].unique()
-    boots = []
-    for _ in range(BOOTSTRAP):
-        pick = rng.choice(seeds, len(seeds))
-        boots.append(slope(pd.concat([runs[runs["seed"] == s] for s in pick])))
-    boots = np.asarray(boots)
+    rng = np.random.default_rng(seed)
+    boots = seed_bootstrap(runs, lambda rows: slope(runs.iloc[rows]), BOOTSTRAP, rng)
     lo, hi = np.nanquantile(boots, [0.025, 0.975])
     return dict(slope=slope(runs), lo=float(lo), hi=float(hi))
 

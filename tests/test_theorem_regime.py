@@ -12,6 +12,7 @@ import pytest
 
 import w2s_jax as w2s
 from w2s_jax.analysis import classes, paper, plane
+from w2s_jax.analysis.rules import HARMFUL_ERROR
 from w2s_jax.model.coordinates import theory_coordinates
 from w2s_jax.sweeping.config_file import load_config
 from w2s_jax.sweeping.plan import expand
@@ -148,65 +149,26 @@ def test_snap_groups_coordinates_that_differ_by_float_rounding():
 
 
 def test_paper_rules():
-    base = dict(
-        weak_test_acc=0.85,
-        harmful_level=0.964,
-        label_correction_best=0.0,
-        best_step=10,
-        tau=1.0,
-    )
+    """Each paper row against its rule, with the classes from `classes.class_rule` (the
+    benign row is the run's end class, the label-correction row its class)."""
+    columns = ["n_st", "final_train_acc_pseudo", "final_test_acc", "best_test_acc", "lc"]
     rows = pd.DataFrame(
         [
-            base
-            | dict(
-                n_st=75,
-                final_train_acc_pseudo=1.0,
-                final_test_acc=0.86,
-                best_test_acc=0.87,
-                **{"class": "harmful"},
-            ),
-            base
-            | dict(
-                n_st=75,
-                final_train_acc_pseudo=1.0,
-                final_test_acc=0.90,
-                best_test_acc=0.90,
-                **{"class": "harmful"},
-            ),
-            base
-            | dict(
-                n_st=2000,
-                final_train_acc_pseudo=1.0,
-                final_test_acc=0.97,
-                best_test_acc=0.98,
-                **{"class": "benign"},
-            ),
-            base
-            | dict(
-                n_st=2000,
-                final_train_acc_pseudo=1.0,
-                final_test_acc=0.95,
-                best_test_acc=0.98,
-                **{"class": "harmful"},
-            ),
-            base
-            | dict(
-                n_st=20000,
-                final_train_acc_pseudo=1.0,
-                final_test_acc=0.93,
-                best_test_acc=1.0,
-                **{"class": "label_correction"},
-            ),
-            base
-            | dict(
-                n_st=20000,
-                final_train_acc_pseudo=1.0,
-                final_test_acc=1.0,
-                best_test_acc=1.0,
-                **{"class": "label_correction"},
-            ),
-        ]
-    )
+            (75, 1.0, 0.86, 0.87, 0.0),  # at the weak model's level: meets
+            (75, 1.0, 0.90, 0.90, 0.0),  # 0.05 above it: not harmful as the paper means
+            (2000, 1.0, 0.97, 0.98, 0.0),  # benign end
+            (2000, 1.0, 0.95, 0.98, 0.0),  # harmful end
+            (20000, 1.0, 0.93, 1.0, 0.8),  # corrects, then degrades: meets
+            (20000, 1.0, 1.0, 1.0, 0.8),  # corrects, never degrades
+        ],
+        columns=columns,
+    ).rename(columns={"lc": "label_correction_best"})
+    rows = rows.assign(weak_test_acc=0.85, p_h=0.3, best_step=10, tau=1.0)
+    rows["harmful_level"] = 1.0 - HARMFUL_ERROR * rows["p_h"]
+    rows["end_class"], rows["class"] = classes.class_rule(rows)
+    assert list(rows["class"]) == ["harmful", "harmful", "benign", "harmful"] + 2 * [
+        "label_correction"
+    ]
     assert list(paper.paper_rows(rows)["meets"]) == [True, False, True, False, True, False]
     table = paper.paper_table(rows)
     assert list(table["meets"]) == ["1/2", "1/2", "1/2"]

@@ -39,6 +39,7 @@ __all__ = [
     "CLASSES",
     "parameter_columns",
     "swept_columns",
+    "class_rule",
     "classify",
     "early_stopping_windows",
     "per_cell",
@@ -118,6 +119,30 @@ def _per_run(trajectories: pd.DataFrame, tol: float) -> pd.DataFrame:
     return out
 
 
+def class_rule(
+    frame: pd.DataFrame,
+    ok=None,
+    *,
+    harmful_error: float = HARMFUL_ERROR,
+    fit_min: float = FIT_MIN,
+    lc_min: float = LC_MIN,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rule of this module's docstring: `(end_class, class)` of rows holding
+    `final_train_acc_pseudo`, `final_test_acc`, `best_test_acc`, `label_correction_best` and
+    `p_h` (runs, or seed means of them). `ok`: the rows whose runs finished (default all);
+    a row with a non-finite final accuracy is not finished either."""
+    final = frame["final_test_acc"].to_numpy(dtype=float)
+    ok = np.ones(len(frame), bool) if ok is None else np.asarray(ok, bool)
+    ok = ok & np.isfinite(final)
+    level = harmful_error * frame["p_h"].to_numpy(dtype=float)
+    fitted = at_least(frame["final_train_acc_pseudo"], fit_min)
+    beats = below(1.0 - final, level)
+    end = np.where(~ok | ~fitted, "not_converged", np.where(beats, "benign", "harmful"))
+    lc = np.nan_to_num(frame["label_correction_best"].to_numpy(float))
+    corrects = at_least(lc, lc_min) & below(1.0 - frame["best_test_acc"].to_numpy(float), level)
+    return end, np.where(~ok, "not_converged", np.where(corrects, "label_correction", end))
+
+
 def classify(
     summary: pd.DataFrame,
     trajectories: pd.DataFrame,
@@ -158,17 +183,15 @@ def classify(
     runs["gain_final"] = runs["final_test_acc"].to_numpy(dtype=float) - weak
     runs["errors_removed_best"] = gain(runs["best_test_acc"], weak)
     runs["errors_removed_final"] = gain(runs["final_test_acc"], weak)
-    fitted = at_least(runs["final_train_acc_pseudo"], fit_min)
-    ok = (runs["status"].to_numpy() == "ok") & np.isfinite(runs["final_test_acc"].to_numpy())
     level = harmful_error * runs["p_h"].to_numpy(dtype=float)
     runs["harmful_level"] = 1.0 - level
-    beats = below(1.0 - runs["final_test_acc"].to_numpy(dtype=float), level)
-    end = np.where(~ok | ~fitted, "not_converged", np.where(beats, "benign", "harmful"))
-    corrects = at_least(np.nan_to_num(runs["label_correction_best"].to_numpy(float)), lc_min) & (
-        below(1.0 - runs["best_test_acc"].to_numpy(dtype=float), level)
+    runs["end_class"], runs["class"] = class_rule(
+        runs,
+        ok=runs["status"].to_numpy() == "ok",
+        harmful_error=harmful_error,
+        fit_min=fit_min,
+        lc_min=lc_min,
     )
-    runs["end_class"] = end
-    runs["class"] = np.where(~ok, "not_converged", np.where(corrects, "label_correction", end))
     return runs
 
 

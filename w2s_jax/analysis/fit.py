@@ -39,6 +39,7 @@ __all__ = [
     "logistic_fit",
     "ridge_logistic",
     "boundary_per_slice",
+    "seed_bootstrap",
     "fit_constant",
     "fit_exponents",
     "ConstantFit",
@@ -164,7 +165,7 @@ def ridge_logistic(X: np.ndarray, y: np.ndarray, ridge: float = RIDGE):
     return beta, cov
 
 
-def _seed_bootstrap(df: pd.DataFrame, statistic, n: int, rng: np.random.Generator):
+def seed_bootstrap(df: pd.DataFrame, statistic, n: int, rng: np.random.Generator):
     """`statistic(rows)` on `n` resamples of `df`'s rows, whole seeds drawn with replacement."""
     seeds = df["seed"].to_numpy()
     by_seed = [np.flatnonzero(seeds == s) for s in np.unique(seeds)]
@@ -218,7 +219,7 @@ def boundary_per_slice(
         x, yf = np.log(df["tau"].to_numpy(float)), y.astype(float)
         log_tau = _crossing_log_tau(x, yf)
         boots = (
-            _seed_bootstrap(df, lambda i, x=x, yf=yf: _crossing_log_tau(x[i], yf[i]), n_boot, rng)
+            seed_bootstrap(df, lambda i, x=x, yf=yf: _crossing_log_tau(x[i], yf[i]), n_boot, rng)
             if np.isfinite(log_tau)
             else []
         )
@@ -281,7 +282,7 @@ def fit_constant(
     se = float(np.sqrt(max(g @ cov @ g, 0.0)))
     z = stats.norm.ppf(0.5 + level / 2)
     rng = np.random.default_rng(seed)
-    boots = _seed_bootstrap(data, lambda i: _log_C(X[i], y[i]), n_boot, rng)
+    boots = seed_bootstrap(data, lambda i: _log_C(X[i], y[i]), n_boot, rng)
     boots = boots[np.isfinite(boots)]
     alpha = (1 - level) / 2
     lo, hi = np.quantile(boots, [alpha, 1 - alpha]) if len(boots) >= 10 else (np.nan, np.nan)
@@ -349,7 +350,7 @@ def fit_exponents(
         g[1], g[j] = -beta[j] / beta[1] ** 2, 1 / beta[1]
         wald.append(float(np.sqrt(max(g @ cov @ g, 0.0))))
     rng = np.random.default_rng(seed)
-    boots = _seed_bootstrap(
+    boots = seed_bootstrap(
         data, lambda i: _relative(logistic_fit(X[i], y[i])[0]), n_boot, rng
     ).reshape(n_boot, -1)
     alpha = (1 - level) / 2

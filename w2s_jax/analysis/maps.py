@@ -31,7 +31,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from w2s_jax.analysis import plots, rules
-from w2s_jax.analysis.classes import CLASSES, swept_columns
+from w2s_jax.analysis.classes import CLASSES, class_rule, swept_columns
 from w2s_jax.analysis.rules import FIT_MIN, HARMFUL_ERROR, LC_MIN
 
 __all__ = [
@@ -92,18 +92,7 @@ def class_of(frame: pd.DataFrame, ok=None) -> np.ndarray:
     """The class `classes.classify` gives to rows holding its per-run columns
     (`final_train_acc_pseudo`, `final_test_acc`, `best_test_acc`, `label_correction_best`,
     `p_h`), here applied to seed means. `ok`: the rows whose runs finished (default all)."""
-    level = HARMFUL_ERROR * frame["p_h"].to_numpy(float)
-    final = frame["final_test_acc"].to_numpy(float)
-    ok = np.ones(len(frame), bool) if ok is None else np.asarray(ok, bool)
-    ok = ok & np.isfinite(final)
-    fitted = rules.at_least(frame["final_train_acc_pseudo"], FIT_MIN)
-    beats = rules.below(1.0 - final, level)
-    end = np.where(~ok | ~fitted, "not_converged", np.where(beats, "benign", "harmful"))
-    lc = np.nan_to_num(frame["label_correction_best"].to_numpy(float))
-    corrects = rules.at_least(lc, LC_MIN) & rules.below(
-        1.0 - frame["best_test_acc"].to_numpy(float), level
-    )
-    return np.where(~ok, "not_converged", np.where(corrects, "label_correction", end))
+    return class_rule(frame, ok)[1]
 
 
 def map_axes(runs: pd.DataFrame, x: str | None = None, y: str | None = None) -> tuple[str, str]:

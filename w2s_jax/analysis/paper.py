@@ -15,7 +15,6 @@ from w2s_jax.analysis.rules import (
     ROUNDING,
     WEAK_MARGIN,
     at_least,
-    below,
     harmful_error_text,
 )
 
@@ -43,13 +42,12 @@ PAPER = {
 
 
 def _meets(regime: str, run: pd.Series) -> bool:
-    fitted = at_least(run["final_train_acc_pseudo"], FIT_MIN)
-    good_end = below(1.0 - run["final_test_acc"], 1.0 - run["harmful_level"])
     if regime == "harmful":
+        fitted = at_least(run["final_train_acc_pseudo"], FIT_MIN)
         gap = abs(run["final_test_acc"] - run["weak_test_acc"])
         return bool(fitted and gap <= WEAK_MARGIN + ROUNDING)
     if regime == "benign":
-        return bool(fitted and good_end)
+        return bool(run["end_class"] == "benign")
     return bool(run["class"] == "label_correction" and run["final_test_acc"] < run["best_test_acc"])
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.colors import ListedColormap
 
 from w2s_jax.analysis import plots, rules
-from w2s_jax.analysis.fit import BOOTSTRAP, _seed_bootstrap, logistic_fit
+from w2s_jax.analysis.fit import BOOTSTRAP, logistic_fit, seed_bootstrap
 from w2s_jax.analysis.rules import harmful_error_text
 
 __all__ = [
@@ -138,7 +138,7 @@ def fit_plane_boundary(
     slope = -beta[1] / beta[2]
     if kept["seed"].nunique() >= MIN_BOOTSTRAP_SEEDS:
         rng = np.random.default_rng(seed)
-        boots = _seed_bootstrap(kept, lambda i: _slope(X[i], z[i]), n_boot, rng)
+        boots = seed_bootstrap(kept, lambda i: _slope(X[i], z[i]), n_boot, rng)
         boots = boots[np.isfinite(boots)]
         lo, hi = np.quantile(boots, [0.025, 0.975]) if len(boots) >= 10 else (np.nan, np.nan)
         interval = "seed bootstrap"
