@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from w2s_jax.bench.limit import LIMIT, grid_runs
 from w2s_jax.cli.main import main
 from w2s_jax.sweeping.config_file import load_config
@@ -21,6 +23,7 @@ MODE_FIELDS = {
 }
 
 
+@pytest.mark.slow
 def test_bench_smoke_writes_every_field(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "--smoke", "--out", str(out)]) == 0

@@ -11,6 +11,7 @@ import pytest
 from tests._golden import PATH, golden_runs, machine_path
 
 
+@pytest.mark.slow
 def test_defaults_reproduce_the_golden_runs_bit_for_bit():
     now = golden_runs()
     own = machine_path()

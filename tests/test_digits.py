@@ -175,6 +175,7 @@ def _accuracy(w, X, y):
     return float(np.mean(np.asarray(predict(w2s.LinearCNN(w)(X))) == np.asarray(y)))
 
 
+@pytest.mark.slow
 def test_linear_teacher_is_at_chance_on_hard_only_digits():
     cfg, weak, X, y = _hard_only_sets()
     n = len(y)

@@ -138,6 +138,7 @@ def test_float64_in_python_without_64_bit_mode_is_refused():
     ],
     ids=["direct", "limit", "classes", "oracle-wishart"],
 )
+@pytest.mark.slow
 def test_float64_is_paired_with_float32(data, train):
     """`dtype` changes the arithmetic, not the draws: a float64 run sees the data, noise and
     initial filters of the float32 run of the same key, so the teacher's labels are the same

@@ -124,6 +124,7 @@ def test_wishart_runs_at_any_d_with_one_compile():
         assert 0.5 < float(traj.weak_test_acc) <= 1.0, d
 
 
+@pytest.mark.slow
 def test_wishart_draws_do_not_depend_on_the_width():
     """Cells that differ only in m share the teacher's data, the training and the test noise,
     and the first filters: a width comparison is paired, as on the sampled path."""
@@ -143,6 +144,7 @@ def test_wishart_draws_do_not_depend_on_the_width():
         np.testing.assert_array_equal(getattr(ra, name), getattr(rb, name), err_msg=name)
 
 
+@pytest.mark.slow
 def test_wishart_draws_do_not_depend_on_the_padding():
     """A run padded to a larger n_max is the same run: the draws are keyed by block, the
     training noise comes last in the basis, so Wishart grids can be tiered like sampled ones."""
@@ -182,6 +184,7 @@ def test_wishart_moments(x64, monkeypatch, n, dof):
     np.testing.assert_allclose(var, dof * (1 + np.eye(n)), rtol=0.08)
 
 
+@pytest.mark.slow
 def test_wishart_law_matches_z_zt(x64):
     """Two-sample KS tests of entries and of the smallest eigenvalue against Z Zᵀ draws."""
     n, dof = 3, 4

@@ -26,6 +26,7 @@ def _both(stem):
     return stem.with_suffix(".png").stat().st_size > 1000 and stem.with_suffix(".pdf").exists()
 
 
+@pytest.mark.slow
 def test_every_figure_without_warnings(sweep_dir, tmp_path):
     _, summary, traj = sweep_dir
     runs = classes.classify(summary, traj)
@@ -45,6 +46,7 @@ def test_every_figure_without_warnings(sweep_dir, tmp_path):
         assert _both(tmp_path / name), name
 
 
+@pytest.mark.slow
 def test_plot_and_report_commands(sweep_dir, capsys):
     root, *_ = sweep_dir
     with warnings.catch_warnings():

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
 
 
 def test_unreachable_address_exits_2_with_one_line(tmp_path, capsys):
-    assert not ray.is_initialized()  # runs before the cluster fixture starts one
+    assert not ray.is_initialized()  # the cluster fixture's is down after its test
     config = tmp_path / "tiny.toml"
     config.write_text(TINY_TOML)
     out = tmp_path / "out"
@@ -32,9 +32,10 @@ def test_unreachable_address_exits_2_with_one_line(tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cluster():
-    """A one-CPU local cluster: one worker process, so each tier compiles once."""
+    """A one-CPU local cluster: one worker process, so each tier compiles once. Down again
+    after its test, whatever order the tests run in."""
     ray.init(
         num_cpus=1,
         include_dashboard=False,
@@ -45,6 +46,7 @@ def cluster():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_engine_equals_local_engine(cluster, tmp_path):
     out = tmp_path / "ray"
     config = tiny(sweep=dict(lanes=1))  # one run a call on each device

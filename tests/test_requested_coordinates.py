@@ -2,6 +2,8 @@
 value a config gave finds every cell of it (recomputed from the resolved raw fields, 0.3 came
 back as 0.29999999999999993 or 0.30000000000000004 depending on the cell)."""
 
+import pytest
+
 from w2s_jax.sweeping.driver import run_sweep
 
 CONFIG = dict(
@@ -15,6 +17,7 @@ CONFIG = dict(
 )
 
 
+@pytest.mark.slow
 def test_requested_coordinates_come_back_exactly():
     result = run_sweep(CONFIG, quiet=True, devices=1)
     for table in (result.summary, result.trajectories):

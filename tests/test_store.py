@@ -104,6 +104,7 @@ KILLER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_sweep_then_rerun_finishes_without_redoing_chunks(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY_TOML + "[sweep]\nlanes = 1\n")  # one run a call: chunks of 3
