@@ -67,6 +67,51 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     return cells[keep]
 
 
+def overview(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per n_st, over the finite-d cells: how many cells each class holds (the most common
+    class over seeds), how many are undecided, and the median seed standard error of the
+    final gain."""
+    rows = []
+    for n_st, at in runs[runs["engine"] != "limit"].groupby("n_st"):
+        cells = maps.graded_cells(at, "n_st_snr", "d_over_n")
+        counts = cells["class"].value_counts()
+        rows.append(
+            dict(n_st=n_st, cells=len(cells), seeds=at["seed"].nunique())
+            | {c: int(counts.get(c, 0)) for c in classes.CLASSES}
+            | dict(
+                undecided=int(cells["undecided"].sum()),
+                median_se_gain_final=float(cells["gain_final_se"].median()),
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def collapse(runs: pd.DataFrame) -> pd.DataFrame:
+    """Consecutive n_st compared cell by cell (the d = ∞ row included): cells with the same
+    class, the correlation and mean absolute difference of the seed-mean final gain, and
+    the cells whose class differs."""
+    keys = ["n_st_snr", "d_over_n"]
+    per = {n: maps.graded_cells(at, *keys).set_index(keys) for n, at in runs.groupby("n_st")}
+    sizes, rows = sorted(per), []
+    for a, b in zip(sizes, sizes[1:]):
+        both = per[a].join(per[b], how="inner", lsuffix="_a", rsuffix="_b")
+        same = both["class_a"] == both["class_b"]
+        gain_a, gain_b = both["gain_final_a"], both["gain_final_b"]
+        differ = both.index[~same]
+        rows.append(
+            dict(
+                n_st=f"{a} vs {b}",
+                cells=len(both),
+                same_class=int(same.sum()),
+                gain_corr=float(np.corrcoef(gain_a, gain_b)[0, 1]),
+                gain_mean_abs_diff=float((gain_b - gain_a).abs().mean()),
+                gain_mean_diff=float((gain_b - gain_a).mean()),
+                differ=", ".join(f"({x:g}, {y:g})" for x, y in differ),
+            )
+        )
+    return pd.DataFrame(rows)
+
+
 def crossing(runs: pd.DataFrame, region: str, along: str, seed: int = 0) -> dict:
     """Where the share of runs in `region` crosses 1/2 along `along` (a logistic fit in
     `log along`), with a seed-bootstrap 95% interval (whole seeds resampled)."""
@@ -189,6 +234,12 @@ def main(results: Path = ROOT / "results", out: Path = ROOT / "docs" / "figures"
             title=title,
             path=out / f"plane_{teacher}",
         )
+        print(f"# {teacher}\n")
+        print(markdown_table(overview(runs)))
+        print()
+        if len(sizes) > 1:
+            print(markdown_table(collapse(runs)))
+            print()
         for n_st in sizes:
             at = runs[runs["n_st"] == n_st]
             finite = at[at["engine"] != "limit"]
