@@ -94,7 +94,7 @@ def collapse(runs: pd.DataFrame) -> pd.DataFrame:
     per = {n: maps.graded_cells(at, *keys).set_index(keys) for n, at in runs.groupby("n_st")}
     sizes, rows = sorted(per), []
     for a, b in zip(sizes, sizes[1:]):
-        both = per[a].join(per[b], how="inner", lsuffix="_a", rsuffix="_b")
+        both = per[a].merge(per[b], left_index=True, right_index=True, suffixes=("_a", "_b"))
         same = both["class_a"] == both["class_b"]
         gain_a, gain_b = both["gain_final_a"], both["gain_final_b"]
         differ = both.index[~same]

@@ -412,11 +412,9 @@ def graded_map(
         title="\n".join(textwrap.wrap(rule, 40 * ncol)),
         title_fontsize=7.5,
     )
-    n = int(cells["n_seeds"].max())
-    fig.suptitle(
-        (title or "Graded map")
-        + f": seed mean (± seed standard error, {n} seed{'s' if n > 1 else ''}) per cell"
-    )
+    lo, hi = int(cells["n_seeds"].min()), int(cells["n_seeds"].max())
+    seeds = f"{lo} seed{'s' if hi > 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"
+    fig.suptitle((title or "Graded map") + f": seed mean (± seed standard error, {seeds}) per cell")
     return plots.save(fig, path)
 
 
