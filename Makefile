@@ -31,7 +31,7 @@ lock:
 ## Two pytest processes (pytest-xdist): the suite's time is mostly XLA compiles, one core each.
 TEST_WORKERS ?= 2
 test: lint docs
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 ## ruff: the linter and the formatter's check (`make format` rewrites the tree).
 lint: $(STAMP)

@@ -42,9 +42,3 @@ jaxtyping.install_import_hook("w2s_jax", "tests._arraycheck.check_arrays")
 def pytest_sessionfinish(session, exitstatus):
     """The session's compile cache goes with it (tens of MB a run)."""
     shutil.rmtree(_CACHE, ignore_errors=True)
-
-
-def pytest_collection_modifyitems(config, items):
-    """The `slow` tests first (in collection order otherwise): with two workers, a long test
-    collected last would run alone at the end while the other worker idles."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
