@@ -25,6 +25,7 @@ from w2s_jax.analysis.report import load_results, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 TEACHERS = ("coin", "rule", "trained")
+KEYS = ("n_st_snr", "d_over_n")
 WHO = {
     "coin": "oracle teacher (coin on hard-only data)",
     "rule": "oracle teacher (rule on hard-only data)",
@@ -57,9 +58,14 @@ def plane_runs(results: Path, teacher: str) -> pd.DataFrame:
     return runs.drop(columns=["cell"]).assign(cell=0)
 
 
-def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+def per_n_st(runs: pd.DataFrame) -> dict[int, pd.DataFrame]:
+    """`maps.graded_cells` of each n_st's runs (the d = ∞ row included), computed once for
+    the tables that read them."""
+    return {n: maps.graded_cells(at, *KEYS) for n, at in runs.groupby("n_st")}
+
+
+def summary_table(cells: pd.DataFrame) -> pd.DataFrame:
     """Per cell: seed means ± standard errors of the graded quantities, and the class."""
-    cells = maps.graded_cells(runs, "n_st_snr", "d_over_n")
     keep = ["n_st_snr", "d_over_n", "n_seeds", "class", "undecided"]
     for q in ("gain_final", "gain_best", "label_correction_best"):
         if q in cells:
@@ -67,13 +73,14 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     return cells[keep]
 
 
-def overview(runs: pd.DataFrame) -> pd.DataFrame:
+def overview(runs: pd.DataFrame, per: dict[int, pd.DataFrame]) -> pd.DataFrame:
     """Per n_st, over the finite-d cells: how many cells each class holds (the most common
     class over seeds), how many are undecided, and the median seed standard error of the
-    final gain."""
+    final gain. `per`: `per_n_st(runs)`."""
+    limit = runs.loc[runs["engine"] == "limit", "d_over_n"].unique()
     rows = []
     for n_st, at in runs[runs["engine"] != "limit"].groupby("n_st"):
-        cells = maps.graded_cells(at, "n_st_snr", "d_over_n")
+        cells = per[n_st][~per[n_st]["d_over_n"].isin(limit)]
         counts = cells["class"].value_counts()
         rows.append(
             dict(n_st=n_st, cells=len(cells), seeds=at["seed"].nunique())
@@ -86,12 +93,11 @@ def overview(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def collapse(runs: pd.DataFrame) -> pd.DataFrame:
+def collapse(per: dict[int, pd.DataFrame]) -> pd.DataFrame:
     """Consecutive n_st compared cell by cell (the d = ∞ row included): cells with the same
     class, the correlation and mean absolute difference of the seed-mean final gain, and
-    the cells whose class differs."""
-    keys = ["n_st_snr", "d_over_n"]
-    per = {n: maps.graded_cells(at, *keys).set_index(keys) for n, at in runs.groupby("n_st")}
+    the cells whose class differs. `per`: `per_n_st(runs)`."""
+    per = {n: cells.set_index(list(KEYS)) for n, cells in per.items()}
     sizes, rows = sorted(per), []
     for a, b in zip(sizes, sizes[1:]):
         both = per[a].merge(per[b], left_index=True, right_index=True, suffixes=("_a", "_b"))
@@ -234,11 +240,12 @@ def main(results: Path = ROOT / "results", out: Path = ROOT / "docs" / "figures"
             title=title,
             path=out / f"plane_{teacher}",
         )
+        per = per_n_st(runs)
         print(f"# {teacher}\n")
-        print(markdown_table(overview(runs)))
+        print(markdown_table(overview(runs, per)))
         print()
         if len(sizes) > 1:
-            print(markdown_table(collapse(runs)))
+            print(markdown_table(collapse(per)))
             print()
         for n_st in sizes:
             at = runs[runs["n_st"] == n_st]
@@ -253,7 +260,7 @@ def main(results: Path = ROOT / "results", out: Path = ROOT / "docs" / "figures"
                 print(f"Gain ridge: slope {fit['slope']:.2f} ({fit['lo']:.2f}, {fit['hi']:.2f})\n")
                 print(markdown_table(ridge(finite)))
                 print()
-            print(markdown_table(summary_table(at)))
+            print(markdown_table(summary_table(per[n_st])))
             print()
     return None
 

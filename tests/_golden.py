@@ -22,8 +22,8 @@ import w2s_jax as w2s
 from w2s_jax.engines.run import run_key
 
 PATH = Path(__file__).parent / "data" / "golden_default.npz"
-#: XLA's default backend optimization level, whatever `XLA_FLAGS` says.
-USERS_COMPILE = {"xla_backend_optimization_level": 3}
+#: XLA's defaults for what the suite's conftest turns down, whatever `XLA_FLAGS` says.
+USERS_COMPILE = {"xla_backend_optimization_level": 3, "xla_cpu_use_fusion_emitters": True}
 
 
 def fingerprint() -> str:

@@ -2,9 +2,11 @@
 rank promotion as an error. Both must be set before JAX initializes its backend.
 
 The suite's programs are tiny and compiled once each, so compiling is most of its time: XLA's
-backend optimizations are off (level 0), which halves each compile and runs the same program
-(`W2S_TEST_XLA_OPT=3`, XLA's default, compiles as users do; the golden runs of
-`_golden.py` always do). Subprocesses and notebook kernels inherit the flag.
+backend optimizations are off (level 0), which halves each compile and runs the same program,
+and its CPU fusions are emitted the older way (`xla_cpu_use_fusion_emitters=false`), which
+takes about a third less compile time again (`W2S_TEST_XLA_OPT=3` compiles as users do,
+both at XLA's defaults; the golden runs of `_golden.py` always do). Subprocesses and notebook
+kernels inherit the flags.
 
 The package's jaxtyping array annotations are checked at run time (`_arraycheck.py`, through
 jaxtyping's import hook): a shape, rank or dtype that disagrees with them fails the test.
@@ -17,14 +19,21 @@ import os
 import shutil
 import tempfile
 
+_USERS = os.environ.get("W2S_TEST_XLA_OPT") == "3"
 os.environ["XLA_FLAGS"] = (
-    f"--xla_backend_optimization_level={os.environ.get('W2S_TEST_XLA_OPT', '0')} "
+    f"--xla_backend_optimization_level={'3' if _USERS else '0'} "
+    + ("" if _USERS else "--xla_cpu_use_fusion_emitters=false ")
     + os.environ.get("XLA_FLAGS", "")
     + " --xla_force_host_platform_device_count=4"
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Empty at the start, as on a clean CI checkout: no run of the suite is faster for the last.
-_CACHE = os.environ["W2S_CACHE_DIR"] = tempfile.mkdtemp(prefix="w2s-test-cache-")
+# pytest-xdist's workers inherit the folder of the process that started them, so the workers
+# share one cache: a program one of them compiled, the other loads.
+_WORKER = "PYTEST_XDIST_WORKER" in os.environ and "W2S_TEST_CACHE" in os.environ
+if not _WORKER:
+    os.environ["W2S_TEST_CACHE"] = tempfile.mkdtemp(prefix="w2s-test-cache-")
+_CACHE = os.environ["W2S_CACHE_DIR"] = os.environ["W2S_TEST_CACHE"]
 
 import jax  # noqa: E402
 
@@ -40,5 +49,7 @@ jaxtyping.install_import_hook("w2s_jax", "tests._arraycheck.check_arrays")
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """The session's compile cache goes with it (tens of MB a run)."""
-    shutil.rmtree(_CACHE, ignore_errors=True)
+    """The session's compile cache goes with it (tens of MB a run), removed by the process
+    that made it."""
+    if not _WORKER:
+        shutil.rmtree(_CACHE, ignore_errors=True)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from tests._exact import jit_as_users
 from w2s_jax.engines import wishart
 from w2s_jax.engines.cost import engine_flops, engine_used
 from w2s_jax.engines.run import run, run_engine, run_key
@@ -58,8 +59,8 @@ def test_gram_engine_reproduces_direct_engine(x64, optimizer, output_scale, data
         data=data, dtype="float64", optimizer=optimizer, output_scale=output_scale, eta=0.5
     )
     key = run_key(0, 3)
-    direct = jax.jit(run, static_argnums=0)(static, params, key)
-    gram = jax.jit(run, static_argnums=0)(static._replace(engine="gram"), params, key)
+    direct = jit_as_users(run)(static, params, key)
+    gram = jit_as_users(run)(static._replace(engine="gram"), params, key)
     assert np.all(np.asarray(direct.finite))
     assert 0 < float(direct.train_loss[-1]) < float(direct.train_loss[0])  # it trained
     _assert_same(direct, gram)
