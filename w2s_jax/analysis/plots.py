@@ -68,6 +68,8 @@ def save(fig: Figure, path: str | Path | None) -> Figure:
         FigureCanvasAgg(fig)
         stem = path.with_suffix("") if path.suffix in (".png", ".pdf") else path
         fig.savefig(stem.with_suffix(".png"), dpi=DPI, bbox_inches="tight")
+        # The layout is computed: the PDF keeps it rather than computing it again.
+        fig.set_layout_engine("none")
         fig.savefig(stem.with_suffix(".pdf"), bbox_inches="tight")
     return fig
 
