@@ -12,7 +12,7 @@ The package's jaxtyping array annotations are checked at run time (`_arraycheck.
 jaxtyping's import hook): a shape, rank or dtype that disagrees with them fails the test.
 
 The persistent compile cache goes to a folder of this test session (never the user's own), which
-the suite's subprocesses and notebook kernels share.
+both pytest-xdist workers, the suite's subprocesses and its notebook kernels share.
 """
 
 import os
