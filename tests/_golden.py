@@ -19,11 +19,12 @@ import jax
 import numpy as np
 
 import w2s_jax as w2s
+from tests._exact import USERS_EMITTERS
 from w2s_jax.engines.run import run_key
 
 PATH = Path(__file__).parent / "data" / "golden_default.npz"
 #: XLA's defaults for what the suite's conftest turns down, whatever `XLA_FLAGS` says.
-USERS_COMPILE = {"xla_backend_optimization_level": 3, "xla_cpu_use_fusion_emitters": True}
+USERS_COMPILE = {"xla_backend_optimization_level": 3} | USERS_EMITTERS
 
 
 def fingerprint() -> str:

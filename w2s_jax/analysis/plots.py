@@ -68,9 +68,12 @@ def save(fig: Figure, path: str | Path | None) -> Figure:
         FigureCanvasAgg(fig)
         stem = path.with_suffix("") if path.suffix in (".png", ".pdf") else path
         fig.savefig(stem.with_suffix(".png"), dpi=DPI, bbox_inches="tight")
-        # The layout is computed: the PDF keeps it rather than computing it again.
+        # The layout is computed: the PDF keeps it rather than computing it again; the
+        # figure handed back lays itself out as before.
+        engine = fig.get_layout_engine()
         fig.set_layout_engine("none")
         fig.savefig(stem.with_suffix(".pdf"), bbox_inches="tight")
+        fig.set_layout_engine(engine)
     return fig
 
 
