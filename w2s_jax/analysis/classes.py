@@ -30,7 +30,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from w2s_jax.analysis.rules import FIT_MIN, HARMFUL_ERROR, LC_MIN, WINDOW_TOL, at_least, below
+from w2s_jax.analysis.rules import (
+    FIT_MIN,
+    HARMFUL_ERROR,
+    LC_MIN,
+    WINDOW_TOL,
+    at_least,
+    below,
+    harmful_level,
+)
 from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS
 from w2s_jax.model.coordinates import THEORY_COLUMNS
 from w2s_jax.model.theory import add_tau
@@ -134,7 +142,7 @@ def class_rule(
     final = frame["final_test_acc"].to_numpy(dtype=float)
     ok = np.ones(len(frame), bool) if ok is None else np.asarray(ok, bool)
     ok = ok & np.isfinite(final)
-    level = harmful_error * frame["p_h"].to_numpy(dtype=float)
+    level = 1.0 - harmful_level(frame["p_h"], harmful_error)  # the harmful test error
     fitted = at_least(frame["final_train_acc_pseudo"], fit_min)
     beats = below(1.0 - final, level)
     end = np.where(~ok | ~fitted, "not_converged", np.where(beats, "benign", "harmful"))
@@ -183,8 +191,7 @@ def classify(
     runs["gain_final"] = runs["final_test_acc"].to_numpy(dtype=float) - weak
     runs["errors_removed_best"] = gain(runs["best_test_acc"], weak)
     runs["errors_removed_final"] = gain(runs["final_test_acc"], weak)
-    level = harmful_error * runs["p_h"].to_numpy(dtype=float)
-    runs["harmful_level"] = 1.0 - level
+    runs["harmful_level"] = harmful_level(runs["p_h"], harmful_error)
     runs["end_class"], runs["class"] = class_rule(
         runs,
         ok=runs["status"].to_numpy() == "ok",

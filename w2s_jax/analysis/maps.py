@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 
 from w2s_jax.analysis import plots, rules
 from w2s_jax.analysis.classes import CLASSES, class_rule, swept_columns
-from w2s_jax.analysis.rules import FIT_MIN, HARMFUL_ERROR, LC_MIN
+from w2s_jax.analysis.rules import FIT_MIN, LC_MIN
 
 __all__ = [
     "QUANTITIES",
@@ -76,7 +76,7 @@ class Cutoff:
             return np.full(len(frame), FIT_MIN)
         if self.name == "correction":
             return np.full(len(frame), LC_MIN)
-        return 1.0 - HARMFUL_ERROR * frame["p_h"].to_numpy(float)
+        return rules.harmful_level(frame["p_h"])
 
 
 #: The cutoffs of `classes.classify`, with the thresholds of `analysis.rules`.

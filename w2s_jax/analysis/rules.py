@@ -22,6 +22,7 @@ __all__ = [
     "at_least",
     "below",
     "harmful_error_text",
+    "harmful_level",
     "rule",
     "classes_rule",
     "window_rule",
@@ -56,6 +57,11 @@ def at_least(value, cutoff) -> np.ndarray:
 def below(value, cutoff) -> np.ndarray:
     """`value < cutoff` by more than `ROUNDING`."""
     return np.asarray(value, dtype=float) < np.asarray(cutoff, dtype=float) - ROUNDING
+
+
+def harmful_level(p_h, harmful_error: float = HARMFUL_ERROR) -> np.ndarray:
+    """The test accuracy `1 − harmful_error·p_h` at and below which a run is harmful."""
+    return 1.0 - harmful_error * np.asarray(p_h, dtype=float)
 
 
 def harmful_error_text() -> str:
