@@ -9,6 +9,10 @@ is the config's `train.engine` (with `gram_noise` for the Gram engine; `auto` pi
 and the manifest does not say which); the machine is the platform and device count (the
 manifest holds no CPU model or host name). A study still running or stopped has no `wall_s`
 and is listed with its status.
+
+A results folder does not outlive the machine it was written on, so the rows already in
+`--out` for studies absent from RESULTS are kept as they are: each is the measurement made
+when that study ran. `--fresh` drops them.
 """
 
 from __future__ import annotations
@@ -90,7 +94,21 @@ def row(manifest: dict, folder: str) -> list[str]:
     ]
 
 
-def table(results: Path) -> str:
+def kept_rows(previous: str, measured: set[str]) -> dict[str, list[str]]:
+    """The table rows of a previous `--out` whose study is not among `measured`, by name."""
+    rows = {}
+    for line in previous.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != len(COLUMNS) or cells[0] in (COLUMNS[0], "") or set(cells[0]) <= {"-"}:
+            continue
+        if cells[0] not in measured:
+            rows[cells[0]] = cells
+    return rows
+
+
+def table(results: Path, previous: str = "") -> str:
+    """The Markdown table of every study in `results`, beside the rows of `previous` (an
+    earlier table) for studies not in `results`, sorted by name."""
     rows = []
     for path in sorted(results.glob("*/manifest.json")):
         try:
@@ -99,6 +117,8 @@ def table(results: Path) -> str:
             rows.append([path.parent.name, "?", f"unreadable manifest ({err})"] + [""] * 4)
             continue
         rows.append(row(manifest, path.parent.name))
+    rows += kept_rows(previous, {r[0] for r in rows}).values()
+    rows.sort(key=lambda r: r[0])
     lines = [
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
@@ -111,17 +131,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", nargs="?", default="results", type=Path)
     parser.add_argument("--out", default="docs/study_times.md", type=Path)
+    parser.add_argument(
+        "--fresh", action="store_true", help="drop the rows of studies absent from RESULTS"
+    )
     args = parser.parse_args(argv)
     if not args.results.is_dir():
         print(f"study_times: error: {str(args.results)!r} is not a folder", file=sys.stderr)
         return 2
+    previous = "" if args.fresh or not args.out.exists() else args.out.read_text()
     text = (
         "# What each study cost\n\n"
         "Written by `scripts/study_times.py` from `results/*/manifest.json`. The compile share\n"
         "is `compile_s / wall_s` of the manifest; GFLOP/s is the tiers' analytic flops\n"
         "(`engines.cost.run_flops`) over their running time; the engine is the config's\n"
         "`train.engine` (the manifest records neither the engine `auto` picked nor the\n"
-        "CPU model).\n\n" + table(args.results)
+        "CPU model). Rows of studies whose results are not on the machine that last wrote this\n"
+        "page are kept from the run that measured them.\n\n" + table(args.results, previous)
     )
     args.out.write_text(text)
     print(text, end="")
