@@ -146,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         "(`engines.cost.run_flops`) over their running time; the engine is the config's\n"
         "`train.engine` (the manifest records neither the engine `auto` picked nor the\n"
         "CPU model). Rows of studies whose results are not on the machine that last wrote this\n"
-        "page are kept from the run that measured them.\n\n" + table(args.results, previous)
+        "page are kept from the run that measured them, so rows can come from different\n"
+        "machines of the same name but not the same speed: `plane_trained_1000` ran at 59 GFLOP/s on one and\n"
+        "100 on another.\n\n" + table(args.results, previous)
     )
     args.out.write_text(text)
     print(text, end="")
