@@ -147,8 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         "`train.engine` (the manifest records neither the engine `auto` picked nor the\n"
         "CPU model). Rows of studies whose results are not on the machine that last wrote this\n"
         "page are kept from the run that measured them, so rows can come from different\n"
-        "machines of the same name but not the same speed: `plane_trained_1000` ran at\n"
-        "59 GFLOP/s on one and 100 on another.\n\n" + table(args.results, previous)
+        "machines, which need not run at the same speed.\n\n" + table(args.results, previous)
     )
     args.out.write_text(text)
     print(text, end="")
