@@ -41,6 +41,7 @@ from w2s_jax.model.config import ConfigError
 __all__ = [
     "Store",
     "versions",
+    "code_version",
     "atomic_write_parquet",
     "atomic_write_text",
     "SORT_SUMMARY",
@@ -96,6 +97,34 @@ def versions() -> dict[str, str]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
     return out
+
+
+def code_version() -> dict[str, str | bool] | None:
+    """The git commit of the checkout `w2s_jax` was imported from, and whether its tracked
+    files had uncommitted changes (`dirty`); None outside a git checkout or without git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": bool(status.strip())}
 
 
 def _identity(config: dict) -> dict:
