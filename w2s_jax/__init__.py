@@ -16,6 +16,7 @@ from w2s_jax.model.multiclass import ClassesLinearCNN, ClassesReLUCNN, sample_cl
 from w2s_jax.model.networks import LinearCNN, ReLUCNN
 from w2s_jax.model.theory import tau
 from w2s_jax.sweeping.driver import sweep
+from w2s_jax.sweeping.results import Results, load_results, study_names
 from w2s_jax.training.records import Trajectory
 
 __version__ = "0.1.0"
@@ -32,17 +33,20 @@ __all__ = [
     "LinearCNN",
     "Params",
     "ReLUCNN",
+    "Results",
     "Static",
     "TrainConfig",
     "Trajectory",
     "__version__",
     "dtype_scope",
+    "load_results",
     "record_steps",
     "run",
     "sample",
     "sample_classes",
     "signal_vectors",
     "split",
+    "study_names",
     "sweep",
     "tau",
 ]

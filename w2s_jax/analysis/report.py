@@ -5,7 +5,6 @@ boundaries, the early-stopping windows and the figures of `w2s_jax.analysis.plot
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,8 @@ import pandas as pd
 from w2s_jax.analysis import early_stopping, fit, maps, paper, plane, plots, rules
 from w2s_jax.analysis.classes import CLASSES, class_counts, classify, per_cell, swept_columns
 from w2s_jax.model.config import ConfigError
-from w2s_jax.model.schema import FIELDS
 from w2s_jax.model.theory import TAU_FEATURES
+from w2s_jax.sweeping.results import load_results
 
 __all__ = [
     "load_results",
@@ -27,92 +26,6 @@ __all__ = [
 ]
 
 KINDS = ("phase", "collapse", "trajectories", "window", "signal")
-
-
-def load_results(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """`(summary, trajectories, manifest)` of a sweep directory (docs/model.md#config)."""
-    directory = Path(directory)
-    missing = [
-        n for n in ("summary.parquet", "trajectories.parquet") if not (directory / n).exists()
-    ]
-    if missing:
-        raise ConfigError(
-            f"DIR: {str(directory)!r} holds no finished sweep "
-            f"(missing {', '.join(missing)}; run `w2s sweep CONFIG --out DIR`)"
-        )
-    manifest_path = directory / "manifest.json"
-    manifest = {}
-    if manifest_path.exists():
-        try:
-            manifest = json.loads(manifest_path.read_bytes().decode("utf-8"))
-        except (OSError, ValueError) as err:
-            raise ConfigError(
-                f"DIR: {str(manifest_path)!r} is not a readable JSON manifest ({_short(err)}); "
-                "rerun `w2s sweep CONFIG --out DIR`"
-            ) from None
-        if not isinstance(manifest, dict):
-            raise ConfigError(
-                f"DIR: {str(manifest_path)!r} is not a manifest of w2s sweep (not a JSON object)"
-            )
-    summary = _read_table(directory / "summary.parquet", SUMMARY_REQUIRED)
-    trajectories = _read_table(directory / "trajectories.parquet", TRAJECTORY_REQUIRED)
-    return with_field_defaults(summary), with_field_defaults(trajectories), manifest
-
-
-def with_field_defaults(table: pd.DataFrame) -> pd.DataFrame:
-    """A result table (`summary` or `trajectories`, which both carry the config) with a column
-    for every config field it lacks, at the field's default.
-
-    A study written before a field existed ran with that field's default behaviour, so it
-    reads as the default: two studies from either side of a new field then concatenate
-    without NaN in its column, which would otherwise split a map's cells or drop them from
-    a grouping. Coordinates and fields without a default are left out."""
-    missing = {
-        f.name: f.default
-        for f in FIELDS
-        if f.name not in table and not f.coordinate and f.default is not None
-    }
-    return table.assign(**missing) if missing else table
-
-
-#: Columns of each result table that the analysis reads (docs/model.md#config).
-SUMMARY_REQUIRED = ("n_st", "p_h", "p_b", "nu_norm", "sigma_p", "d", "seed", "weak_test_acc")
-TRAJECTORY_REQUIRED = (
-    "seed",
-    "step",
-    "test_acc",
-    "train_acc_pseudo",
-    "train_acc_true",
-    "label_correction",
-)
-
-
-def _short(err: Exception) -> str:
-    text = " ".join(str(err).split())
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-def _read_table(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
-    """A result table, refused with one line when it is no parquet file of a w2s sweep."""
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as err:  # pyarrow raises its own types for a file that is not parquet
-        raise ConfigError(
-            f"DIR: {str(path)!r} is not a readable parquet table ({_short(err)}); "
-            "rerun `w2s sweep CONFIG --out DIR`"
-        ) from None
-    missing = [c for c in required if c not in frame]
-    if missing:
-        raise ConfigError(
-            f"DIR: {str(path)!r} is not a table of a w2s sweep (no column "
-            f"{', '.join(missing)}); rerun `w2s sweep CONFIG --out DIR`"
-        )
-    if not len(frame):
-        raise ConfigError(
-            f"DIR: {str(path)!r} has no rows (a sweep with no finished runs); "
-            "rerun `w2s sweep CONFIG --out DIR`"
-        )
-    return frame
 
 
 def default_axes(runs: pd.DataFrame) -> tuple[str, str]:
