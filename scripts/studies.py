@@ -4,10 +4,15 @@ and finished chunks are kept; a finished study costs only its planning.
 
     python scripts/studies.py                 # every study below, headline planes first
     python scripts/studies.py plane_coin paper  # just these
+    python scripts/studies.py --into ../main/studies  # run this checkout's code, write there
+
+`--into` lets a clean checkout of a commit (a git worktree) compute while the main checkout
+is edited: the manifests then name that commit, not a dirty tree.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,14 +39,17 @@ ORDER = (
 )
 
 
-def main(names: list[str]) -> int:
-    w2s = Path(sys.executable).with_name("w2s")
-    for name in names or ORDER:
-        out = ROOT / "studies" / name
-        print(f"== {name} -> {out.relative_to(ROOT)}", flush=True)
-        code = subprocess.call(
-            [str(w2s), "sweep", str(ROOT / "sweeps" / f"{name}.toml"), "--out", str(out)]
-        )
+def main(args: list[str]) -> int:
+    into = ROOT / "studies"
+    if args[:1] == ["--into"]:
+        into, args = Path(args[1]).resolve(), args[2:]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))  # this checkout's package, not an editable one
+    for name in args or ORDER:
+        out = into / name
+        print(f"== {name} -> {out}", flush=True)
+        config = str(ROOT / "sweeps" / f"{name}.toml")
+        command = [sys.executable, "-m", "w2s_jax.cli", "sweep", config, "--out", str(out)]
+        code = subprocess.call(command, env=env)
         if code:
             return code
     return 0
