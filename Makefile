@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: install lock test lint format docs paper bench clean
+.PHONY: install lock test lint format docs paper bench figures studies clean
 
 ## Installs the exact versions of constraints.txt (ranges in pyproject.toml, pins here).
 $(STAMP): pyproject.toml constraints.txt
@@ -53,6 +53,16 @@ paper: $(STAMP)
 	$(BIN)/w2s sweep sweeps/paper.toml --out results/paper
 	$(BIN)/w2s report results/paper
 	@echo "report: results/paper/report.md, figures: results/paper/figures/"
+
+## Every figure and generated page (README, docs/templates/*) from the committed data in studies/,
+## without a sweep; a study not committed yet is listed as waiting.
+figures: $(STAMP)
+	$(BIN)/python scripts/figures.py
+	$(BIN)/python scripts/study_times.py studies
+
+## The studies whose data the pages draw on, into studies/ (hours on two cores; resumable).
+studies: $(STAMP)
+	$(BIN)/python scripts/studies.py
 
 ## The speed benchmark (w2s bench): loop vs vmapped direct vs vmapped Gram engine.
 bench: $(STAMP)
