@@ -193,6 +193,8 @@ def plane_facts(teacher: str, draw: bool = True) -> tuple[dict[str, str], list[s
             ridge_rows.append(f"{num(fit['slope'])} ({interval(fit['lo'], fit['hi'])}) at {n_st}")
         else:
             found = pf.edges(at)
+            if found.empty:  # every cell on one side: no edge to fit
+                found = pd.DataFrame(columns=["region", "crossing", "lo", "hi"])
             edge_rows[n_st] = found
             benign = found[found["region"] == "benign"]
             if len(benign):

@@ -36,6 +36,18 @@ ORDER = (
     "plane_coin_3000",
     "plane_rule_3000",
     "plane_trained_3000",
+    # the studies behind the other pages (results, images, checks, notebooks)
+    "paper_search_oracle",
+    "paper_oracle_long",
+    "phase_boundary",
+    "calibration",
+    "digits",
+    "mnist_table",
+    "mnist_table_20000",
+    "mnist_pools",
+    "batch_size",
+    "second_layer",
+    "classes",
 )
 
 
