@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from w2s_jax.analysis import classes, maps, report, rules
+from w2s_jax.analysis import classes, maps, plots, report, rules
 
 N_ST, P_B, SEEDS = (50, 100, 200), (0.2, 0.4), 4
 #: The mixed cell: three benign seeds and one harmful one; its mean final test accuracy sits
@@ -133,3 +133,23 @@ def test_studies_from_before_a_field_read_as_its_default(tmp_path):
     assert set(both["image_pool"]) == {"all"}  # classify reads the trajectories' columns
     cells = maps.graded_cells(both, "n_st", "p_b")
     assert len(cells) == len(N_ST) * len(P_B) and (cells["n_seeds"] == SEEDS).all()
+
+
+def test_a_one_of_two_seed_split_is_a_tie_on_the_map(tmp_path):
+    """Two seeds, one harmful and one benign: the class panel draws the cell as a tie (not in
+    the colour of harmful, the first class) and its legend says so."""
+    params = [dict(n_st=n, p_b=p) for p in P_B for n in N_ST]
+    kinds = {(c, s): "benign" for c in range(len(params)) for s in range(2)}
+    kinds[0, 0] = "harmful"  # n_st = 50, p_b = 0.2
+    runs = classes.classify(*S.frames(kinds, params, 2))
+    cells = maps.graded_cells(runs, "n_st", "p_b").set_index(["n_st", "p_b"])
+    assert cells.loc[(50, 0.2), "tie"] and cells["tie"].sum() == 1
+    assert cells.loc[(50, 0.2), "class"] == "harmful"  # the table keeps its documented order
+    fig = maps.graded_map(runs, "n_st", "p_b", quantities=())
+    panel = fig.axes[0]
+    shown = np.ma.getmaskarray(panel.collections[0].get_array()).reshape(len(P_B), -1)
+    tie = np.ma.getmaskarray(panel.collections[2].get_array()).reshape(len(P_B), -1)
+    assert shown[0, 0] and shown.sum() == 1
+    assert not tie[0, 0] and tie.sum() == tie.size - 1
+    assert panel.collections[2].get_hatch() == plots.TIE[2]
+    assert any(t.get_text().startswith("tie") for t in fig.legends[0].get_texts())

@@ -1,7 +1,7 @@
 """Graded maps of a two-axis study: what the student gains, not only which class it falls in.
 
-For every cell of a two-axis grid (the phase plane `n_st·snr × d/n_st`, or any two swept
-axes) the seed means and seed standard errors of
+For every cell of a two-axis grid (the phase plane `n_st·snr × d/n_st`, or any two axes that
+vary independently in the study: `map_axes`) the seed means and seed standard errors of
 
 - `gain_final`, `gain_best`: the student's test accuracy minus the teacher's at the last
   step and at its best step (the columns of summary.parquet),
@@ -13,7 +13,8 @@ are drawn as heatmaps, one row of panels per value of the other swept axes (seve
 a teacher switch, ...), with the cells' class edges drawn over them and `mean ± se` written
 in each cell. The class panel prints its rule (`rules.classes_rule`) on the figure, and a
 cell whose seed means lie within one seed standard error of a cutoff that decides its class
-is drawn *undecided* (hatched grey) instead of in a class colour.
+is drawn *undecided* (hatched grey) instead of in a class colour; a cell whose seeds split
+equally between classes is drawn as a *tie* (`plots.TIE`).
 
 `graded_cells` is the table behind the figure; `decisive_cells` ranks cells by how close
 they sit to a cutoff (what `w2s check` reruns by default).
@@ -33,12 +34,15 @@ from matplotlib.figure import Figure
 from w2s_jax.analysis import plots, rules
 from w2s_jax.analysis.classes import CLASSES, class_rule, swept_columns
 from w2s_jax.analysis.rules import FIT_MIN, LC_MIN
+from w2s_jax.model.config import ConfigError
 
 __all__ = [
     "QUANTITIES",
     "CUTOFFS",
     "Cutoff",
     "class_of",
+    "CROSSED",
+    "coverage",
     "map_axes",
     "slice_columns",
     "graded_cells",
@@ -95,26 +99,64 @@ def class_of(frame: pd.DataFrame, ok=None) -> np.ndarray:
     return class_rule(frame, ok)[1]
 
 
+#: The share of the grid of two axes' values that a study's cells must cover for the two to
+#: count as swept against each other (crossed), so that a map may be drawn over them.
+CROSSED = 0.75
+
+
+def _rounded(values: pd.Series) -> pd.Series:
+    """Numbers to six significant digits, so that float noise in derived coordinates does not
+    make two cells of one grid value."""
+    if not pd.api.types.is_numeric_dtype(values):
+        return values
+    table = {v: float(f"{v:.6g}") for v in values.unique()}
+    return values.map(table)
+
+
+def coverage(runs: pd.DataFrame, a: str, b: str) -> float:
+    """The share of the grid of `a`'s and `b`'s values that the cells of `runs` occupy: 1 when
+    the two are swept against each other, about `1/n` when one of them is a function of the
+    other and of a third axis with `n` values (`n_st_snr` and `d_over_n` on a grid of `n_st`
+    and `nu_norm` at one `d`), where a map over them would be mostly empty."""
+    pairs = pd.DataFrame({a: _rounded(runs[a]), b: _rounded(runs[b])}).drop_duplicates()
+    if not len(pairs):
+        return 0.0
+    return len(pairs) / (pairs[a].nunique() * pairs[b].nunique())
+
+
 def map_axes(runs: pd.DataFrame, x: str | None = None, y: str | None = None) -> tuple[str, str]:
-    """The two axes of the map: the phase plane's `(n_st_snr, d_over_n)` when both vary,
-    else the two swept axes with the most values (`n_st` first when it is one of them).
+    """The two axes of the map: axes that vary independently in the study, i.e. whose values
+    its cells cross (`coverage` at least `CROSSED`). The phase plane's `(n_st_snr, d_over_n)`
+    when both vary and are crossed, else the first crossed pair of swept axes (`n_st` first,
+    then the axes with the most values), else the pair of swept axes whose cells cover the
+    most of their grid. Given one of `x`, `y`, the other is chosen the same way.
 
     Raises:
-        ValueError: the study has fewer than two swept axes.
+        ValueError: the study has fewer than two swept axes (the plane's coordinates of a
+            study that sweeps only `n_st` vary, but along one line).
     """
     if x is not None and y is not None:
         return x, y
     plane = [c for c in ("n_st_snr", "d_over_n") if c in runs and runs[c].nunique() > 1]
-    if len(plane) == 2:
-        return x or plane[0], y or plane[1]
     swept = [c for c in swept_columns(runs) if c not in ("p_e", "cell")]
     swept = [c for c in swept if pd.api.types.is_numeric_dtype(runs[c])]
     ranked = sorted(swept, key=lambda c: (c != "n_st", -runs[c].nunique()))
-    if len(ranked) < 2:
+    pairs = [tuple(plane)] if len(plane) == 2 else []
+    pairs += [(a, b) for i, a in enumerate(ranked) for b in ranked[i + 1 :]]
+    given = x or y
+    if given is not None:
+        pairs = [(given, c) for c in dict.fromkeys([*plane, *ranked]) if c != given]
+    crossed = [(a, b) for a, b in pairs if coverage(runs, a, b) >= CROSSED]
+    swept_pairs = [(a, b) for a, b in pairs if b in ranked and (a in ranked or a == given)]
+    if crossed:
+        a, b = crossed[0]
+    elif swept_pairs:
+        a, b = max(swept_pairs, key=lambda p: coverage(runs, *p))  # the first of equals
+    else:
         raise ValueError(
             f"a graded map needs two swept numeric axes; this study sweeps {ranked or 'none'}"
         )
-    return x or ranked[0], y or next(c for c in ranked if c != (x or ranked[0]))
+    return (b, a) if y is not None and x is None else (a, b)
 
 
 def slice_columns(runs: pd.DataFrame, x: str, y: str) -> list[str]:
@@ -157,7 +199,8 @@ def with_gains(runs: pd.DataFrame) -> pd.DataFrame:
 def graded_cells(runs: pd.DataFrame, x: str | None = None, y: str | None = None) -> pd.DataFrame:
     """Per cell of the map: axis values, `<q>` (seed mean) and `<q>_se` (seed standard
     error; NaN with one seed) of every `QUANTITIES` column and every cutoff's column,
-    `n_seeds`, `class` (the most common class over seeds, ties in `CLASSES` order),
+    `n_seeds`, `class` (the most common class over seeds, ties in `CLASSES` order), `tie`
+    (two or more classes share the most seeds: the map draws the cell as a tie),
     `class_of_means`, `margin` (the least distance, in seed standard errors, of a seed mean
     to a cutoff that would change `class_of_means`), `nearest` (that cutoff) and
     `undecided` (`margin <= 1`).
@@ -189,7 +232,12 @@ def _cell_stats(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         top = counts[counts == counts.max()].index
         return next(c for c in CLASSES if c in top)
 
+    def tied(s):
+        counts = s.value_counts()
+        return bool((counts == counts.max()).sum() > 1)
+
     cells["class"] = grouped["class"].apply(majority).to_numpy()
+    cells["tie"] = grouped["class"].apply(tied).to_numpy(bool)
     own = class_of(cells, ok)
     cells["class_of_means"] = own
     margin = np.full(len(cells), np.inf)
@@ -273,6 +321,20 @@ def _label(v: float, digits: int = 2) -> str:
     return f"{v:.{digits}f}"
 
 
+#: The columns of the classified runs that a graded map reads.
+_NEEDED = (
+    "class",
+    "status",
+    "p_h",
+    "weak_test_acc",
+    "best_step",
+    "best_test_acc",
+    "final_test_acc",
+    "final_train_acc_pseudo",
+    "label_correction_best",
+)
+
+
 def graded_map(
     runs: pd.DataFrame,
     x: str | None = None,
@@ -281,31 +343,63 @@ def graded_map(
     annotate: bool = True,
     title: str | None = None,
     path=None,
+    *,
+    trajectories: pd.DataFrame | None = None,
+    ax=None,
+    max_rows: int = plots.MAX_PANELS,
 ) -> Figure:
     """The class panel and one heatmap per graded quantity, one row per slice.
 
     Each heatmap shows the seed mean of its cell (`graded_cells`), written as `mean ± se` in
     the cell when `annotate`; black lines are the class edges (between cells of different
     class). The class panel colours each cell by its most common class, hatches undecided
-    cells grey, and prints the classification rule beneath.
+    cells grey and cells whose seeds split equally between classes as ties (`plots.TIE`),
+    and prints the classification rule beneath.
 
     Args:
-        runs: `classes.classify` rows.
-        x, y: the axes (default `map_axes`: the phase plane when both of its coordinates vary).
+        runs: `classes.classify` rows, or a sweep's summary with `trajectories`.
+        x, y: the axes (default `map_axes`: two axes that vary independently in the study).
         quantities: columns of `QUANTITIES` to draw.
         annotate: write `mean ± se` in every cell.
+        title: the figure's title (its start; the seeds are appended).
         path: write `path.png` and `path.pdf`.
+        trajectories: the sweep's trajectories; with them, `runs` may be the summary.
+        ax: Axes to draw into instead of a new figure, one per panel: rows (slices) of
+            `1 + len(quantities)` panels (as `fig.subplots(rows, 1 + len(quantities))` gives),
+            or a single Axes for the class panel alone (`quantities=()`, one slice).
+        max_rows: the most rows (values of the swept axes `x` and `y` leave free); more is
+            refused (`plots.TooManyPanels`) with the axes to narrow.
     """
+    who = "graded_map"
+    runs = plots._classified(runs, trajectories, who, need=_NEEDED)
+    unknown = [q for q in quantities if q not in QUANTITIES]
+    if unknown:
+        raise ConfigError(
+            f"{who}: quantities {', '.join(map(repr, unknown))} are not among "
+            f"{', '.join(QUANTITIES)}"
+        )
+    for name, flag in ((x, "x"), (y, "y")):
+        if name is not None:
+            plots._axis(runs, name, flag, who)
     x, y = map_axes(runs, x, y)
     cells = graded_cells(runs, x, y)
     slices = slice_columns(runs, x, y)
     groups = [("", cells)] if not slices else list(cells.groupby(slices, sort=True))
+    if len(groups) > max_rows:
+        raise plots._too_many(who, len(groups), max_rows, slices, cells, what="rows of panels")
     xs, ys = np.sort(cells[x].unique()), np.sort(cells[y].unique())
     xlog, ylog = plots._is_log(xs), plots._is_log(ys)
     xe, ye = plots._edges(xs, xlog), plots._edges(ys, ylog)
     ncol = 1 + len(quantities)
-    fig = Figure(figsize=(3.9 * ncol, 3.5 * len(groups) + 1.2), layout="constrained")
-    axes = fig.subplots(len(groups), ncol, squeeze=False)
+    if ax is None:
+        fig = Figure(figsize=(3.9 * ncol, 3.5 * len(groups) + 1.2), layout="constrained")
+        axes = fig.subplots(len(groups), ncol, squeeze=False)
+        own = True
+    else:
+        fig, flat, own = plots._target(
+            ax, len(groups) * ncol, who, f"{len(groups)} row(s) of {ncol} panels"
+        )
+        axes = np.asarray(flat, dtype=object).reshape(len(groups), ncol)
     names = list(CLASSES)
     cmap = ListedColormap([plots.CLASS_COLORS[c] for c in names])
     ranges = {}
@@ -322,12 +416,14 @@ def graded_map(
     for row, (key, frame) in zip(axes, groups):
         key = key if isinstance(key, tuple) else (key,)
         label = ", ".join(f"{k} = {plots._fmt(v)}" for k, v in zip(slices, key))
-        codes = _grid(
-            frame.assign(code=[names.index(c) for c in frame["class"]]), x, y, xs, ys, "code"
-        )
+        # A tie is its own code: the class edges run around it as around a class.
+        code = [len(names) if t else names.index(c) for c, t in zip(frame["class"], frame["tie"])]
+        codes = _grid(frame.assign(code=code), x, y, xs, ys, "code")
         codes = np.where(np.isfinite(codes), codes, -1).astype(int)
         undecided = _grid(frame.assign(u=frame["undecided"].astype(float)), x, y, xs, ys, "u")
-        shown = np.where(undecided == 1, np.nan, np.where(codes >= 0, codes, np.nan))
+        tie = (codes == len(names)).astype(float)
+        undecided = np.where(tie == 1, 0.0, undecided)
+        shown = np.where((undecided == 1) | (tie == 1), np.nan, np.where(codes >= 0, codes, np.nan))
         ax = row[0]
         ax.pcolormesh(
             xe, ye, np.ma.masked_invalid(shown), cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5
@@ -342,6 +438,7 @@ def graded_map(
             edgecolor="white",
             lw=0.0,
         )
+        plots._draw_ties(ax, xe, ye, tie)
         _class_edges(ax, codes, xe, ye)
         ax.set_title(f"class{' · ' + label if label else ''}", fontsize=9)
         for q, ax in zip(quantities, row[1:]):
@@ -389,10 +486,12 @@ def graded_map(
             if ylog:
                 ax.set_yscale("log")
             ax.set(xlim=(xe[0], xe[-1]), ylim=(ye[0], ye[-1]), xlabel=x, ylabel=y)
-    present = [c for c in names if (cells["class"] == c).any()]
+    present = [c for c in names if (cells["class"][~cells["tie"]] == c).any()]
     handles = [plots._patch(plots.CLASS_COLORS[c], c.replace("_", " ")) for c in present]
     from matplotlib.patches import Patch
 
+    if cells["tie"].any():
+        handles.append(plots._tie_handle())
     handles.append(
         Patch(
             facecolor=UNDECIDED[1],
@@ -403,19 +502,24 @@ def graded_map(
     )
     handles.append(_edge_handle())
     rule = "Classes (most common over seeds): " + rules.classes_rule().replace("`", "")
-    fig.legend(
-        handles=handles,
-        loc="outside lower center",
-        ncols=min(len(handles), 4),
-        frameon=False,
-        fontsize=8,
-        title="\n".join(textwrap.wrap(rule, 40 * ncol)),
-        title_fontsize=7.5,
-    )
     lo, hi = int(cells["n_seeds"].min()), int(cells["n_seeds"].max())
     seeds = f"{lo} seed{'s' if hi > 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"
-    fig.suptitle((title or "Graded map") + f": seed mean (± seed standard error, {seeds}) per cell")
-    return plots.save(fig, path)
+    heading = (title or "Graded map") + f": seed mean (± seed standard error, {seeds}) per cell"
+    if own:
+        plots._legend(
+            fig,
+            axes.ravel(),
+            own,
+            handles,
+            ncols=min(len(handles), 4),
+            fontsize=8,
+            title="\n".join(textwrap.wrap(rule, 40 * ncol)),
+            title_fontsize=7.5,
+        )
+        fig.suptitle(heading)
+    else:
+        plots._legend(fig, axes.ravel(), own, handles, fontsize=6)
+    return plots.save(fig, path, legends_inside=own)
 
 
 def _edge_handle():

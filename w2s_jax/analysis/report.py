@@ -1,10 +1,19 @@
 """A Markdown report of a sweep directory: class counts, the fitted constant `C` of
 `tau >= C`, the free exponents against Theorem 3.4's `(1, 2, 4, -4)`, the per-slice
 boundaries, the early-stopping windows and the figures of `w2s_jax.analysis.plots`.
+
+The report fits and draws only over axes that vary independently in the study. A fit takes
+its coordinates in order and drops one that is constant over the cells it fits, or a linear
+function in logs of those it kept (the design matrix of log-values would not gain rank: on a
+grid of `n_st` and `nu_norm` at one `d`, `n_st = d / d_over_n`), and says so in a line
+`skipped: n_st (determined by d_over_n in this study)` (`independent_features`). The figures
+and the graded map draw over two axes whose values the study's cells cross (`maps.map_axes`),
+never over derived coordinates that its grid only shears (there, `n_st_snr` and `d_over_n`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +27,11 @@ from w2s_jax.sweeping.results import load_results
 
 __all__ = [
     "load_results",
+    "Independent",
+    "independent_features",
     "analyse",
     "default_axes",
+    "axes_line",
     "make_figures",
     "write_report",
     "markdown_table",
@@ -28,12 +40,109 @@ __all__ = [
 KINDS = ("phase", "collapse", "trajectories", "window", "signal")
 
 
+#: The spread of a coordinate's logs over a fit's cells below which it counts as constant
+#: (all its values within about 1% of each other).
+CONSTANT_SPREAD = 1e-2
+#: The largest residual, relative to the coordinate's own spread in logs, at which it counts
+#: as a function of the coordinates kept before it: derived coordinates come back to a
+#: relative O(1/d) where `d` is rounded to an integer.
+DETERMINED_RTOL = 1e-2
+#: The coordinates the early-stopping law is fitted on, in order of preference.
+LAW_FEATURES = ("n_st_snr", "d_over_n", "eta", "n_st")
+
+
+def _and(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Independent:
+    """The coordinates a fit uses (`kept`, in order) and the ones it leaves out, each with
+    its reason (`skipped`: name -> "constant" or "determined by ... in this study")."""
+
+    kept: tuple[str, ...]
+    skipped: dict[str, str]
+
+    def line(self) -> str:
+        """`skipped: eta (constant); n_st (determined by d_over_n in this study)`, or ""."""
+        if not self.skipped:
+            return ""
+        by_reason: dict[str, list[str]] = {}
+        for name, reason in self.skipped.items():
+            by_reason.setdefault(reason, []).append(name)
+        return "skipped: " + "; ".join(
+            f"{', '.join(names)} ({reason})" for reason, names in by_reason.items()
+        )
+
+
+def independent_features(frame: pd.DataFrame, features) -> Independent:
+    """Which of `features` vary independently over the distinct cells of `frame`.
+
+    Features are taken in order; one is kept when the design matrix of the kept features'
+    log-values (with a constant column) gains rank with it, i.e. when its logs are not
+    constant (spread above `CONSTANT_SPREAD`) and not a linear function of the kept ones'
+    (least-squares residual above `DETERMINED_RTOL` of its spread). A skipped feature names
+    the kept features that determine it. Features absent from `frame` are ignored; one with
+    values that are not positive (no logarithm) is skipped as such.
+    """
+    present = [f for f in dict.fromkeys(features) if f in frame]
+    cells = frame[present].drop_duplicates()
+    kept: list[str] = []
+    skipped: dict[str, str] = {}
+    design = [np.ones(len(cells))]
+    for name in present:
+        values = cells[name].to_numpy(float)
+        if not (np.all(np.isfinite(values)) and np.all(values > 0)):
+            skipped[name] = "not positive: no logarithm"
+            continue
+        logs = np.log(values)
+        spread = float(np.ptp(logs)) if len(logs) else 0.0
+        if spread <= CONSTANT_SPREAD:
+            skipped[name] = "constant"
+            continue
+        matrix = np.column_stack(design)
+        coef, *_ = np.linalg.lstsq(matrix, logs, rcond=None)
+        if np.max(np.abs(logs - matrix @ coef)) <= DETERMINED_RTOL * spread:
+            by = [k for k, c in zip(kept, coef[1:]) if abs(c) > 1e-3] or kept
+            skipped[name] = f"determined by {_and(by)} in this study"
+        else:
+            kept.append(name)
+            design.append(logs)
+    return Independent(tuple(kept), skipped)
+
+
 def default_axes(runs: pd.DataFrame) -> tuple[str, str]:
-    """`(x, y)` for the phase diagram: `n_st` against the swept axis with the most values."""
-    swept = [c for c in swept_columns(runs) if c not in ("p_e", "cell")]
-    x = "n_st" if "n_st" in swept else (swept[0] if swept else "n_st")
-    rest = sorted((c for c in swept if c != x), key=lambda c: -runs[c].nunique())
-    return x, (rest[0] if rest else "p_b")
+    """`(x, y)` of the figures: two axes that vary independently in the study
+    (`maps.map_axes`); with one swept axis, it against `p_b`."""
+    try:
+        return maps.map_axes(runs)
+    except ValueError:
+        swept = [c for c in swept_columns(runs) if c not in ("p_e", "cell")]
+        x = "n_st" if "n_st" in swept else (swept[0] if swept else "n_st")
+        return x, "p_b"
+
+
+def axes_line(runs: pd.DataFrame, x: str, y: str) -> str:
+    """What the figures draw over, and the theory coordinates that vary but are not drawn
+    over, with why: "Figures over `n_st` × `nu_norm`; skipped: n_st_snr (determined by n_st
+    and nu_norm in this study); ..."."""
+    drawn = [a for a in (x, y) if a in runs and runs[a].nunique() > 1]
+    text = f"Figures over {' × '.join(f'`{a}`' for a in drawn) or 'one cell'}"
+    plane = [c for c in ("n_st_snr", "d_over_n") if c in runs and runs[c].nunique() > 1]
+    left = [c for c in plane if c not in drawn]
+    if not left:
+        return text + "."
+    swept = [c for c in swept_columns(runs) if c not in ("p_e", "cell") and c not in drawn]
+    found = independent_features(runs, [*drawn, *swept, *left])
+    reasons = {c: found.skipped.get(c, "not crossed with the drawn axes") for c in left}
+    share = maps.coverage(runs, *plane) if len(plane) == 2 else None
+    tail = (
+        f"; as a map's axes their cells would fill {share:.0%} of the grid of their values"
+        if share is not None and share < maps.CROSSED
+        else ""
+    )
+    return f"{text}; " + Independent((), reasons).line() + tail + "."
 
 
 def analyse(
@@ -42,18 +151,29 @@ def analyse(
     rule: str = "class",
     n_boot: int = fit.BOOTSTRAP,
 ) -> dict:
-    """Classification and every fit that the grid supports (None where it does not)."""
+    """Classification and every fit that the grid supports (None where it does not).
+
+    The free exponents are fitted over the factors of tau that vary independently in the
+    runs (`independent_features`; `exponent_axes` says which were kept and skipped)."""
     runs = classify(summary, trajectories)
     data = fit.benign_outcome(runs, rule)
-    out = dict(runs=runs, data=data, rule=rule, constant=None, exponents=None, slices=None)
+    out = dict(
+        runs=runs,
+        data=data,
+        rule=rule,
+        constant=None,
+        exponents=None,
+        exponent_axes=None,
+        slices=None,
+    )
     both = len(data) and data["benign"].nunique() == 2
     if both and data["tau"].nunique() > 1:
         out["constant"] = fit.fit_constant(data, n_boot=n_boot)
         if "n_st" in data and data["n_st"].nunique() > 1:
             out["slices"] = fit.boundary_per_slice(data, n_boot=n_boot)
-            varying = [f for f in TAU_FEATURES if f in data and data[f].nunique() > 1]
-            if len(varying) > 1:
-                out["exponents"] = fit.fit_exponents(data, n_boot=n_boot)
+            axes = out["exponent_axes"] = independent_features(data, TAU_FEATURES)
+            if axes.kept[:1] == ("n_st",) and len(axes.kept) > 1:
+                out["exponents"] = fit.fit_exponents(data, list(axes.kept), n_boot=n_boot)
     return out
 
 
@@ -66,8 +186,12 @@ def make_figures(
     x: str | None = None,
     y: str | None = None,
     cells=None,
+    skipped: dict[str, str] | None = None,
 ) -> dict[str, Path]:
-    """Write the figures of `kinds` under `directory` (PNG and PDF); returns the PNG paths."""
+    """Write the figures of `kinds` under `directory` (PNG and PDF); returns the PNG paths.
+
+    A figure that would need more panels than its limit (`plots.TooManyPanels`) is left out
+    with its message in `skipped` when that dict is given, and refused otherwise."""
     directory = Path(directory)
     runs = results["runs"]
     dx, dy = default_axes(runs)
@@ -75,19 +199,27 @@ def make_figures(
     C = results["constant"].C if results["constant"] is not None else None
     paths = {}
     for kind in kinds:
-        stem = directory / kind
-        if kind == "phase":
-            plots.phase_diagram(runs, x, y, C=C, path=stem)
-        elif kind == "collapse":
-            plots.collapse(runs, C=C, rule=results.get("rule", "class"), path=stem)
-        elif kind == "trajectories":
-            plots.trajectories(trajectories, summary, cells=cells, path=stem)
-        elif kind == "window":
-            plots.window_map(runs, x, y if runs[y].nunique() > 1 else None, path=stem)
-        elif kind == "signal":
-            plots.signal_noise(trajectories, cells=cells, path=stem)
-        else:
+        if kind not in KINDS:
             raise ConfigError(f"--kind: must be one of {', '.join(KINDS)} or all, got {kind!r}")
+        stem = directory / kind
+        try:
+            if kind == "phase":
+                plots.phase_diagram(runs, x, y, C=C, path=stem)
+            elif kind == "collapse":
+                rule = results.get("rule", "class")
+                plots.collapse(runs, C=C, along=x, rule=rule, path=stem)
+            elif kind == "trajectories":
+                plots.trajectories(trajectories, summary, cells=cells, path=stem)
+            elif kind == "window":
+                two = y in runs and runs[y].nunique() > 1
+                plots.window_map(runs, x, y if two else None, path=stem)
+            else:
+                plots.signal_noise(trajectories, cells=cells, path=stem)
+        except plots.TooManyPanels as refused:
+            if skipped is None:
+                raise
+            skipped[kind] = str(refused)
+            continue
         paths[kind] = stem.with_suffix(".png")
     return paths
 
@@ -117,7 +249,8 @@ def write_report(
     summary, trajectories, manifest = load_results(directory)
     results = analyse(summary, trajectories, rule, n_boot)
     out = Path(out) if out is not None else directory / "report.md"
-    figures = make_figures(results, trajectories, summary, out.parent / "figures")
+    refused: dict[str, str] = {}
+    figures = make_figures(results, trajectories, summary, out.parent / "figures", skipped=refused)
     runs = results["runs"]
     config = manifest.get("config", {})
     name = config.get("name", directory.name)
@@ -136,6 +269,7 @@ def write_report(
         if manifest.get("platform"):
             lines[-1] += f" on {manifest['platform']} ({', '.join(manifest.get('devices', []))})"
         lines[-1] += "."
+    lines += ["", axes_line(runs, *default_axes(runs))]
     lines += [
         "",
         "## Classes",
@@ -169,6 +303,7 @@ def write_report(
             f"chi² = {e.lr_statistic:.2f} with {e.lr_dof} dof, p = {e.lr_p_value:.3g}.",
             "",
         ]
+    lines += _exponent_axes(results["exponent_axes"], results["exponents"] is not None)
     if results["slices"] is not None:
         lines += [
             "**Per slice:** where the benign share crosses 1/2 along `n_st` "
@@ -209,11 +344,25 @@ def write_report(
     lines += _law_section(runs, out.parent / "figures", figures)
     lines += _graded_section(runs, out.parent / "figures", figures)
     lines += ["## Figures", ""]
+    for kind, reason in refused.items():
+        lines += [f"skipped: the {kind} figure ({reason}).", ""]
     for kind, path in figures.items():
         lines += [f"![{kind}]({path.relative_to(out.parent).as_posix()})", ""]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines))
     return out
+
+
+def _exponent_axes(axes: Independent | None, fitted: bool) -> list[str]:
+    """The line that says which factors of tau the free-exponent fit used and skipped."""
+    if axes is None:
+        return []
+    used = ", ".join(f"`{f}`" for f in axes.kept)
+    if fitted:
+        text = f"Exponents fitted over {used}"
+    else:
+        text = f"No free exponents: only {used or 'no factor of tau'} varies independently"
+    return [text + (f"; {axes.line()}" if axes.skipped else "") + ".", ""]
 
 
 def _paper_section(runs: pd.DataFrame) -> list[str]:
@@ -237,6 +386,8 @@ def _plane_section(runs: pd.DataFrame, directory: Path, figures: dict) -> list[s
     by_n = runs.groupby("n_st")[["n_st_snr", "d_over_n"]].nunique()
     if not ((by_n["n_st_snr"] > 1) & (by_n["d_over_n"] > 1)).any():
         return []  # a plane needs both coordinates to vary at some n_st
+    if maps.coverage(runs, "n_st_snr", "d_over_n") < maps.CROSSED:
+        return []  # not swept against each other: the grid only shears them
     runs = plane.snap(runs)
     edges = plane.plane_boundaries(runs)
     plane.plane_map(runs, boundaries=edges, path=directory / "plane")
@@ -274,12 +425,20 @@ def _plane_section(runs: pd.DataFrame, directory: Path, figures: dict) -> list[s
 
 
 def _law_section(runs: pd.DataFrame, directory: Path, figures: dict) -> list[str]:
-    """The early-stopping law, when the runs peak and the coordinates or the step vary."""
-    features = [f for f in ("n_st_snr", "d_over_n", "eta", "n_st") if f in runs]
-    fit_ = early_stopping.fit_law(runs, features)
-    if fit_ is None:
+    """The early-stopping law, when the runs peak and the coordinates or the step vary; fitted
+    over the coordinates of `LAW_FEATURES` that vary independently among the runs with a
+    peak."""
+    axes = independent_features(early_stopping.peaked(runs), LAW_FEATURES)
+    if not axes.kept:
         return []
-    early_stopping.law_figure(runs, fit_, path=directory / "early_stopping_law")
+    features = list(axes.kept)
+    # A target that every peaked run shares (a window of one width) has no R²: not an error.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit_ = early_stopping.fit_law(runs, features)
+        if fit_ is None:
+            return []
+        early_stopping.law_figure(runs, fit_, path=directory / "early_stopping_law")
+        table = early_stopping.law_table(runs, features)
     figures["early_stopping_law"] = directory / "early_stopping_law.png"
     return [
         "## Early stopping as a law",
@@ -288,9 +447,13 @@ def _law_section(runs: pd.DataFrame, directory: Path, figures: dict) -> list[str
         f">= {rules.MIN_STEP}): {fit_.n_runs} of {len(runs)}. Least squares in logs "
         "with one intercept per seed; 95% intervals.",
         "",
+        f"Fitted over {', '.join(f'`{f}`' for f in features)}"
+        + (f"; {axes.line()}" if axes.skipped else "")
+        + ".",
+        "",
         f"`{fit_.formula()}`",
         "",
-        markdown_table(early_stopping.law_table(runs, features)),
+        markdown_table(table),
         "",
     ]
 
@@ -313,11 +476,9 @@ def _band_section(runs: pd.DataFrame, rule: str, n_boot: int) -> list[str]:
         f"{len(below)} runs. **Fitted constant:** {fit.fit_constant(below, n_boot=n_boot)}.",
         "",
     ]
-    varying = [
-        f for f in ("p_b", "nu_norm", "sigma_p", "d") if f in below and below[f].nunique() > 1
-    ]
-    if "n_st" in below and below["n_st"].nunique() > 1 and varying:
-        e = fit.fit_exponents(below, n_boot=n_boot)
+    axes = independent_features(below, TAU_FEATURES)
+    if axes.kept[:1] == ("n_st",) and len(axes.kept) > 1:
+        e = fit.fit_exponents(below, list(axes.kept), n_boot=n_boot)
         lines += [
             "**Free exponents** (relative to `n_st`'s; theory `(1, 2, 4, -4, -1)`):",
             "",
@@ -326,6 +487,7 @@ def _band_section(runs: pd.DataFrame, rule: str, n_boot: int) -> list[str]:
             f"Likelihood-ratio test of the theory's exponents: chi² = {e.lr_statistic:.2f} "
             f"with {e.lr_dof} dof, p = {e.lr_p_value:.3g}.",
             "",
+            *_exponent_axes(axes, True),
         ]
     if "d" in below and below["d"].nunique() > 1:
         rows = []

@@ -7,6 +7,7 @@ cells), `window` (early-stopping window), or `all`.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from w2s_jax.analysis.classes import parameter_columns
@@ -61,7 +62,14 @@ def execute(args) -> int:
         if axis is not None and axis not in results["runs"]:
             raise ConfigError(f"--x/--y: {axis!r} is not a column of the sweep")
     kinds = KINDS if args.kind == "all" else (args.kind,)
-    paths = make_figures(results, trajectories, summary, out, kinds, args.x, args.y, cells)
+    # `all` leaves out a figure with too many panels and says so; one kind asked for by name
+    # is refused instead (exit 2, the message names the axes to narrow).
+    skipped: dict[str, str] | None = {} if args.kind == "all" else None
+    paths = make_figures(
+        results, trajectories, summary, out, kinds, args.x, args.y, cells, skipped=skipped
+    )
     for path in paths.values():
         print(f"wrote {path} and {path.with_suffix('.pdf').name}")
+    for kind, reason in (skipped or {}).items():
+        print(f"skipped {kind}: {reason}", file=sys.stderr)
     return 0
