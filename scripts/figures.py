@@ -217,6 +217,7 @@ def plane_facts(teacher: str, draw: bool = True) -> tuple[dict[str, str], list[s
         runs.drop(columns=["engine"]),
         "n_st_snr",
         "d_over_n",
+        annotate=False,  # per-cell numbers do not fit at 9 x 9; the explorer shows them
         title=title,
         path=FIGURES / f"plane_{teacher}",
     )
