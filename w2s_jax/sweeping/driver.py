@@ -216,12 +216,17 @@ def _run_locked(config, store, force, quiet, max_tiers, target, execute, extra, 
 
     # Progress in analytic flops (engines.cost), so that one expensive tier does not sit
     # behind a bar that counts cells; the cell count is the postfix.
-    cost = {r.index: run_flops(tier.static) / 1e9 for tier in tiers for r in tier.runs}
+    # Whole megaflops (at least one a run): integer sums are exact, so the bar ends exactly at
+    # its total (a float sum can overshoot it by a rounding error, which tqdm shows as a
+    # negative time left and a clamping warning).
+    cost = {
+        r.index: max(1, round(run_flops(tier.static) / 1e6)) for tier in tiers for r in tier.runs
+    }
     cells_done = len(done)
     bar = tqdm(
         total=sum(cost.values()),
         initial=sum(cost[i] for i in done if i in cost),
-        unit="GFLOP",
+        unit="MFLOP",
         disable=quiet,
         desc=config.name,
         file=sys.stderr,
