@@ -110,12 +110,14 @@ def save(fig: Figure, path: str | Path | None, *, legends_inside: bool = True) -
         path.parent.mkdir(parents=True, exist_ok=True)
         FigureCanvasAgg(fig)
         stem = path.with_suffix("") if path.suffix in (".png", ".pdf") else path
-        fig.savefig(stem.with_suffix(".png"), dpi=DPI, bbox_inches="tight")
+        fig.savefig(
+            stem.with_suffix(".png"), dpi=DPI, bbox_inches="tight", metadata={"Software": None}
+        )
         # The layout is computed: the PDF keeps it rather than computing it again; the
         # figure handed back lays itself out as before.
         engine = fig.get_layout_engine()
         fig.set_layout_engine("none")
-        fig.savefig(stem.with_suffix(".pdf"), bbox_inches="tight")
+        fig.savefig(stem.with_suffix(".pdf"), bbox_inches="tight", metadata={"CreationDate": None})
         fig.set_layout_engine(engine)
     return fig
 
