@@ -1,6 +1,6 @@
 """What each finished study cost: one Markdown row per `results/*/manifest.json`.
 
-    python scripts/study_times.py [RESULTS] [--out docs/study_times.md]
+    python scripts/study_times.py [STUDIES] [--out docs/study_times.md]   # STUDIES: studies/
 
 Columns: the study, its runs, its wall time, the share of that time spent compiling, the
 analytic flops over the running time (the rate the engine reached over whole runs, from each
@@ -94,15 +94,21 @@ def row(manifest: dict, folder: str) -> list[str]:
     ]
 
 
+#: Marks a row kept from an earlier table: its study's data is not in the folder read.
+EARLIER = " (earlier run; its data is not committed)"
+
+
 def kept_rows(previous: str, measured: set[str]) -> dict[str, list[str]]:
-    """The table rows of a previous `--out` whose study is not among `measured`, by name."""
+    """The table rows of a previous `--out` whose study is not among `measured`, by name,
+    each marked as an earlier run."""
     rows = {}
     for line in previous.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != len(COLUMNS) or cells[0] in (COLUMNS[0], "") or set(cells[0]) <= {"-"}:
             continue
-        if cells[0] not in measured:
-            rows[cells[0]] = cells
+        name = cells[0].removesuffix(EARLIER)
+        if name not in measured:
+            rows[name] = [name + EARLIER, *cells[1:]]
     return rows
 
 
@@ -129,7 +135,7 @@ def table(results: Path, previous: str = "") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", nargs="?", default="results", type=Path)
+    parser.add_argument("results", nargs="?", default="studies", type=Path)
     parser.add_argument("--out", default="docs/study_times.md", type=Path)
     parser.add_argument(
         "--fresh", action="store_true", help="drop the rows of studies absent from RESULTS"
@@ -141,13 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     previous = "" if args.fresh or not args.out.exists() else args.out.read_text()
     text = (
         "# What each study cost\n\n"
-        "Written by `scripts/study_times.py` from `results/*/manifest.json`. The compile share\n"
+        f"Written by `scripts/study_times.py` from `{args.results}/*/manifest.json`\n"
+        "(`make figures`: the committed data of [the studies](studies.md)). The compile share\n"
         "is `compile_s / wall_s` of the manifest; GFLOP/s is the tiers' analytic flops\n"
         "(`engines.cost.run_flops`) over their running time; the engine is the config's\n"
         "`train.engine` (the manifest records neither the engine `auto` picked nor the\n"
-        "CPU model). Rows of studies whose results are not on the machine that last wrote this\n"
-        "page are kept from the run that measured them, so rows can come from different\n"
-        "machines, which need not run at the same speed.\n\n" + table(args.results, previous)
+        "CPU model). Rows marked *earlier run* are kept from the run that measured them, before\n"
+        "their data was committed; they can come from other machines, which need not run at\n"
+        "the same speed. Wall times count the machine's time only while it ran.\n\n"
+        + table(args.results, previous)
     )
     args.out.write_text(text)
     print(text, end="")

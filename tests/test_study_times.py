@@ -37,9 +37,12 @@ def test_rows_of_absent_studies_are_kept_and_present_ones_remeasured(script, tmp
     assert script.main([str(results), "--out", str(out)]) == 0
     rows = [line for line in out.read_text().splitlines() if line.startswith("| ")]
     by_name = {row.split("|")[1].strip(): row for row in rows[1:]}
-    assert set(by_name) == {"alpha", "beta"}
+    assert set(by_name) == {"alpha" + script.EARLIER, "beta"}  # the kept row says so
+    by_name["alpha"] = by_name.pop("alpha" + script.EARLIER)
     assert "100 s" in by_name["alpha"] and "25%" in by_name["alpha"]  # kept as measured
     assert "60 s" in by_name["beta"] and "10%" in by_name["beta"]  # measured again
+    assert script.main([str(results), "--out", str(out)]) == 0  # marked once, not twice
+    assert out.read_text().count(script.EARLIER) == 1
     assert script.main([str(results), "--out", str(out), "--fresh"]) == 0
     assert "alpha" not in out.read_text()
     capsys.readouterr()
