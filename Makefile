@@ -40,7 +40,9 @@ lint: $(STAMP)
 
 ## The documentation site in site/ (open site/index.html): strict, so a broken link, a missing
 ## page or an API name that no longer exists fails; the notebooks are shown as committed, not run.
+## The headline studies' explorers (docs/explorers/, not committed) are built from studies/ first.
 docs: $(STAMP)
+	$(BIN)/python scripts/explorers.py
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 format: $(STAMP)

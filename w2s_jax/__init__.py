@@ -21,6 +21,17 @@ from w2s_jax.training.records import Trajectory
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # `explore` on first use (PEP 562): its module loads the plotting stack, which
+    # `import w2s_jax` should not pay for; Altair itself loads only when a page is drawn.
+    if name == "explore":
+        from w2s_jax.analysis.explore import explore
+
+        return explore
+    raise AttributeError(f"module 'w2s_jax' has no attribute {name!r}")
+
+
 __all__ = [
     "BOTH",
     "ClassesLinearCNN",
@@ -39,6 +50,7 @@ __all__ = [
     "Trajectory",
     "__version__",
     "dtype_scope",
+    "explore",
     "load_results",
     "record_steps",
     "run",

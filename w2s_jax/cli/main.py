@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from w2s_jax.cli import bench, check, plot, report, run, sweep
+from w2s_jax.cli import bench, check, explore, plot, report, run, sweep
 from w2s_jax.model.config import ConfigError
 
 #: Subcommands, in the order `w2s --help` lists them.
-COMMANDS = (run, sweep, bench, plot, report, check)
+COMMANDS = (run, sweep, bench, plot, report, check, explore)
 
 
 class _Parser(argparse.ArgumentParser):
