@@ -417,7 +417,10 @@ def _tables(*studies, x=None, y=None, metric="gain_final", max_bytes=MAX_BYTES):
     csv, every = _curves_csv(curves, runs, room)
     notes = [sentence]
     if every > 1:
-        notes.append(f"trajectories thinned to every {every}th recorded step (the page's size)")
+        notes.append(
+            f"trajectories thinned to one recorded step in {every} (and each run's last) to keep "
+            f"the page under {max_bytes / 1e6:g} MB"
+        )
     return Tables(
         cells=cells,
         values=values,
@@ -441,9 +444,15 @@ class Explorer:
     `runs` (the classified runs with their map `cell` and `run` ids). `save(path)` writes the
     page, `to_html()` returns it; in a notebook it shows inline."""
 
-    chart: object
-    tables: Tables
-    runs: pd.DataFrame
+    chart: object = dataclasses.field(repr=False)
+    tables: Tables = dataclasses.field(repr=False)
+    runs: pd.DataFrame = dataclasses.field(repr=False)
+
+    def __repr__(self) -> str:
+        x, y = (a.title for a in self.tables.axes)
+        axes = f"{x} x {y}" if y else x
+        by = f", a dropdown for {', '.join(self.tables.slices)}" if self.tables.slices else ""
+        return f"Explorer({self.tables.names}: {len(self.cells)} cells over {axes}{by})"
 
     @property
     def cells(self) -> pd.DataFrame:

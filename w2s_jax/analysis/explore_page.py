@@ -37,9 +37,9 @@ CELL = 34  # pixels a cell of the map
 MINIMUM = (240, 60)  # the map's least width and height (a few cells get wider ones)
 PANEL = (250, 140)  # a trajectory panel's width and height
 _SIGNALS = {
-    "gamma_mu": "easy: gamma_mu",
-    "gamma_nu_pos": "hard: gamma_nu, +",
-    "gamma_nu_neg": "hard: gamma_nu, −",
+    "gamma_mu": "easy, mu",
+    "gamma_nu_pos": "hard, nu +",
+    "gamma_nu_neg": "hard, nu −",
 }
 
 
@@ -71,10 +71,12 @@ def _ranges(values: pd.DataFrame) -> dict[str, tuple[float, float]]:
     [0, 1] for the share corrected, up to 1 from 1/2 (or below) for the agreement shares,
     the cells' range otherwise (never empty)."""
     out = {}
-    gains = values.loc[values["metric"].str.startswith("gain"), "value"].abs()
-    top = max(float(gains.max()) if gains.notna().any() else 0.0, 1e-3)
+    gains = values.loc[values["metric"].str.startswith("gain"), "value"].abs().astype(float)
+    gains = gains[np.isfinite(gains)]
+    top = max(float(gains.max()) if len(gains) else 0.0, 1e-3)
     for metric in values["metric"].unique():
-        v = values.loc[values["metric"] == metric, "value"].dropna()
+        v = values.loc[values["metric"] == metric, "value"].astype(float)
+        v = v[np.isfinite(v)]
         if metric == "class":
             continue
         if metric.startswith("gain"):
@@ -338,6 +340,8 @@ def chart(tables):
             title=alt.Title(f"w2s explorer: {tables.names}", subtitle=subtitle, anchor="start")
         )
         .configure_view(stroke=None)
+        # Vega sizes the page short of the right legend's labels and the last axes: room.
+        .properties(padding={"left": 5, "top": 5, "right": 60, "bottom": 30})
     )
     # The tables go in once, by name, at the end: Altair copies inline data at every step.
     page.datasets = {
