@@ -65,6 +65,7 @@ def headline_figure(runs: pd.DataFrame, edges: dict[int, dict], path: Path) -> N
     apart on top, undecided cells hatched, and the fitted lower edge `tau = C` with its
     interval as an iso-`tau` line (slope −2 in these coordinates)."""
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     sizes = sorted(runs["n_st"].unique())
@@ -86,23 +87,14 @@ def headline_figure(runs: pd.DataFrame, edges: dict[int, dict], path: Path) -> N
         ):
             if frame.empty:
                 continue
-            colour = np.full((len(rows), len(xs), 4), np.nan)
-            hatch = np.zeros((len(rows), len(xs)))
             for _, c in frame.iterrows():
                 r = 0 if target is ax_inf else int(np.searchsorted(rows, c["d_over_n"]))
                 k = int(np.searchsorted(xs, c["n_st_snr"]))
-                colour[r, k] = _rgba(plots.CLASS_COLORS[c["class"]])
-                hatch[r, k] = bool(c["undecided"])
-            for r in range(len(rows)):
-                for k in range(len(xs)):
-                    if np.isnan(colour[r, k, 0]):
-                        continue
-                    span = ([xe[k], xe[k + 1]], row_edges[r], row_edges[r + 1])
-                    target.fill_between(*span, color=colour[r, k], edgecolor="white", lw=0.6)
-                    if hatch[r, k]:
-                        target.fill_between(
-                            *span, facecolor="none", edgecolor="0.1", hatch="///", lw=0
-                        )
+                span = ([xe[k], xe[k + 1]], row_edges[r], row_edges[r + 1])
+                colour = plots.CLASS_COLORS[c["class"]]
+                target.fill_between(*span, color=colour, edgecolor="white", lw=0.6)
+                if c["undecided"]:
+                    target.fill_between(*span, facecolor="none", edgecolor="0.1", hatch="///", lw=0)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(xe[0], xe[-1])
@@ -115,9 +107,8 @@ def headline_figure(runs: pd.DataFrame, edges: dict[int, dict], path: Path) -> N
         edge = edges.get(n_st)
         if edge is not None:
             line_x = np.geomspace(xe[0], xe[-1], 50)
-            for C, style, width in ((edge["crossing"], "-", 1.6), (edge["lo"], ":", 1.0)):
-                ax.plot(line_x, C / (p_b**2 * line_x**2), "k", ls=style, lw=width)
-            ax.plot(line_x, edge["hi"] / (p_b**2 * line_x**2), "k", ls=":", lw=1.0)
+            for key, style, width in (("crossing", "-", 1.6), ("lo", ":", 1.0), ("hi", ":", 1.0)):
+                ax.plot(line_x, edge[key] / (p_b**2 * line_x**2), "k", ls=style, lw=width)
             ax.text(
                 0.97,
                 0.03,
@@ -135,21 +126,11 @@ def headline_figure(runs: pd.DataFrame, edges: dict[int, dict], path: Path) -> N
             a.tick_params(labelsize=8.5)
     handles = [Patch(color=plots.CLASS_COLORS[c], label=CLASS_NAMES[c]) for c in names]
     handles.append(Patch(facecolor="white", edgecolor="0.3", hatch="///", label="undecided"))
-    handles.append(
-        __import__("matplotlib.lines", fromlist=["Line2D"]).Line2D(
-            [], [], color="k", label="lower edge τ = C (dotted: 95% CI)"
-        )
-    )
+    handles.append(Line2D([], [], color="k", label="lower edge τ = C (dotted: 95% CI)"))
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
     fig.suptitle("Coin teacher (fixed): the student's class at the end of training", fontsize=10.5)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path.with_suffix(".png"), dpi=110)
-
-
-def _rgba(colour: str) -> np.ndarray:
-    from matplotlib.colors import to_rgba
-
-    return np.asarray(to_rgba(colour))
 
 
 # -- the planes ---------------------------------------------------------------------------
@@ -258,21 +239,20 @@ def _edges_table(edge_rows: dict[int, pd.DataFrame]) -> str:
         "benign (line)": "the same edge as a line: slope of `log(d/n_st)` on `log(n_st·snr)`",
         "label_correction": "label correction, as a crossing in `n_st·snr` (all `d/n_st`)",
     }
-    sizes = sorted(edge_rows)
-    lines = ["| edge | " + " | ".join(f"`n_st = {n}`" for n in sizes) + " |"]
-    lines.append("|---" * (len(sizes) + 1) + "|")
+    rows = []
     for region, label in what.items():
-        cells = []
-        for n in sizes:
-            found = edge_rows[n][edge_rows[n]["region"] == region]
-            if found.empty:
-                cells.append("no edge (one side only)")
-                continue
-            r = found.iloc[0]
+        row = {"edge": label}
+        for n, found in sorted(edge_rows.items()):
+            hit = found[found["region"] == region]
             digits = 2 if region == "benign (line)" else 1
-            cells.append(f"{num(r.crossing, digits)} ({interval(r.lo, r.hi, digits)})")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            row[f"`n_st = {n}`"] = (
+                f"{num(hit.iloc[0].crossing, digits)} "
+                f"({interval(hit.iloc[0].lo, hit.iloc[0].hi, digits)})"
+                if len(hit)
+                else "no edge (one side only)"
+            )
+        rows.append(row)
+    return markdown_table(pd.DataFrame(rows))
 
 
 def _edge_text(edge_rows: dict[int, pd.DataFrame], region: str, along, digits: int) -> str:
@@ -346,12 +326,9 @@ def paper_facts(draw: bool = True) -> tuple[dict[str, str], list[str]]:
                 "meets": f"{int(group['meets'].sum())}/{len(group)}",
             }
         )
-    table = pd.DataFrame(rows)
-    lines = ["| " + " | ".join(table.columns) + " |", "|---" * len(table.columns) + "|"]
-    lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in table.itertuples(index=False)]
     wall = manifest.get("wall_s")
     facts = {
-        "paper_table": "\n".join(lines),
+        "paper_table": markdown_table(pd.DataFrame(rows)),
         "paper_wall": f"{wall:.0f} s" if wall else "not recorded",
         "paper_seeds": str(runs["seed"].nunique()),
         "paper_figure": "docs/figures/paper_trajectories.png",
