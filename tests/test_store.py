@@ -150,3 +150,19 @@ def test_sigkill_mid_sweep_then_rerun_finishes_without_redoing_chunks(tmp_path):
     pd.testing.assert_frame_equal(summary, reference.summary, check_exact=True)
     pd.testing.assert_frame_equal(trajectories, reference.trajectories, check_exact=True)
     assert len(trajectories) == 8 * 5  # no duplicate rows from the half-written chunk
+
+
+def test_the_manifest_names_the_commit_it_ran_on():
+    """`code_version` is the checkout's HEAD (what a study's manifest records as `code`)."""
+    import subprocess
+    from pathlib import Path
+
+    from w2s_jax.sweeping.store import code_version
+
+    root = Path(__file__).parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    head = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert code_version()["commit"] == head
