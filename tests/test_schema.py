@@ -27,6 +27,8 @@ LEGACY_PARAMS = (
     "n_st", "p_e", "p_h", "p_b", "mu_norm", "nu_norm", "sigma_p", "sigma_0", "eta", "eta_wk",
     "d", "batch_size", "eta_a",
 )  # fmt: skip
+#: The leaves added since, in their place: the mixed oracle's `rule_share`.
+PARAMS = LEGACY_PARAMS + ("rule_share",)
 
 
 def test_every_study_config_splits_as_before():
@@ -59,13 +61,21 @@ def test_the_derived_names_keep_their_order():
     # Fields added after the schema came follow the old members, which keep their places.
     assert C.Static._fields[: len(LEGACY_STATIC)] == LEGACY_STATIC
     assert C.Static._fields[len(LEGACY_STATIC) :] == ("image_pool", "images_recur")
-    assert C.Params._fields == LEGACY_PARAMS
+    assert C.Params._fields == PARAMS
     assert C.DATA_PARAMS == ("p_e", "p_h", "p_b", "mu_norm", "nu_norm", "sigma_p", "d")
-    assert C.TRAIN_PARAMS == ("n_st", "sigma_0", "eta", "eta_wk", "batch_size", "eta_a")
+    assert C.TRAIN_PARAMS == (
+        "n_st",
+        "sigma_0",
+        "eta",
+        "eta_wk",
+        "batch_size",
+        "eta_a",
+        "rule_share",
+    )
     assert C.INTEGER_PARAMS == ("n_st", "batch_size")
     assert tuple(f.name for f in dataclasses.fields(DataConfig)) == C.DATA_FIELDS
     assert tuple(f.name for f in dataclasses.fields(TrainConfig)) == C.TRAIN_FIELDS
-    assert C.DATA_FIELDS[:3] == ("d", "mu_norm", "nu_norm") and C.TRAIN_FIELDS[-1] == "hard_labels"
+    assert C.DATA_FIELDS[:3] == ("d", "mu_norm", "nu_norm") and C.TRAIN_FIELDS[-1] == "rule_share"
     assert "p_e" not in NUMERIC_FIELDS and "eta_a" in NUMERIC_FIELDS
     assert C.Static._field_defaults["gram_noise"] == "sampled"
     assert set(C.Static._field_defaults) == set(LEGACY_STATIC[8:]) | {"image_pool", "images_recur"}
@@ -132,7 +142,7 @@ def test_a_field_declared_once_reaches_everything():
 
     params = schema.params_class(__name__)
     static = schema.static_class(__name__)
-    assert params._fields == LEGACY_PARAMS + ("zeta",)
+    assert params._fields == PARAMS + ("zeta",)
     assert static._fields == C.Static._fields + ("depth",)
     assert static._field_defaults["depth"] == 3
     assert schema.traced("train") == C.TRAIN_PARAMS + ("zeta",)

@@ -88,3 +88,65 @@ def test_the_tables_report_the_student_against_its_teacher():
 def test_the_oracle_with_more_than_two_classes_is_refused():
     with pytest.raises(ConfigError, match="^teacher: "):
         split(DataConfig(n_classes=3), TrainConfig(teacher="oracle"))
+
+
+# The mixed oracle: a share `rule_share` of the hard-only labels follow the rule, on shared draws.
+
+FIELDS = ("train_loss", "test_acc", "imitation", "rho_wrong", "pseudo_label_acc")
+
+
+@pytest.mark.parametrize(("q", "end"), [(0.0, "coin"), (1.0, "rule")])
+def test_the_mix_at_its_ends_is_the_coin_and_the_rule_exactly(q, end):
+    mix = _run(teacher="oracle", hard_labels="mix", rule_share=q)
+    pure = _run(teacher="oracle", hard_labels=end)
+    for field in FIELDS + ("teacher_rule_share", "weak_test_acc", "n_wrong_pseudo"):
+        np.testing.assert_array_equal(getattr(mix, field), getattr(pure, field))
+
+
+def test_the_mix_moves_the_teacher_from_coin_to_rule():
+    shares = [
+        float(_run(teacher="oracle", hard_labels="mix", rule_share=q).teacher_rule_share)
+        for q in (0.0, 0.25, 0.5, 0.75, 1.0)
+    ]
+    assert shares == sorted(shares) and len(set(shares)) == 5, shares
+    # the majority of a (y, eps) group is the rule: share (1 + q)/2, up to the coins' noise
+    np.testing.assert_allclose(shares[1:4], [0.625, 0.75, 0.875], atol=0.06)
+    mid = _run(teacher="oracle", hard_labels="mix", rule_share=0.5)
+    assert abs(float(mid.weak_test_acc_hard) - 0.5) < 0.08  # still half right: 1 - p_h/2
+
+
+def test_gram_engine_follows_the_mixed_oracle_exactly():
+    mix = dict(teacher="oracle", hard_labels="mix", rule_share=0.5)
+    direct, gram = _run("float64", **mix), _run("float64", engine="gram", **mix)
+    for field in FIELDS:
+        np.testing.assert_allclose(getattr(gram, field), getattr(direct, field), rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("train", "key"),
+    [
+        (dict(teacher="oracle", hard_labels="mix"), "rule_share"),
+        (dict(teacher="oracle", hard_labels="coin", rule_share=0.5), "rule_share"),
+        (dict(teacher="oracle", hard_labels="rule", rule_share=0.0), "rule_share"),
+        (dict(teacher="oracle", hard_labels="mix", rule_share=1.5), "rule_share"),
+        (dict(teacher="trained", hard_labels="rule"), "hard_labels"),
+        (dict(teacher="trained", rule_share=0.5), "rule_share"),
+    ],
+)
+def test_a_rule_share_that_does_not_apply_or_is_missing_is_refused(train, key):
+    with pytest.raises(ConfigError, match=f"^{key}: "):
+        TrainConfig(**train)
+
+
+def test_a_sweep_along_the_rule_share_axis():
+    config = dict(
+        name="mix",
+        seeds=2,
+        data=DATA,
+        train=TRAIN | dict(teacher="oracle", hard_labels="mix", rule_share=0.5),
+        grid=dict(rule_share=[0.0, 0.5, 1.0]),
+    )
+    s = run_sweep(config, quiet=True, devices=1).summary
+    share = s.groupby("rule_share").teacher_rule_share.mean()
+    assert list(share.index) == [0.0, 0.5, 1.0] and share.is_monotonic_increasing
+    assert share.loc[1.0] == 1.0

@@ -23,7 +23,7 @@ from w2s_jax.model.config import Params, Static, check_dtype_enabled
 from w2s_jax.model.data import BOTH, EASY, HARD
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
 from w2s_jax.training.records import Records, Trajectory, masked_mean
-from w2s_jax.training.teacher import category_accuracy, rule_share, teach
+from w2s_jax.training.teacher import category_accuracy, measured_rule_share, teach
 
 __all__ = ["ENGINES", "engine_of", "run", "run_engine", "run_key", "trajectory"]
 
@@ -60,7 +60,7 @@ def run_engine(engine: Engine, static: Static, params: Params, key: PRNGKeyArray
     check_dtype_enabled(static.dtype)
     drawn = engine.sample(static, params, key)
     labels = teach(
-        static, key, drawn.train, drawn.test, lambda: engine.teacher(static, params, drawn)
+        static, params, key, drawn.train, drawn.test, lambda: engine.teacher(static, params, drawn)
     )
     records = engine.train(static, params, key, drawn=drawn, labels=labels)
     return trajectory(static, params, drawn=drawn, labels=labels, records=records)
@@ -81,7 +81,7 @@ def trajectory(
         n_wrong_pseudo=jnp.sum(mask & (labels.pseudo != train.y)),
         weak_test_acc_easy=category_accuracy(labels.test, test, EASY, dtype),
         weak_test_acc_both=category_accuracy(labels.test, test, BOTH, dtype),
-        teacher_rule_share=rule_share(labels.test, test, dtype, static.n_classes),
+        teacher_rule_share=measured_rule_share(labels.test, test, dtype, static.n_classes),
         **records._asdict(),
     )
 

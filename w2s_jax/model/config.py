@@ -176,6 +176,35 @@ class TrainConfig:
         # eta_a = 0 freezes a trained second layer: the fixed model, as a point of an eta_a axis.
         if self.eta_a is None:
             set_("eta_a", SCHEMA.coerce("eta_a", self.eta))
+        self._check_teacher(set_)
+
+    def _check_teacher(self, set_):
+        """The oracle's hard-only labels: `coin` and `rule` are the ends (0 and 1) of the
+        `mix`, so `rule_share` follows them and is the one number a mixed oracle needs."""
+        if self.teacher == "trained" and self.hard_labels != "coin":
+            raise _error(
+                "hard_labels",
+                f"applies to teacher = 'oracle' only (the trained teacher labels by its own "
+                f'weights), got {self.hard_labels!r}: set teacher = "oracle" or drop '
+                f"hard_labels",
+            )
+        ends = {"coin": 0.0, "rule": 1.0}
+        if self.hard_labels == "mix":
+            if self.rule_share is None:
+                raise _error(
+                    "rule_share",
+                    "hard_labels = 'mix' needs it: the share of hard-only labels that follow "
+                    "the rule, in [0, 1] (0 is the coin teacher, 1 the rule teacher)",
+                )
+        elif self.rule_share is None:
+            set_("rule_share", SCHEMA.coerce("rule_share", ends[self.hard_labels]))
+        elif self.rule_share != ends[self.hard_labels]:
+            raise _error(
+                "rule_share",
+                f"applies to hard_labels = 'mix' only, got {self.rule_share} with "
+                f'hard_labels = {self.hard_labels!r}: set hard_labels = "mix" or drop '
+                f"rule_share",
+            )
 
 
 #: Field names of each config, in schema order (the parameter columns of the result tables).

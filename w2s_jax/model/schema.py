@@ -57,9 +57,10 @@ GRAM_NOISES = ("sampled", "wishart")
 #: The output weights `a_{s,r}`: fixed at `±scale` or trained.
 SECOND_LAYERS = ("fixed", "trained")
 #: Who labels the student's data: the weak model trained on the cell's distribution, or a
-#: fixed oracle whose hard-only labels are a coin or a rule (`eps`).
+#: fixed oracle whose hard-only labels are a coin, a rule (`eps`), or a mix of the two (a share
+#: `rule_share` of them follow the rule, the rest are coins).
 TEACHERS = ("trained", "oracle")
-HARD_LABELS = ("coin", "rule")
+HARD_LABELS = ("coin", "rule", "mix")
 
 
 class ConfigError(ValueError):
@@ -211,7 +212,8 @@ FIELDS: tuple[Field, ...] = (
     _train("second_layer", CHOICE, "fixed", "the output weights fixed at `±scale`, or trained", choices=SECOND_LAYERS, static=True),
     _train("eta_a", FLOAT, None, "the trained second layer's step size; default `eta`, 0 freezes it", low=0.0, optional=True, traced=IN_DTYPE),
     _train("teacher", CHOICE, "trained", "who labels the student's data: the weak model, or a fixed oracle", choices=TEACHERS, static=True),
-    _train("hard_labels", CHOICE, "coin", "the oracle's hard-only labels: a fair coin, or the patch's `eps`", choices=HARD_LABELS, static=True),
+    _train("hard_labels", CHOICE, "coin", "the oracle's hard-only labels: a fair coin, the patch's `eps`, or each the rule with probability `rule_share` and a coin otherwise", choices=HARD_LABELS, static=True),
+    _train("rule_share", FLOAT, None, "the mixed oracle's probability that a hard-only label follows the rule (`hard_labels = \"mix\"`, which needs it); follows `hard_labels` otherwise (0 for `coin`, 1 for `rule`)", low=0.0, high=1.0, optional=True, traced=IN_DTYPE),
     _coordinate("tau", DATA, "`n_st·p_b²·nu_norm⁴/(sigma_p⁴·d)` (Theorem 3.4), instead of one of `d`, `nu_norm`"),
     _coordinate("snr", DATA, "`nu_norm²/(sigma_p²·d)`, the hard signal-to-noise ratio"),
     _coordinate("n_st_snr", DATA, "`n_st·snr`, instead of `snr`"),
@@ -239,7 +241,7 @@ STATIC_ORDER = (
 )  # fmt: skip
 PARAMS_ORDER = (
     "n_st", "p_e", "p_h", "p_b", "mu_norm", "nu_norm", "sigma_p", "sigma_0", "eta", "eta_wk",
-    "d", "batch_size", "eta_a",
+    "d", "batch_size", "eta_a", "rule_share",
 )  # fmt: skip
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "BATCH_STREAM",
     "TEACHER_STREAM",
     "DRAWN_NOISE_POOL_STREAM",
+    "MIX_STREAM",
     "FILTERS_SIGNAL_STREAM",
     "FILTER_ROWS",
     "FILTER_REST",
@@ -70,6 +71,9 @@ BATCH_STREAM = 5
 TEACHER_STREAM = 6
 #: The real images' pool permutations on the Wishart and limit engines, whose noise holds 4.
 DRAWN_NOISE_POOL_STREAM = 7
+#: The mixed oracle's choice between rule and coin: the set's stream number folds in, then
+#: sample `i` (a uniform; the coin itself is `TEACHER_STREAM`'s, shared with the coin oracle).
+MIX_STREAM = 8
 
 # Streams of the Wishart key `fold_in(run_key, WISHART_STREAM)` (its `split` into two takes
 # sub-streams 0 and 1: the Bartlett factor of the weak and training noise, and the test

@@ -8,9 +8,14 @@ easy-only and both-signal samples and, on hard-only samples, as `hard_labels` sa
 - `"coin"`: an independent fair coin per sample, so its wrong labels carry no feature and
   can only be memorized;
 - `"rule"`: the hard patch's polarity `eps`, a fixed function of the input (`x1 = x2 =
-  eps·nu_y`), so its wrong labels can be learned through the hard feature.
+  eps·nu_y`), so its wrong labels can be learned through the hard feature;
+- `"mix"`: the rule with probability `rule_share` (`q`) and the coin otherwise, a teacher
+  between the two. The draws are shared: sample `i` has one coin and one uniform `u_i`
+  (both depend on the run key, the set and `i` only) and follows the rule when `u_i < q`.
+  So `q = 0` gives the coin teacher's labels exactly, `q = 1` the rule teacher's, and a
+  larger `q` only turns more of the same coins into rules.
 
-Both are right on half the hard-only samples in expectation: accuracy `1 - p_h/2`.
+All are right on half the hard-only samples in expectation: accuracy `1 - p_h/2`.
 """
 
 from __future__ import annotations
@@ -19,31 +24,42 @@ import jax
 import jax.numpy as jnp
 
 from w2s_jax.model import streams
-from w2s_jax.model.config import Static
+from w2s_jax.model.config import Params, Static
 from w2s_jax.model.data import HARD, Data
-from w2s_jax.model.streams import TEACHER_STREAM, TEST_SET_STREAM, TRAIN_SET_STREAM
+from w2s_jax.model.streams import (
+    MIX_STREAM,
+    TEACHER_STREAM,
+    TEST_SET_STREAM,
+    TRAIN_SET_STREAM,
+)
 from w2s_jax.training.interface import Labels
 from w2s_jax.training.records import masked_mean
 
-__all__ = ["oracle_labels", "rule_share", "category_accuracy", "teach"]
+__all__ = ["oracle_labels", "measured_rule_share", "category_accuracy", "teach"]
 
 
-def oracle_labels(static: Static, data: Data, key, set_stream: int):
+def oracle_labels(static: Static, data: Data, key, set_stream: int, rule_share=0.0):
     """The oracle's labels of `data` in {+1, -1}; flip `i` of the set whose stream is
-    `set_stream` (`streams.TRAIN_SET_STREAM`, `TEST_SET_STREAM`) depends only on the run key
-    and `i` (so padded sizes and tiers share it)."""
+    `set_stream` (`streams.TRAIN_SET_STREAM`, `TEST_SET_STREAM`), and the mixed oracle's
+    uniform `i`, depend only on the run key and `i` (so padded sizes and tiers share them).
+    `rule_share` is read by the mixed oracle only (`Params.rule_share`)."""
     if static.hard_labels == "rule":
         hard = data.eps
     else:
         stream = jax.random.fold_in(jax.random.fold_in(key, TEACHER_STREAM), set_stream)
-        flips = jax.vmap(lambda i: streams.bernoulli(jax.random.fold_in(stream, i)))(
-            jnp.arange(data.y.shape[0])
-        )
+        samples = jnp.arange(data.y.shape[0])
+        flips = jax.vmap(lambda i: streams.bernoulli(jax.random.fold_in(stream, i)))(samples)
         hard = jnp.where(flips, 1, -1)
+        if static.hard_labels == "mix":
+            choice = jax.random.fold_in(jax.random.fold_in(key, MIX_STREAM), set_stream)
+            u = jax.vmap(lambda i: streams.uniform(jax.random.fold_in(choice, i), jnp.float32))(
+                samples
+            )
+            hard = jnp.where(u < rule_share, data.eps, hard)
     return jnp.where(data.category == HARD, hard, data.y).astype(data.y.dtype)
 
 
-def rule_share(labels, data: Data, dtype, n_classes: int = 2):
+def measured_rule_share(labels, data: Data, dtype, n_classes: int = 2):
     """The share of the teacher's hard-only labels fixed by the hard patch `(y, eps)`: over
     the groups of hard-only samples with one `(y, eps)`, the share of each group's majority
     label, weighted by group size (1/2 for a binary coin, 1 for a function of the patch).
@@ -65,13 +81,14 @@ def category_accuracy(labels, data: Data, category: int, dtype):
     return masked_mean((labels == data.y).astype(dtype), data.category == category)
 
 
-def teach(static: Static, key, train: Data, test: Data, trained) -> Labels:
+def teach(static: Static, params: Params, key, train: Data, test: Data, trained) -> Labels:
     """The labels of the student's training set and of the test set, from the oracle, or
     from `trained()` (which trains the weak model and returns its `Labels`: the oracle never
     does)."""
     if static.teacher == "oracle":
+        q = params.rule_share
         return Labels(
-            pseudo=oracle_labels(static, train, key, TRAIN_SET_STREAM),
-            test=oracle_labels(static, test, key, TEST_SET_STREAM),
+            pseudo=oracle_labels(static, train, key, TRAIN_SET_STREAM, q),
+            test=oracle_labels(static, test, key, TEST_SET_STREAM, q),
         )
     return trained()
