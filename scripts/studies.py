@@ -27,6 +27,7 @@ ORDER = (
     "plane_limit_rule",
     "plane_trained",
     "paper",
+    "plane_mix",
     "plane_trained_1000",
     "plane_coin_1000",
     "plane_rule_1000",
