@@ -380,7 +380,21 @@ def facts(draw: bool = False) -> tuple[dict[str, str], list[str]]:
     out |= f
     missing += m
     out |= studies_facts()
+    for module in page_fact_modules():
+        f, m = module.facts(draw)
+        out |= f
+        missing += m
     return out, missing
+
+
+def page_fact_modules() -> list:
+    """The modules of `scripts/page_facts/`, one per page (or group of sections): each has
+    `facts(draw) -> (facts, missing studies)` over the helpers of this module."""
+    import importlib
+
+    folder = Path(__file__).resolve().parent / "page_facts"
+    names = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+    return [importlib.import_module(f"page_facts.{name}") for name in names]
 
 
 def main(argv: list[str]) -> int:
