@@ -52,7 +52,8 @@ def _cell_crossing(cell: pd.DataFrame, metric: str, level: float, rising: bool, 
     point = crossing(q, values.mean(axis=0), level, rising)
     draws = rng.integers(len(values), size=(BOOTSTRAP, len(values)))
     boot = np.array([crossing(q, values[d].mean(axis=0), level, rising) for d in draws])
-    lo, hi = np.quantile(boot, [0.025, 0.975])
+    # No interpolation between order statistics: a resample may cross nowhere (±inf).
+    lo, hi = np.quantile(boot, 0.025, method="lower"), np.quantile(boot, 0.975, method="higher")
     return dict(q=point, q_lo=lo, q_hi=hi, seeds=len(values))
 
 
