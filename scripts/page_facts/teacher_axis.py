@@ -29,6 +29,8 @@ FIELDS = (
     "mix_agreement",
     "mix_residuals",
     "mix_verdict",
+    "mix_crossings_figure",
+    "mix_prediction_figure",
 )
 
 
@@ -61,6 +63,10 @@ def facts(draw: bool) -> tuple[dict[str, str], list[str]]:
     out["mix_residuals"] = _residual_table(predictions)
     out["mix_verdict"] = _verdict(predictions)
     out |= {"explained": f"{EXPLAINED:g}", "partly": f"{PARTLY:g}"}
+    out["mix_crossings_figure"] = "![q crossings](figures/teacher_axis_crossings.png)"
+    out["mix_prediction_figure"] = (
+        "![prediction](figures/teacher_axis_prediction.png)" if predictions else ""
+    )
     if draw:
         _draw_crossings(gain, imitation)
         _draw_prediction(predictions)

@@ -486,8 +486,9 @@ def explore(
         *studies: study names or sweep folders (`load_results`), or `(summary,
             trajectories)` pairs (a third item, the manifest, names the study); several are
             concatenated (where they share cells, the study becomes a dropdown).
-        x, y: the map's axes (default `maps.map_axes`: the plane's `(n_st·snr, d/n_st)`, else
-            two axes the study sweeps against each other; one swept axis: a one-row map).
+        x: the map's horizontal axis (default `maps.map_axes`: the plane's `n_st·snr`, else
+            one of two axes the study sweeps against each other).
+        y: its vertical axis (default likewise: `d/n_st`; one swept axis: a one-row map).
         metric: what the colour shows first (a key of `METRICS`).
 
     Returns:

@@ -207,7 +207,8 @@ def graded_cells(runs: pd.DataFrame, x: str | None = None, y: str | None = None)
 
     Args:
         runs: `classes.classify` rows.
-        x, y: the axes (default `map_axes`).
+        x: the horizontal axis (default `map_axes`).
+        y: the vertical axis (default `map_axes`).
     """
     x, y = map_axes(runs, x, y)
     runs = _prepare(runs, x, y)
@@ -358,7 +359,8 @@ def graded_map(
 
     Args:
         runs: `classes.classify` rows, or a sweep's summary with `trajectories`.
-        x, y: the axes (default `map_axes`: two axes that vary independently in the study).
+        x: the horizontal axis (default `map_axes`: of two axes that vary independently).
+        y: the vertical axis (default `map_axes`).
         quantities: columns of `QUANTITIES` to draw.
         annotate: write `mean ± se` in every cell.
         title: the figure's title (its start; the seeds are appended).

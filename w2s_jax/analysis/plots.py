@@ -418,7 +418,8 @@ def phase_diagram(
 
     Args:
         runs: `classes.classify` rows, or a sweep's summary with `trajectories`.
-        x, y: numeric columns of the runs (swept parameters or theory coordinates).
+        x: a numeric column of the runs (a swept parameter or a theory coordinate).
+        y: another such column.
         C: fitted constant; the theory's boundary `tau = C` is drawn as a dashed line where
             `x` is a factor of tau.
         value: `"class"` colours each cell by its most common class over seeds (a tie between
