@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from w2s_jax.cli import bench, check, explore, plot, report, run, sweep
+from w2s_jax.cli import bench, check, explore, plot, report, run, sweep, trace
 from w2s_jax.model.config import ConfigError
 
 #: Subcommands, in the order `w2s --help` lists them.
-COMMANDS = (run, sweep, bench, plot, report, check, explore)
+COMMANDS = (run, sweep, bench, plot, report, check, explore, trace)
 
 
 class _Parser(argparse.ArgumentParser):
