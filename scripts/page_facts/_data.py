@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from figures import FIGURES, STUDIES, num  # noqa: F401  (re-exported for the page modules)
+
 from w2s_jax.analysis import classes
 from w2s_jax.sweeping.results import load_results
 
@@ -42,13 +42,13 @@ def waiting(name: str, command: str | None = None) -> str:
     return f"*(waiting for its data: `{command}` writes `studies/{name}`)*"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def study(name: str):
     """`(summary, trajectories, manifest)` of a study (read once)."""
     return load_results(ROOT / name)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def runs(name: str) -> pd.DataFrame:
     """The study's runs as `classes.classify` gives them, with the teacher columns of the
     summary beside them (`pseudo_label_acc`, `teacher_rule_share`, ...)."""
@@ -134,6 +134,52 @@ def figure(width: float, height: float):
 
     fig = Figure(figsize=(width, height), layout="constrained")
     return fig
+
+
+def regrid(fig, columns: int = 2, width: float = 4.0, height: float = 3.0):
+    """Lay a library figure's panels out `columns` to a row (they come in one long row), so
+    that its text stays readable at the page's width; returns the figure."""
+    readable(fig)
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_subplotspec() is not None]
+    if len(axes) <= columns:
+        fig.set_size_inches(width * len(axes), height + 0.9)
+        return fig
+    rows = -(-len(axes) // columns)
+    grid = fig.add_gridspec(rows, columns)
+    for i, ax in enumerate(axes):
+        ax.set_subplotspec(grid[i // columns, i % columns])
+    fig.set_size_inches(width * columns, height * rows + 0.9)
+    return fig
+
+
+def readable(fig, least: float = 9.0) -> None:
+    """Raise every legend's text to `least` points (library plots write some at 7)."""
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    for legend in legends:
+        for text in legend.get_texts():
+            text.set_fontsize(max(text.get_fontsize(), least))
+        if legend.get_title() is not None:
+            legend.get_title().set_fontsize(max(legend.get_title().get_fontsize(), least))
+
+
+def legend_below(fig, ncols: int = 3, fontsize: float = 9) -> None:
+    """Move the legend a library plot put inside one of its panels below the panels, in
+    text the page can read."""
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+        legend.remove()
+        fig.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncols=ncols,
+            fontsize=fontsize,
+            frameon=False,
+        )
+        return
 
 
 def matched(frame: pd.DataFrame, **values) -> pd.DataFrame:

@@ -149,7 +149,9 @@ def _table() -> dict[str, str]:
     fitted = small.final_train_acc_pseudo >= 1.0
     verdict = f"is {small['class'].replace('_', ' ')}**"
     verdict += (
-        ", as in the synthetic table" if small["class"] == "harmful" else ", unlike the synthetic table"
+        ", as in the synthetic table"
+        if small["class"] == "harmful"
+        else ", unlike the synthetic table"
     )
     beats = big.gain_final > 0 and big.final_train_acc_pseudo >= 0.99
     if beats:
@@ -199,8 +201,9 @@ def _limit() -> dict[str, str]:
     fitted = row.final_train_acc_pseudo >= 0.99
     last = int(row.best_step) == int(row.final_step)
     fit = (
-        "fits its labels by the last step" if fitted else "has not finished fitting its labels at "
-        "the last step"
+        "fits its labels by the last step"
+        if fitted
+        else "has not finished fitting its labels at the last step"
     ) + (
         f" ({f3(row.final_train_acc_pseudo)} of the pseudo-labels; the classes call it "
         f"{row['class'].replace('_', ' ')})"
@@ -251,8 +254,11 @@ def _pools() -> dict[str, str]:
     if (small["gain_final"] < 0).all():
         harmful = (small["class"] == "harmful").all()
         text75 = (
-            ("every pool size is harmful (the student ends below its teacher)" if harmful else
-             "every pool size ends below its teacher")
+            (
+                "every pool size is harmful (the student ends below its teacher)"
+                if harmful
+                else "every pool size ends below its teacher"
+            )
             + ", most with "
             f"{_images(worst.image_pool)} per class ({signed(worst.gain_final)} at the end)"
         )
@@ -283,7 +289,8 @@ def _pools() -> dict[str, str]:
         "No cell corrects any wrong label at its best step: every student has fitted all its "
         "pseudo-labels by then."
         if (r["label_correction_best"] == 0).all()
-        else f"Wrong labels corrected at the best step: up to {f3(r['label_correction_best'].max())}."
+        else "Wrong labels corrected at the best step: up to "
+        f"{f3(r['label_correction_best'].max())}."
     )
     agree = _agree()
     return {

@@ -25,11 +25,6 @@ def facts(draw: bool = False) -> tuple[dict[str, str], list[str]]:
     axes = grid["axes"]
     n_st = axes.get("n_st", [])
     others = [f"`{a}`" for a in axes if a != "n_st"]
-    grid_text = (
-        f"{_power(grid['runs'])} limit runs (`n_st` {min(n_st)}–{max(n_st)} × "
-        + " × ".join(others)
-        + f", {grid['seeds']} seeds)"
-    )
     return {
         "limit_bench_run": run,
         "limit_bench_limit_s": f"{one['seconds']['limit']:.3g} s",
