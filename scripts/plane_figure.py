@@ -5,8 +5,8 @@ intervals (docs/figures/plane_coin.png, plane_rule.png, plane_trained.png, docs/
 tables).
 
     w2s sweep sweeps/plane_coin.toml --out results/plane_coin            # and plane_rule
-    w2s sweep sweeps/plane_coin_1000.toml --out results/plane_coin_1000  # and the other n_st
-    w2s sweep sweeps/plane_trained.toml --out results/plane_trained      # and _1000
+    w2s sweep sweeps/plane_coin.toml --set grid.n_st=1000 --out results/plane_coin_1000  # 3000
+    w2s sweep sweeps/plane_trained.toml --out results/plane_trained      # and at 1000
     w2s sweep sweeps/plane_limit_coin.toml --out results/plane_limit_coin  # and _rule
     python scripts/plane_figure.py
 """

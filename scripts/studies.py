@@ -8,6 +8,10 @@ and finished chunks are kept; a finished study costs only its planning.
 
 `--into` lets a clean checkout of a commit (a git worktree) compute while the main checkout
 is edited: the manifests then name that commit, not a dirty tree.
+
+A study is `sweeps/<name>.toml`, or another study's config with some values changed
+(`VARIANTS`: the planes at n_st = 1000 and 3000 are the n_st = 300 planes with
+`--set grid.n_st=[1000]`, not copies of their files).
 """
 
 from __future__ import annotations
@@ -18,6 +22,32 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: What each fixed-size plane's teacher is, in its description.
+_PLANE_TEACHERS = {
+    "plane_coin": "oracle teacher (coin on hard-only data)",
+    "plane_rule": "oracle teacher (rule on hard-only data)",
+    "plane_trained": "teacher trained on each cell's distribution",
+}
+
+
+def _plane_at(base: str, n_st: int, seeds: int) -> tuple[str, tuple[str, ...]]:
+    """The 9 x 9 plane of `sweeps/<base>.toml` at another `n_st` (and seed count)."""
+    return base, (
+        f"grid.n_st=[{n_st}]",
+        f"seeds={seeds}",
+        f"name={base}_{n_st}",
+        f'description="n_st = {n_st} plane, 9 x 9 cells, {seeds} seeds, {_PLANE_TEACHERS[base]}"',
+    )
+
+
+#: Studies that are another config with values changed: name -> (config in sweeps/, the
+#: `w2s sweep --set` assignments). Every other study is `sweeps/<name>.toml` as it is.
+VARIANTS = {
+    f"{base}_{n_st}": _plane_at(base, n_st, seeds)
+    for n_st, seeds in ((1000, 8), (3000, 4))
+    for base in _PLANE_TEACHERS
+}
 
 #: Headline planes first (README's figure), then the main job, then the other n_st.
 ORDER = (
@@ -31,6 +61,8 @@ ORDER = (
     "plane_trained_1000",
     "plane_coin_1000",
     "plane_rule_1000",
+    "boundary_d_coin",
+    "mnist_coin",
     "paper_oracle",
     "boundary_d",
     "early_stopping_law",
@@ -52,6 +84,12 @@ ORDER = (
 )
 
 
+def sweep_args(name: str) -> list[str]:
+    """The config file and `--set` flags of study `name` (the arguments of `w2s sweep`)."""
+    base, overrides = VARIANTS.get(name, (name, ()))
+    return [str(ROOT / "sweeps" / f"{base}.toml")] + [f for o in overrides for f in ("--set", o)]
+
+
 def main(args: list[str]) -> int:
     into = ROOT / "studies"
     if args[:1] == ["--into"]:
@@ -60,8 +98,8 @@ def main(args: list[str]) -> int:
     for name in args or ORDER:
         out = into / name
         print(f"== {name} -> {out}", flush=True)
-        config = str(ROOT / "sweeps" / f"{name}.toml")
-        command = [sys.executable, "-m", "w2s_jax.cli", "sweep", config, "--out", str(out)]
+        command = [sys.executable, "-m", "w2s_jax.cli", "sweep", *sweep_args(name)]
+        command += ["--out", str(out)]
         code = subprocess.call(command, env=env)
         if code:
             return code

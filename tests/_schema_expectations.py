@@ -144,16 +144,31 @@ def _leaf(x) -> str:
     return f"{a.dtype}:{a.tobytes().hex()}"
 
 
-def sweep_splits() -> dict[str, dict]:
-    """For every `sweeps/*.toml`: its number of cells, the SHA-256 of every cell's (data, train)
-    configs, `Static` and `Params` (each leaf as its dtype and bytes) as text, and the first
-    cell's text (to show what changed)."""
-    from w2s_jax.model.config import dtype_scope, split
+def study_configs():
+    """`(file name, SweepConfig)` of every `sweeps/*.toml`, then of each study that is one of
+    them with values changed (`scripts/studies.py`'s VARIANTS), under the name of the file it
+    was before it was folded into its base: the same cells, held to the same record."""
+    import importlib.util
+
     from w2s_jax.sweeping.config_file import load_config
 
-    out = {}
     for path in sorted((ROOT / "sweeps").glob("*.toml")):
-        config = load_config(path)
+        yield path.name, load_config(path)
+    spec = importlib.util.spec_from_file_location("studies", ROOT / "scripts" / "studies.py")
+    studies = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(studies)
+    for name, (base, overrides) in studies.VARIANTS.items():
+        yield f"{name}.toml", load_config(ROOT / "sweeps" / f"{base}.toml", overrides)
+
+
+def sweep_splits() -> dict[str, dict]:
+    """For every study config (`study_configs`): its number of cells, the SHA-256 of every
+    cell's (data, train) configs, `Static` and `Params` (each leaf as its dtype and bytes) as
+    text, and the first cell's text (to show what changed)."""
+    from w2s_jax.model.config import dtype_scope, split
+
+    out = {}
+    for name, config in study_configs():
         rows = []
         for cell in config.cells():
             data, train = config.configs(cell)
@@ -168,9 +183,7 @@ def sweep_splits() -> dict[str, dict]:
                 )
             )
         text = json.dumps(rows, sort_keys=True).encode()
-        out[path.name] = dict(
-            cells=len(rows), sha256=hashlib.sha256(text).hexdigest(), first=rows[0]
-        )
+        out[name] = dict(cells=len(rows), sha256=hashlib.sha256(text).hexdigest(), first=rows[0])
     return out
 
 

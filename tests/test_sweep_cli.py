@@ -123,7 +123,7 @@ def test_bad_config_exits_2_with_one_line(case, finished, tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--chunk-size", "0"], "chunk_size: must be an integer >= 1"),
+        (["--chunk-size", "0"], "--chunk-size: must be an integer in [1, 1e+07], got 0"),
         (["--address", "127.0.0.1:6379"], "address: only used with --engine ray"),
     ],
 )

@@ -1,64 +1,52 @@
-"""w2s_jax: weak-to-strong generalization (linear CNN teacher, ReLU CNN student) in JAX."""
+"""w2s_jax: weak-to-strong generalization (linear CNN teacher, ReLU CNN student) in JAX.
 
-from w2s_jax.engines.run import run
-from w2s_jax.model.config import (
-    ConfigError,
-    DataConfig,
-    Params,
-    Static,
-    TrainConfig,
-    dtype_scope,
-    record_steps,
-    split,
-)
-from w2s_jax.model.data import BOTH, EASY, HARD, Data, sample, signal_vectors
-from w2s_jax.model.multiclass import ClassesLinearCNN, ClassesReLUCNN, sample_classes
-from w2s_jax.model.networks import LinearCNN, ReLUCNN
-from w2s_jax.model.theory import tau
-from w2s_jax.sweeping.driver import sweep
-from w2s_jax.sweeping.results import Results, load_results, study_names
-from w2s_jax.training.records import Trajectory
+The public names below load on first use (PEP 562): `import w2s_jax` and the `w2s` command's
+config checks do not load JAX, so a bad config is refused in a fraction of JAX's own import
+time. `w2s.run`, `from w2s_jax import sweep` and `dir(w2s_jax)` work as usual.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
+#: The public names, by the module that defines them.
+_EXPORTS = {
+    "w2s_jax.engines.run": ("run",),
+    "w2s_jax.model.config": (
+        "ConfigError",
+        "DataConfig",
+        "Params",
+        "Static",
+        "TrainConfig",
+        "dtype_scope",
+        "record_steps",
+        "split",
+    ),
+    "w2s_jax.model.data": ("BOTH", "EASY", "HARD", "Data", "sample", "signal_vectors"),
+    "w2s_jax.model.multiclass": ("ClassesLinearCNN", "ClassesReLUCNN", "sample_classes"),
+    "w2s_jax.model.networks": ("LinearCNN", "ReLUCNN"),
+    "w2s_jax.model.theory": ("tau",),
+    "w2s_jax.sweeping.driver": ("sweep",),
+    "w2s_jax.sweeping.results": ("Results", "load_results", "study_names"),
+    "w2s_jax.training.records": ("Trajectory",),
+    "w2s_jax.analysis.explore": ("explore",),
+}
+_SOURCE = {name: module for module, names in _EXPORTS.items() for name in names}
+
 
 def __getattr__(name: str):
-    # `explore` on first use (PEP 562): its module loads the plotting stack, which
-    # `import w2s_jax` should not pay for; Altair itself loads only when a page is drawn.
-    if name == "explore":
-        from w2s_jax.analysis.explore import explore
+    module = _SOURCE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'w2s_jax' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups do not come here
+    return value
 
-        return explore
-    raise AttributeError(f"module 'w2s_jax' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SOURCE))
 
 
-__all__ = [
-    "BOTH",
-    "ClassesLinearCNN",
-    "ClassesReLUCNN",
-    "ConfigError",
-    "Data",
-    "DataConfig",
-    "EASY",
-    "HARD",
-    "LinearCNN",
-    "Params",
-    "ReLUCNN",
-    "Results",
-    "Static",
-    "TrainConfig",
-    "Trajectory",
-    "__version__",
-    "dtype_scope",
-    "explore",
-    "load_results",
-    "record_steps",
-    "run",
-    "sample",
-    "sample_classes",
-    "signal_vectors",
-    "split",
-    "study_names",
-    "sweep",
-    "tau",
-]
+__all__ = sorted([*_SOURCE, "__version__"])

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from w2s_jax.analysis.check import DEFAULT_VARIANTS, VARIANTS, run_check
-from w2s_jax.analysis.report import load_results
-from w2s_jax.cli.common import match_cells
+from w2s_jax.cli.common import cell_keys, match_cells
 from w2s_jax.model.config import ConfigError
 from w2s_jax.sweeping.places import check_writable_dir
+
+#: The variants (`w2s_jax.analysis.check.VARIANTS`), named here so that `w2s check --help`
+#: does not load JAX; a test holds them equal.
+VARIANT_NAMES = ("small_step", "long_T", "wide", "small_init", "float64", "rerun")
+DEFAULT_VARIANTS = ("small_step", "long_T", "wide", "small_init", "float64")
 
 #: The most cells one check reruns when chosen by closeness to a cutoff.
 N_CELLS_MAX = 1000
@@ -48,7 +51,7 @@ def register(sub):
         "--variants",
         default=",".join(DEFAULT_VARIANTS),
         metavar="NAME[,NAME]",
-        help=f"of {', '.join(VARIANTS)} (default {','.join(DEFAULT_VARIANTS)})",
+        help=f"of {', '.join(VARIANT_NAMES)} (default {','.join(DEFAULT_VARIANTS)})",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--force", action="store_true", help="replace earlier check results")
@@ -68,8 +71,7 @@ def _indices(text: str) -> list[int]:
 
 
 def _by_values(texts, summary) -> list[int]:
-    keys = tuple(c for c in summary.columns if summary[c].dtype.kind in "iuf" and c != "cell")
-    matches = match_cells(texts, summary, keys, where="study", rtol=1e-6)
+    matches = match_cells(texts, summary, cell_keys(summary), where="study", rtol=1e-6)
     return [c for _, mask in matches for c in sorted(set(summary.loc[mask, "cell"].astype(int)))]
 
 
@@ -82,6 +84,9 @@ def execute(args) -> int:
         )
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     cells = _indices(args.cells) if args.cells else []
+    from w2s_jax.analysis.check import run_check
+    from w2s_jax.sweeping.results import load_results
+
     if args.cell:
         summary, _, _ = load_results(args.directory)
         if "cell" not in summary:

@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
-import tomllib
-
 import numpy as np
 
 from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS, ConfigError, show
-from w2s_jax.model.coordinates import COORDINATES
+from w2s_jax.model.coordinates import COORDINATES, THEORY_COLUMNS
+from w2s_jax.sweeping.config_file import parse_value
 
-#: Keys `--set` accepts: every data and train field and the theory coordinates.
+#: Keys of a cell: every data and train field and the theory coordinates.
 KEYS = DATA_FIELDS + COORDINATES + TRAIN_FIELDS
 
-__all__ = ["parse_assignment", "match_cells"]
+__all__ = ["parse_assignment", "match_cells", "cell_keys", "RULES", "RULES_HELP"]
+
+#: `--rule` of `w2s report` and `w2s plot`: which runs count as benign where C of tau >= C is
+#: fitted (`w2s_jax.analysis.fit.benign_outcome`).
+RULES = {
+    "class": "benign or label correction at the best step",
+    "end": "benign at the last step (the theorem's converged state)",
+    "label_correction": "label correction only (the onset of Theorem 3.6)",
+}
+RULES_HELP = (
+    "which runs count as benign in the fit of C (tau >= C): "
+    + "; ".join(f"{k}: {v}" for k, v in RULES.items())
+    + " (default class)"
+)
 
 
-def parse_assignment(text: str, flag: str = "--set", keys=KEYS) -> tuple[str, object]:
+def cell_keys(summary) -> tuple[str, ...]:
+    """The keys `--cell` takes for a finished sweep: its numeric config fields and theory
+    coordinates (`tau`, `n_st_snr`, `d_over_n`, ...), whichever of them the sweep's grid was
+    written in."""
+    known = set(KEYS) | set(THEORY_COLUMNS)
+    return tuple(c for c in summary.columns if c in known and summary[c].dtype.kind in "iuf")
+
+
+def parse_assignment(text: str, flag: str = "--cell", keys=KEYS) -> tuple[str, object]:
     """`KEY=VALUE` with a TOML value: `eta=0.1`, `hard_sign="antipodal"`, `hard_sign=antipodal`.
 
     Args:
@@ -26,11 +46,7 @@ def parse_assignment(text: str, flag: str = "--set", keys=KEYS) -> tuple[str, ob
     key, value = (part.strip() for part in text.split("=", 1))
     if key not in keys:
         raise ConfigError(f"{flag} {key}: unknown key (allowed: {', '.join(keys)})")
-    try:
-        parsed = tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        parsed = value  # a bare word is a string
-    return key, parsed
+    return key, parse_value(key, value, flag)
 
 
 def match_cells(texts, summary, keys, where: str = "sweep", rtol: float = 1e-5) -> list:

@@ -8,9 +8,20 @@ folders or study names are concatenated (the limit engine's `d = ∞` row beside
 
 from __future__ import annotations
 
-from w2s_jax.analysis.explore import METRICS, explore
 from w2s_jax.model.config import ConfigError
 from w2s_jax.sweeping.places import check_writable_file, path_arg
+
+#: The colours the page opens with (`w2s_jax.analysis.explore.METRICS`), named here so that
+#: `w2s explore --help` loads no plotting library; a test holds them equal.
+METRICS = (
+    "class",
+    "gain_final",
+    "gain_best",
+    "label_correction_best",
+    "best_step",
+    "teacher_rule_share",
+    "imitation_final",
+)
 
 
 def register(sub):
@@ -29,7 +40,7 @@ def register(sub):
     p.add_argument(
         "--metric",
         default="gain_final",
-        choices=tuple(METRICS),
+        choices=METRICS,
         help="what the colour shows when the page opens (default gain_final)",
     )
     p.set_defaults(execute=execute)
@@ -43,6 +54,8 @@ def execute(args) -> int:
     for study in args.studies:
         if not str(study).strip():
             raise ConfigError("DIR_OR_STUDY: empty; give a sweep folder or a study name")
+    from w2s_jax.analysis.explore import explore
+
     page = explore(*args.studies, x=args.x, y=args.y, metric=args.metric)
     path = page.save(out)
     size = path.stat().st_size / 1e6

@@ -1,18 +1,23 @@
 """The `w2s` command line. Each subcommand lives in `w2s_jax/cli/<name>.py` with
 `register(subparsers)` and `execute(args) -> int`. Bad input exits with status 2 and one
 line naming the key, never a traceback.
+
+Only the subcommand named on the command line is loaded, and it loads JAX and the analysis
+libraries inside `execute`, after its flags and config are checked: a refusal does not wait
+for them (`w2s --help` and an unknown command load every subcommand, to list them).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from w2s_jax.cli import bench, check, explore, plot, report, run, sweep, trace
+from w2s_jax import __version__
 from w2s_jax.model.config import ConfigError
 
-#: Subcommands, in the order `w2s --help` lists them.
-COMMANDS = (run, sweep, bench, plot, report, check, explore, trace)
+#: Subcommands (the modules `w2s_jax.cli.<name>`), in the order `w2s --help` lists them.
+COMMANDS = ("run", "sweep", "bench", "plot", "report", "check", "explore", "trace")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,18 +27,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _named(argv: list[str]) -> tuple[str, ...]:
+    """The subcommands to load for `argv`: the one it names; all of them for `--help` or a
+    word that is not a subcommand (argparse lists them); none for `--version`."""
+    words = [w for w in argv if not w.startswith("-")]
+    if words and words[0] in COMMANDS:
+        return (words[0],)
+    if words or {"-h", "--help"} & set(argv):
+        return COMMANDS
+    return ()
+
+
+def build_parser(commands: tuple[str, ...] = COMMANDS) -> argparse.ArgumentParser:
     parser = _Parser(prog="w2s", description="Weak-to-strong generalization phase diagrams in JAX.")
+    parser.add_argument("--version", action="version", version=f"w2s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
-        command.register(sub)
+    for name in commands:
+        importlib.import_module(f"w2s_jax.cli.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as done:  # a bad flag (2, one line already printed) or --help (0)
+        args = build_parser(_named(argv)).parse_args(argv)
+    except SystemExit as done:  # a bad flag (2, one line already printed), --help or --version
         return done.code if isinstance(done.code, int) else 2
     try:
         return int(args.execute(args) or 0)

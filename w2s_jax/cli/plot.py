@@ -10,33 +10,39 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from w2s_jax.analysis.classes import parameter_columns
-from w2s_jax.analysis.report import KINDS, analyse, load_results, make_figures
-from w2s_jax.cli.common import match_cells
+from w2s_jax.cli.common import RULES, RULES_HELP, cell_keys, match_cells
 from w2s_jax.model.config import ConfigError
 from w2s_jax.sweeping.places import check_writable_dir, path_arg
+
+#: The figures (`w2s_jax.analysis.report.KINDS`), named here so that `w2s plot --help` loads
+#: no plotting library; a test holds them equal.
+KINDS = ("phase", "collapse", "trajectories", "window", "signal")
 
 
 def register(sub):
     p = sub.add_parser("plot", help="figures of a finished sweep", description=__doc__)
     p.add_argument("directory", type=Path, help="sweep directory (holds summary.parquet)")
-    p.add_argument("--kind", default="all", choices=KINDS + ("all",), help="figure (default all)")
-    p.add_argument("--x", default=None, help="horizontal axis of phase/window (default n_st)")
-    p.add_argument("--y", default=None, help="vertical axis (default the largest other grid axis)")
+    p.add_argument(
+        "--kind", default="all", choices=KINDS + ("all",), help="which figure (default all)"
+    )
+    p.add_argument(
+        "--x", default=None, help="horizontal axis of phase and window, a column (default n_st)"
+    )
+    p.add_argument(
+        "--y",
+        default=None,
+        help="vertical axis (default: the other grid axis with the most values)",
+    )
     p.add_argument(
         "--cell",
         action="append",
         default=None,
         metavar="KEY=VALUE[,KEY=VALUE]",
-        help="a cell for trajectories/signal, e.g. --cell n_st=75 (repeatable)",
+        help="a cell for trajectories/signal by its values, e.g. --cell n_st=75 or --cell tau=10 "
+        "(any config field or coordinate of the sweep; repeatable)",
     )
     p.add_argument("--out", default=None, help="folder (default DIR/figures)")
-    p.add_argument(
-        "--rule",
-        default="class",
-        choices=("end", "class", "label_correction"),
-        help="benign indicator for the fit of C (see fit.benign_outcome; default class)",
-    )
+    p.add_argument("--rule", default="class", choices=tuple(RULES), help=RULES_HELP)
     p.set_defaults(execute=execute)
 
 
@@ -44,8 +50,7 @@ def _cells(texts, summary):
     """The `--cell` choices, each matched against the cells of the sweep."""
     if not texts:
         return None
-    keys = tuple(c for c in parameter_columns(summary) if summary[c].dtype.kind in "iuf")
-    return [cell for cell, _ in match_cells(texts, summary, keys)]
+    return [cell for cell, _ in match_cells(texts, summary, cell_keys(summary))]
 
 
 def execute(args) -> int:
@@ -55,6 +60,9 @@ def execute(args) -> int:
     if args.directory.exists() and not args.directory.is_dir():
         raise ConfigError(f"DIR: {str(args.directory)!r} is a file, not a sweep folder")
     check_writable_dir(out, key)
+    from w2s_jax.analysis.report import analyse, make_figures
+    from w2s_jax.sweeping.results import load_results
+
     summary, trajectories, _ = load_results(args.directory)
     cells = _cells(args.cell, summary)
     results = analyse(summary, trajectories, rule=args.rule)

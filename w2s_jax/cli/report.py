@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from w2s_jax.analysis.report import write_report
+from w2s_jax.cli.common import RULES, RULES_HELP
 from w2s_jax.model.config import ConfigError
 from w2s_jax.sweeping.places import check_writable_dir, check_writable_file, path_arg
 
@@ -15,12 +15,7 @@ def register(sub):
     p = sub.add_parser("report", help="Markdown report of a finished sweep", description=__doc__)
     p.add_argument("directory", type=Path, help="sweep directory (holds summary.parquet)")
     p.add_argument("--out", default=None, help="report file (default DIR/report.md)")
-    p.add_argument(
-        "--rule",
-        default="class",
-        choices=("end", "class", "label_correction"),
-        help="benign indicator of the fits (see fit.benign_outcome; default class)",
-    )
+    p.add_argument("--rule", default="class", choices=tuple(RULES), help=RULES_HELP)
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples (default 200)")
     p.set_defaults(execute=execute)
 
@@ -41,6 +36,8 @@ def execute(args) -> int:
         raise ConfigError(f"DIR: {str(args.directory)!r} is a file, not a sweep folder")
     check_writable_file(out, key)  # before any figure is drawn: they go beside the report
     check_writable_dir(out.parent / "figures", key)
+    from w2s_jax.analysis.report import write_report
+
     path = write_report(args.directory, out, args.rule, args.bootstrap)
     print(f"wrote {path}")
     return 0

@@ -1,23 +1,17 @@
-"""`w2s run CONFIG.toml`: one weak-to-strong run, printed as a short table.
+"""`w2s run CONFIG.toml`: one weak-to-strong run, printed as a short table with its regime.
 
-The run uses `[data]` and `[train]`; each `[grid]` axis takes its first value unless
-`--n-st` or `--set KEY=VALUE` overrides it.
+The run uses `[data]` and `[train]`; each `[grid]` axis takes its first value. `--set
+KEY=VALUE` changes a value first, as in `w2s sweep` (`--set eta=0.1` fixes `eta` in the run,
+`--set train.T=400`); `--n-st N` is `--set n_st=N`. The regime is the run's class (benign,
+harmful, label correction or not converged; docs/model.md#regimes) with the paper's
+coordinates `tau`, `n_st·snr` and `d/n_st`.
 """
 
 from __future__ import annotations
 
-import time
-
-import jax
-
-from w2s_jax.cli.common import parse_assignment
-from w2s_jax.engines.run import run, run_key
-from w2s_jax.model.config import ConfigError, dtype_scope, split
-from w2s_jax.sweeping import compile_cache
+from w2s_jax.model.config import ConfigError
 from w2s_jax.sweeping.config_file import SEED_MAX, load_config
-from w2s_jax.sweeping.memory import check_fits, free_bytes
 from w2s_jax.sweeping.places import check_writable_file, path_arg
-from w2s_jax.sweeping.tables import summarize, trajectory_table
 
 SHOWN = [
     "step",
@@ -32,17 +26,21 @@ SHOWN = [
 
 def register(sub):
     p = sub.add_parser(
-        "run", help="one weak-to-strong run, printed as a table", description=__doc__
+        "run",
+        help="one weak-to-strong run, printed as a table with its regime",
+        description=__doc__,
     )
-    p.add_argument("config", help="sweep config TOML (docs/model.md#config)")
-    p.add_argument("--n-st", type=int, default=None, help="number of strong training samples")
+    p.add_argument("config", help="sweep config file (TOML; docs/config.md)")
+    p.add_argument(
+        "--n-st", type=int, default=None, help="number of the strong model's training samples"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed index (default 0)")
     p.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a data or train field, e.g. --set eta=0.1 (repeatable)",
+        help="change a value of the config, e.g. --set eta=0.1 (repeatable)",
     )
     p.add_argument("--save", default=None, help="write the trajectory to a .csv or .parquet file")
     p.add_argument("--rows", type=int, default=12, help="rows of the printed table (default 12)")
@@ -63,19 +61,33 @@ def execute(args) -> int:
                 f"--save: the file must end in .csv or .parquet, got {args.save.name!r}"
             )
         check_writable_file(args.save, "--save")
-    config = load_config(args.config)
-    cell = {axis: values[0] for axis, values in config.grid.items()}
-    for text in args.set:
-        key, value = parse_assignment(text)
-        cell[key] = value
-    if args.n_st is not None:
-        cell["n_st"] = args.n_st
+    n_st = [] if args.n_st is None else [f"n_st={args.n_st}"]
+    config = load_config(args.config, [*args.set, *n_st])
     if not 0 <= args.seed <= SEED_MAX - config.base_seed:
         raise ConfigError(
             f"--seed: must be an integer in [0, {SEED_MAX - config.base_seed}] (2^32 - 1 - "
             f"base_seed: seeds are 32-bit), got {args.seed}"
         )
-    data, train = config.configs(cell)
+    data, train = config.configs(next(config.cells()))
+    return _run(args, config.base_seed, data, train)
+
+
+def _run(args, base_seed, data, train) -> int:
+    """Compute, classify and print the checked run (JAX loads here)."""
+    import time
+
+    import jax
+    import numpy as np
+
+    from w2s_jax.analysis.classes import classify
+    from w2s_jax.analysis.rules import rule
+    from w2s_jax.engines.run import run, run_key
+    from w2s_jax.model.config import dtype_scope, split
+    from w2s_jax.sweeping import compile_cache
+    from w2s_jax.sweeping.chunk import OUTPUT_FIELDS
+    from w2s_jax.sweeping.memory import check_fits, free_bytes
+    from w2s_jax.sweeping.plan import Run
+    from w2s_jax.sweeping.tables import chunk_tables, trajectory_table
 
     with dtype_scope(train.dtype):  # float64 computes in float64, float32 in float32
         static, params = split(data, train)
@@ -84,25 +96,32 @@ def execute(args) -> int:
         compile_cache.enable()
         start = time.perf_counter()
         traj = jax.block_until_ready(
-            jax.jit(run, static_argnums=0)(static, params, run_key(config.base_seed, args.seed))
+            jax.jit(run, static_argnums=0)(static, params, run_key(base_seed, args.seed))
         )
         elapsed = time.perf_counter() - start
 
-    summary = summarize(static.record_steps, traj)
+    outputs = {k: np.asarray(getattr(traj, k))[None] for k in OUTPUT_FIELDS}
+    summary, trajectories = chunk_tables(
+        [Run(0, 0, args.seed, data, train)], static.record_steps, outputs
+    )
+    row = classify(summary, trajectories).iloc[0]
+    s = summary.iloc[0]
     table = trajectory_table(static.record_steps, traj)
     print(
         f"n_st={train.n_st}  d={data.d}  p_h={data.p_h}  p_b={data.p_b}  "
         f"nu_norm={data.nu_norm}  sigma_p={data.sigma_p}  seed={args.seed}"
     )
-    print(f"weak test accuracy      {float(summary['weak_test_acc']):.4f}")
-    print(f"pseudo-label accuracy   {float(summary['pseudo_label_acc']):.4f}")
     print(
-        f"best test accuracy      {float(summary['best_test_acc']):.4f} "
-        f"at step {int(summary['best_step'])}"
+        f"regime                  {row['class']}  (tau = {s['tau']:.3g}, "
+        f"n_st·snr = {s['n_st_snr']:.3g}, d/n_st = {s['d_over_n']:.3g})"
     )
+    print(f"                        {rule(row['class'])}")
+    print(f"weak test accuracy      {float(s['weak_test_acc']):.4f}")
+    print(f"pseudo-label accuracy   {float(s['pseudo_label_acc']):.4f}")
+    print(f"best test accuracy      {float(s['best_test_acc']):.4f} at step {int(s['best_step'])}")
     print(
-        f"final test accuracy     {float(summary['final_test_acc']):.4f}   "
-        f"status {summary['status']}   ({elapsed:.1f} s with compilation)"
+        f"final test accuracy     {float(s['final_test_acc']):.4f}   "
+        f"status {s['status']}   ({elapsed:.1f} s with compilation)"
     )
     every = max(1, -(-len(table) // args.rows))
     shown = table.iloc[

@@ -1,52 +1,69 @@
-"""`w2s sweep CONFIG.toml --out DIR`: evaluate the whole grid of a sweep config
-(docs/model.md#config).
+"""`w2s sweep CONFIG.toml --out DIR [--set KEY=VALUE ...]`: evaluate the whole grid of a sweep
+config (docs/config.md).
 
 Writes DIR/summary.parquet (one row per cell × seed), DIR/trajectories.parquet (one row
-per cell × seed × recorded step) and DIR/manifest.json. Finished chunks are kept: rerunning
-the same command resumes. `--smoke` shrinks the config (d <= 64, m <= 8, n_st <= 256,
-n_wk, n_test <= 256, T, T_wk <= 60, two seeds, three values per axis) for a quick check.
+per cell × seed × recorded step) and DIR/manifest.json, which records the config as run (with
+every --set applied). Finished chunks are kept: rerunning the same command resumes.
+
+`--set KEY=VALUE` changes one value of the file before it is checked, KEY written as in the
+file: `--set train.n_st=1000`, `--set grid.n_st=[300,1000]` (a grid axis), `--set seeds=4`,
+`--set name=plane_coin_1000`; a bare field name (`--set n_st=1000`) sets it in every cell.
+`--smoke` shrinks the config (d <= 64, m <= 8, n_st <= 256, n_wk, n_test <= 256,
+T, T_wk <= 60, two seeds, three values per axis) for a quick check.
 """
 
 from __future__ import annotations
 
-from w2s_jax.sweeping import compile_cache
-from w2s_jax.sweeping.driver import ENGINES, run_sweep
-from w2s_jax.sweeping.places import path_arg
+from w2s_jax.model.config import ConfigError
+from w2s_jax.sweeping.config_file import RUNS_MAX, load_config
+from w2s_jax.sweeping.places import check_writable_dir, path_arg
+
+#: Where the runs compute (`--engine`): this machine's devices, or a Ray cluster.
+WHERE = ("local", "ray")
 
 
 def register(sub):
     p = sub.add_parser(
         "sweep", help="evaluate a grid of runs, write parquet results", description=__doc__
     )
-    p.add_argument("config", help="sweep config TOML (docs/model.md#config)")
+    p.add_argument("config", help="sweep config file (TOML; docs/config.md)")
     p.add_argument(
         "--out",
         required=True,
         metavar="DIR",
-        help="results directory (resumed if it holds the same config)",
+        help="results folder (resumed if it holds the same config)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a value of the config, e.g. --set train.n_st=1000 or "
+        "--set grid.n_st=[300,1000] (repeatable)",
     )
     p.add_argument(
         "--chunk-size",
         type=int,
         default=None,
         metavar="N",
-        help="runs per compiled chunk (default: from a memory estimate)",
+        help="runs stored together; an interrupted sweep resumes from the last whole chunk "
+        "(default: as many as fit in memory)",
     )
     p.add_argument(
-        "--force", action="store_true", help="replace results of a different config in DIR"
+        "--force", action="store_true", help="replace the results of another config in DIR"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--engine",
-        choices=ENGINES,
+        choices=WHERE,
         default="local",
-        help="local devices (default) or a Ray cluster",
+        help="where the runs compute: this machine (default) or a Ray cluster",
     )
     p.add_argument(
         "--address",
         default=None,
         metavar="ADDR",
-        help="Ray cluster address (default: start a local one)",
+        help="the Ray cluster's address (default: start one on this machine)",
     )
     p.add_argument(
         "--smoke", action="store_true", help="shrink the config to a size that runs in seconds"
@@ -56,9 +73,21 @@ def register(sub):
 
 def execute(args) -> int:
     args.out = path_arg(args.out, "--out")
+    if args.chunk_size is not None and not 1 <= args.chunk_size <= RUNS_MAX:
+        raise ConfigError(
+            f"--chunk-size: must be an integer in [1, {RUNS_MAX:.0e}], got {args.chunk_size}"
+        )
+    if args.address is not None and args.engine != "ray":
+        raise ConfigError("--address: only used with --engine ray; add --engine ray")
+    config = load_config(args.config, args.set)  # every value checked before JAX loads
+    check_writable_dir(args.out, "--out")
+
+    from w2s_jax.sweeping import compile_cache
+    from w2s_jax.sweeping.driver import run_sweep
+
     compile_cache.enable()  # the command's own choice; the library leaves JAX's settings alone
     result = run_sweep(
-        args.config,
+        config,
         args.out,
         chunk_size=args.chunk_size,
         force=args.force,

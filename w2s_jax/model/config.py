@@ -9,8 +9,6 @@ lists below are derived from it; this module adds the rules across fields.
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from w2s_jax.model import digit_images as digits
@@ -328,11 +326,15 @@ def dtype_scope(dtype: str):
     """The context a run of `dtype` computes in: JAX's 64-bit mode on for `"float64"` and off
     for `"float32"`, whatever the global setting, so a float32 run computes the same numbers
     in every process. The sweep and `w2s run` enter it themselves."""
+    import jax  # here, not at the top: a config is checked without loading JAX
+
     return jax.enable_x64(dtype == "float64")
 
 
 def check_dtype_enabled(dtype: str) -> None:
     """Refuse float64 when JAX would silently compute it in float32."""
+    import jax
+
     if dtype == "float64" and not jax.config.jax_enable_x64:
         raise _error(
             "dtype",
@@ -347,6 +349,8 @@ def split(data: DataConfig, train: TrainConfig, n_max: int | None = None) -> tup
 
     A float64 configuration is refused unless JAX's 64-bit mode is on (`dtype_scope`).
     """
+    import jax.numpy as jnp
+
     check_dtype_enabled(train.dtype)
     static = static_of(data, train, n_max)
     dtype = jnp.dtype(train.dtype)
