@@ -5,16 +5,27 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: install lock test lint format docs paper bench figures studies clean
+.PHONY: install install-dev lock test test-fast lint format docs paper bench figures studies clean
 
 ## Installs the exact versions of constraints.txt (ranges in pyproject.toml, pins here).
+## `make install`: the library and `w2s` with their run-time dependencies only (what make paper,
+## make figures, make studies and every w2s command need); `make install-dev` adds Ray and the
+## tools of the tests and the docs (make test, make docs, make lint).
+DEV_STAMP := $(VENV)/.installed-dev
+
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e '.[dev,ray]'
+	$(PIP) install -q --upgrade pip setuptools  # setuptools >= 70.1 builds a wheel offline (tests)
+	$(PIP) install -q -c constraints.txt -e .
 	touch $(STAMP)
 
+$(DEV_STAMP): $(STAMP)
+	$(PIP) install -q -c constraints.txt -e '.[dev,ray]'
+	touch $(DEV_STAMP)
+
 install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
 
 ## Refresh constraints.txt: the newest versions pyproject.toml's ranges allow, resolved in a
 ## fresh temporary venv (then run `make test` against them before committing).
@@ -29,23 +40,29 @@ lock:
 
 ## The whole test suite (what .ci/run runs): lint, format check and the docs site first, then pytest.
 ## Two pytest processes (pytest-xdist): the suite's time is mostly XLA compiles, one core each.
+## pytest prints its slowest tests at the end.
 TEST_WORKERS ?= 2
 test: lint docs
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
+## The inner loop: every test not marked slow (pytest's `slow` marker, see pyproject.toml), without
+## the lint and the docs site.
+test-fast: $(DEV_STAMP)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow"
+
 ## ruff: the linter and the formatter's check (`make format` rewrites the tree).
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 ## The documentation site in site/ (open site/index.html): strict, so a broken link, a missing
 ## page or an API name that no longer exists fails; the notebooks are shown as committed, not run.
 ## The headline studies' explorers (docs/explorers/, not committed) are built from studies/ first.
-docs: $(STAMP)
+docs: $(DEV_STAMP)
 	$(BIN)/python scripts/explorers.py
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
