@@ -135,9 +135,11 @@ def _chosen(name, study_runs, cells, choose, key) -> str:
             }
         )
     table = markdown_table(pd.DataFrame(rows))
+    owner = "The row's" if len(cells) == 1 else "The rows'"
     if key.startswith("paper"):
         return (
-            f"The rows' runs in the study ({seeds} seeds, seed mean ± standard error; the "
+            f"{owner} runs in the study ({seeds} seeds, "
+            "seed mean ± standard error; the "
             "nearest cutoff is the one whose threshold lies fewest seed standard errors from "
             f"its seed mean):\n\n{table}"
         )

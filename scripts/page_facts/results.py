@@ -410,6 +410,9 @@ def _calibration(draw: bool) -> tuple[dict[str, str], list[str]]:
     late = r[r["n_st"] >= 75]
     harmful_end = int((late["end_class"] == "harmful").sum())
     all_harmful_end = harmful_end == len(late)
+    errors = int((~below(1 - late["final_test_acc"].to_numpy(float), level)).sum())
+    others = late.loc[late["end_class"] != "harmful", "end_class"].value_counts()
+    others_text = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in others.items())
     prose = (
         f"At `n_st = {int(bm.name)}` the student, at its best step, agrees with the pseudo-labels "
         f"on only {f3(bm.train_acc_pseudo_best)} of the training set (the pseudo-label accuracy is "
@@ -442,10 +445,14 @@ def _calibration(draw: bool) -> tuple[dict[str, str], list[str]]:
         f"final test accuracy lies between {span(ends, 2, sep=' and ')}, above the weak model but "
         f"with test error above the theorem's harmful "
         "level (`HARMFUL_ERROR·p_h`, [the rule](api.md#w2s_jax.analysis.rules); "
-        f"{f3(level)} here) in {harmful_end} of their {len(late)} runs. So by the theorem's "
+        f"{f3(level)} here) in {errors} of their {len(late)} runs. So by the theorem's "
         "definition "
-        + ("they all overfit" if all_harmful_end else f"all but {len(late) - harmful_end} overfit")
-        + " harmfully at the end, and the analysis layer classifies them so ([Sweeps and "
+        + (
+            "they all overfit harmfully at the end"
+            if all_harmful_end
+            else f"{harmful_end} of them overfit harmfully at the end ({others_text})"
+        )
+        + ", and the analysis layer classifies them so ([Sweeps and "
         "analysis](sweeps.md#classes)). What does separate the regimes is the best "
         "(early-stopped) accuracy and whether the student fits the pseudo-labels or corrects "
         "them.\n"
