@@ -17,7 +17,7 @@ def register(sub):
         help="time every way to run a grid (loop, vmap direct, vmap Gram)",
         description=__doc__,
     )
-    p.add_argument("--out", default=None, help="write the results as JSON to FILE")
+    p.add_argument("--out", default=None, metavar="FILE", help="write the results as JSON to FILE")
     p.add_argument(
         "--smoke",
         action="store_true",

@@ -34,7 +34,7 @@ def register(sub):
         metavar="DIR_OR_STUDY",
         help="sweep folder (holds summary.parquet) or committed study name",
     )
-    p.add_argument("--out", required=True, help="the page to write (PAGE.html)")
+    p.add_argument("--out", required=True, metavar="PAGE", help="the page to write (PAGE.html)")
     p.add_argument("--x", default=None, help="horizontal axis (default: the swept axes)")
     p.add_argument("--y", default=None, help="vertical axis (default: the swept axes)")
     p.add_argument(

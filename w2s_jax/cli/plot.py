@@ -41,7 +41,7 @@ def register(sub):
         help="a cell for trajectories/signal by its values, e.g. --cell n_st=75 or --cell tau=10 "
         "(any config field or coordinate of the sweep; repeatable)",
     )
-    p.add_argument("--out", default=None, help="folder (default DIR/figures)")
+    p.add_argument("--out", default=None, metavar="DIR", help="folder (default DIR/figures)")
     p.add_argument("--rule", default="class", choices=tuple(RULES), help=RULES_HELP)
     p.set_defaults(execute=execute)
 

@@ -14,9 +14,17 @@ from w2s_jax.sweeping.places import check_writable_dir, check_writable_file, pat
 def register(sub):
     p = sub.add_parser("report", help="Markdown report of a finished sweep", description=__doc__)
     p.add_argument("directory", type=Path, help="sweep directory (holds summary.parquet)")
-    p.add_argument("--out", default=None, help="report file (default DIR/report.md)")
+    p.add_argument(
+        "--out", default=None, metavar="FILE", help="report file (default DIR/report.md)"
+    )
     p.add_argument("--rule", default="class", choices=tuple(RULES), help=RULES_HELP)
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples (default 200)")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=200,
+        metavar="N",
+        help="seed-bootstrap resamples of the fits' intervals (default 200)",
+    )
     p.set_defaults(execute=execute)
 
 

@@ -32,9 +32,13 @@ def register(sub):
     )
     p.add_argument("config", help="sweep config file (TOML; docs/config.md)")
     p.add_argument(
-        "--n-st", type=int, default=None, help="number of the strong model's training samples"
+        "--n-st",
+        type=int,
+        default=None,
+        metavar="N",
+        help="number of the strong model's training samples",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed index (default 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="K", help="seed index (default 0)")
     p.add_argument(
         "--set",
         action="append",
@@ -42,8 +46,15 @@ def register(sub):
         metavar="KEY=VALUE",
         help="change a value of the config, e.g. --set eta=0.1 (repeatable)",
     )
-    p.add_argument("--save", default=None, help="write the trajectory to a .csv or .parquet file")
-    p.add_argument("--rows", type=int, default=12, help="rows of the printed table (default 12)")
+    p.add_argument(
+        "--save",
+        default=None,
+        metavar="FILE",
+        help="write the trajectory to a .csv or .parquet file",
+    )
+    p.add_argument(
+        "--rows", type=int, default=12, metavar="N", help="rows of the printed table (default 12)"
+    )
     p.set_defaults(execute=execute)
 
 
