@@ -126,7 +126,22 @@ def with_field_defaults(table: pd.DataFrame) -> pd.DataFrame:
         for f in FIELDS
         if f.name not in table and not f.coordinate and f.default is not None
     }
-    return table.assign(**missing) if missing else table
+    table = table.assign(**missing) if missing else table
+    return _with_followed(table)
+
+
+def _with_followed(table: pd.DataFrame) -> pd.DataFrame:
+    """`rule_share` follows `hard_labels` where a run predates it (0 for the coin oracle and
+    the trained teacher, which the config records as `"coin"`; 1 for the rule), including the
+    runs of a study resumed across the field's arrival."""
+    if "hard_labels" not in table:
+        return table
+    ends = table["hard_labels"].map({"coin": 0.0, "rule": 1.0})
+    if "rule_share" not in table:
+        return table.assign(rule_share=ends)
+    if table["rule_share"].isna().any():
+        return table.assign(rule_share=table["rule_share"].fillna(ends))
+    return table
 
 
 #: Columns of each result table that the analysis reads (docs/model.md#config).
