@@ -4,7 +4,11 @@
 
 Columns: the study, its runs, its wall time, the share of that time spent compiling, the
 analytic flops over the running time (the rate the engine reached over whole runs, from each
-tier's `flops` and `run_s`), the engine that computed it and the machine. The computing engine
+tier's `flops` and `run_s`), the manifest's `efficiency` (that rate as a share of a matrix
+product's, measured in the sweep's process: `w2s_jax.sweeping.efficiency`), its wall time over
+its flop floor (`wall_s / flop_floor_s`), the engine that computed it and the machine. The
+efficiency and the floor are "not recorded" for sweeps from before the manifest kept them.
+The computing engine
 is the config's `train.engine` (with `gram_noise` for the Gram engine; `auto` picks per cell
 and the manifest does not say which); the machine is the platform and device count (the
 manifest holds no CPU model or host name). A study still running or stopped has no `wall_s`
@@ -22,7 +26,20 @@ import json
 import sys
 from pathlib import Path
 
-COLUMNS = ("study", "runs", "wall time", "compile share", "GFLOP/s running", "engine", "machine")
+COLUMNS = (
+    "study",
+    "runs",
+    "wall time",
+    "compile share",
+    "GFLOP/s running",
+    "share of matmul rate",
+    "wall / flop floor",
+    "engine",
+    "machine",
+)
+#: The columns added after "GFLOP/s running" since tables were first written: a kept row of
+#: the earlier layout gets "not recorded" there.
+ADDED = (5, 2)
 
 
 def engine_of(config: dict) -> str:
@@ -67,6 +84,21 @@ def flop_rate(manifest: dict) -> str:
     return f"{sum(t['flops'] for t in tiers) / sum(t['run_s'] for t in tiers) / 1e9:.0f}"
 
 
+def efficiency(manifest: dict) -> str:
+    """The running time's share of the matrix-product rate, two significant digits."""
+    share = manifest.get("efficiency")
+    return "not recorded" if share is None else f"{float(f'{100 * share:.2g}'):g}%"
+
+
+def floor_ratio(manifest: dict) -> str:
+    """How many times its flop floor the study's wall time was."""
+    floor, wall = manifest.get("flop_floor_s"), manifest.get("wall_s")
+    if not floor or wall is None:
+        return "not recorded"
+    ratio = wall / floor
+    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×"
+
+
 def row(manifest: dict, folder: str) -> list[str]:
     """One table row; what the manifest lacks is said in the cell."""
     config = manifest.get("config", {})
@@ -89,6 +121,8 @@ def row(manifest: dict, folder: str) -> list[str]:
         wall_text,
         share,
         flop_rate(manifest),
+        efficiency(manifest),
+        floor_ratio(manifest),
         engine_of(config),
         machine_of(manifest),
     ]
@@ -104,6 +138,9 @@ def kept_rows(previous: str, measured: set[str]) -> dict[str, list[str]]:
     rows = {}
     for line in previous.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        at, added = ADDED
+        if len(cells) == len(COLUMNS) - added:  # the earlier layout
+            cells[at:at] = ["not recorded"] * added
         if len(cells) != len(COLUMNS) or cells[0] in (COLUMNS[0], "") or set(cells[0]) <= {"-"}:
             continue
         name = cells[0].removesuffix(EARLIER)
@@ -120,7 +157,8 @@ def table(results: Path, previous: str = "") -> str:
         try:
             manifest = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as err:
-            rows.append([path.parent.name, "?", f"unreadable manifest ({err})"] + [""] * 4)
+            unreadable = [path.parent.name, "?", f"unreadable manifest ({err})"]
+            rows.append(unreadable + [""] * (len(COLUMNS) - len(unreadable)))
             continue
         rows.append(row(manifest, path.parent.name))
     rows += kept_rows(previous, {r[0] for r in rows}).values()
@@ -150,7 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         f"Written by `scripts/study_times.py` from `{args.results}/*/manifest.json`\n"
         "(`make figures`: the committed data of [the studies](studies.md)). The compile share\n"
         "is `compile_s / wall_s` of the manifest; GFLOP/s is the tiers' analytic flops\n"
-        "(`engines.cost.run_flops`) over their running time; the engine is the config's\n"
+        "(`engines.cost.run_flops`) over their running time. The share of the matmul rate is\n"
+        "the manifest's `efficiency`: its flop floor (those flops over the rate of one large\n"
+        "matrix product timed in the sweep's process, `w2s_jax.sweeping.efficiency`) over the\n"
+        "running time; wall / flop floor is how many times its floor the whole sweep took,\n"
+        "compiling included; sweeps from before the manifest kept them say *not recorded*. A\n"
+        "study below half the rate is explained in\n"
+        "[measured speed](performance.md#efficiency). The engine is the config's\n"
         "`train.engine` (the manifest records neither the engine `auto` picked nor the\n"
         "CPU model). Rows marked *earlier run* are kept from the run that measured them, before\n"
         "their data was committed; they can come from other machines, which need not run at\n"

@@ -166,3 +166,40 @@ def test_the_manifest_names_the_commit_it_ran_on():
         ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert code_version()["commit"] == head
+
+
+def test_the_manifest_states_the_sweeps_efficiency(tmp_path):
+    """`flop_floor_s` is the computed runs' analytic flops over the matrix-product rate
+    measured in the process (`matmul_gflops`), `efficiency` that floor over the running time
+    and `compile_share` the compile time over the wall time; a resumed sweep counts only
+    the runs it computed."""
+    from w2s_jax.engines.cost import run_flops
+    from w2s_jax.sweeping.plan import MAX_TIERS, expand, plan_tiers
+
+    config = load_config(tiny(seeds=1))
+    run_sweep(config, tmp_path / "out", devices=1, quiet=True)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    tiers = plan_tiers(expand(config), MAX_TIERS, "cpu", 1)
+    flops = sum(run_flops(t.static) * len(t.runs) for t in tiers)
+    rate = manifest["matmul_gflops"] * 1e9
+    assert manifest["flop_floor_s"] == pytest.approx(flops / rate, rel=0.01)
+    running = manifest["wall_s"] - manifest["compile_s"]
+    assert manifest["efficiency"] == pytest.approx(manifest["flop_floor_s"] / running, rel=0.02)
+    assert 0 < manifest["efficiency"] < 1.5
+    compile_share = manifest["compile_s"] / manifest["wall_s"]
+    assert manifest["compile_share"] == pytest.approx(compile_share, abs=1e-3)
+
+    (tmp_path / "out" / "summary.parquet").unlink()  # resume with nothing left to compute
+    run_sweep(config, tmp_path / "out", devices=1, quiet=True)
+    resumed = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert resumed["runs_computed"] == 0
+    assert resumed["flop_floor_s"] is None and resumed["efficiency"] is None
+
+
+def test_efficiency_is_not_recorded_where_the_runs_ran_elsewhere():
+    """Ray's workers ran the runs on devices of their own: no rate, floor or share."""
+    from w2s_jax.sweeping.efficiency import efficiency_fields
+
+    fields = efficiency_fields({"float32": 1e9}, 10.0, 10.0, 30.0, local=False)
+    assert set(fields.values()) == {None}
+    assert set(fields) == {"flop_floor_s", "matmul_gflops", "efficiency", "compile_share"}

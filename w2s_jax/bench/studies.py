@@ -29,6 +29,7 @@ from w2s_jax.engines.cost import engine_flops
 from w2s_jax.engines.run import run, run_key
 from w2s_jax.model.config import DATA_FIELDS, DataConfig, Params, Static, TrainConfig, split
 from w2s_jax.model.networks import HIGHEST
+from w2s_jax.sweeping.efficiency import MATMUL_N, matmul_rate
 
 __all__ = [
     "BenchSizes",
@@ -78,7 +79,7 @@ SIZES = BenchSizes(
     wishart=dict(n_st=1000, m=10, n_wk=200, n_test=500, T=100, T_wk=50, record_every=10),
     wishart_d=(10_000, 100_000, 1_000_000),
     wishart_cells=2,
-    matmul_n=2048,
+    matmul_n=MATMUL_N,
     reps=3,
     cold=cold.GRID,
 )
@@ -102,15 +103,6 @@ SMOKE = BenchSizes(
     profile_smoke=True,
     limit=LIMIT_SMOKE,
 )
-
-
-def matmul_rate(n: int, reps: int = 3) -> dict[str, float]:
-    """Flops per second of one `n x n` float32 product: the device's reachable rate."""
-    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-    f = jax.jit(lambda x: jnp.matmul(x, x, precision=HIGHEST))
-    f(a).block_until_ready()
-    best = min(_elapsed(lambda: f(a).block_until_ready()) for _ in range(reps))
-    return dict(n=n, seconds=best, flops_per_s=2.0 * n**3 / best)
 
 
 def _elapsed(fn) -> float:

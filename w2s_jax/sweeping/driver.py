@@ -6,7 +6,8 @@ Runs (grid cells × seed indices) are flattened to one axis. Each compile tier (
 feeds it chunks, the last one padded, and the chunk axis is sharded over the local devices
 with `shard_map`. A run's key is `run_key(base_seed, seed)`, so its result depends neither
 on the chunking nor on the other cells of the grid. This module plans, checks, drives the
-executor, shows progress, stores and merges.
+executor, shows progress (`sweeping.progress`), stores, merges and records the sweep's
+efficiency (`sweeping.efficiency`).
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from typing import Any, NamedTuple
 
 import jax
 import pandas as pd
-from tqdm import tqdm  # the text bar: tqdm.auto warns in Jupyter without ipywidgets
 
 from w2s_jax.engines.cost import run_flops
 from w2s_jax.model.config import ConfigError
 from w2s_jax.model.coordinates import step_scale
-from w2s_jax.sweeping import compile_cache
+from w2s_jax.sweeping import compile_cache, progress
 from w2s_jax.sweeping.chunk import chunk_name
 from w2s_jax.sweeping.config_file import SweepConfig, load_config
+from w2s_jax.sweeping.efficiency import efficiency_fields, reachable_rate
 from w2s_jax.sweeping.local import execute_local
 from w2s_jax.sweeping.memory import MEMORY_FRACTION, check_fits, free_bytes
 from w2s_jax.sweeping.plan import MAX_TIERS, Run, check_options, expand, plan_tiers, smoke_config
@@ -214,37 +215,19 @@ def _run_locked(config, store, force, quiet, max_tiers, target, execute, extra, 
     if store is not None:
         store.begin(manifest, force)
 
-    # Progress in analytic flops (engines.cost), so that one expensive tier does not sit
-    # behind a bar that counts cells; the cell count is the postfix.
-    # Whole megaflops (at least one a run): integer sums are exact, so the bar ends exactly at
-    # its total (a float sum can overshoot it by a rounding error, which tqdm shows as a
-    # negative time left and a clamping warning).
-    cost = {
-        r.index: max(1, round(run_flops(tier.static) / 1e6)) for tier in tiers for r in tier.runs
-    }
-    cells_done = len(done)
-    bar = tqdm(
-        total=sum(cost.values()),
-        initial=sum(cost[i] for i in done if i in cost),
-        unit="MFLOP",
-        disable=quiet,
-        desc=config.name,
-        file=sys.stderr,
-        dynamic_ncols=True,
-        bar_format="{l_bar}{bar}| {percentage:3.0f}% [{elapsed}<{remaining}{postfix}]",
-        postfix=f"cells {cells_done}/{len(runs)}",
-    )
+    flops = _flops_by_dtype(tiers, done)  # of the runs to compute
+    # The time left needs a rate before the first chunk after a compile shows one: the
+    # matrix product's (timed once per process; the manifest's efficiency reuses it).
+    prior = None if quiet or not flops else reachable_rate(max(flops, key=flops.get))
+    bar = progress.Progress(tiers, done, len(runs), config.name, quiet, prior)
     collected: list[tuple[pd.DataFrame, pd.DataFrame]] = []
 
     def record(runs_: Sequence[Run], summary: pd.DataFrame, trajectories: pd.DataFrame) -> None:
-        nonlocal cells_done
         if store is None:
             collected.append((summary, trajectories))
         elif not store.has_chunk(chunk_name(runs_)):  # a Ray worker may have written it
             store.write_chunk(chunk_name(runs_), summary, trajectories)
-        cells_done += len(runs_)
-        bar.set_postfix_str(f"cells {cells_done}/{len(runs)}", refresh=False)
-        bar.update(sum(cost[r.index] for r in runs_))
+        bar.record(runs_)
 
     start = time.perf_counter()
     try:
@@ -270,9 +253,21 @@ def _run_locked(config, store, force, quiet, max_tiers, target, execute, extra, 
         run_s=round(run_s, 3),
         cells_per_s=round(computed / wall_s, 3) if computed and wall_s > 0 else None,
     )
+    manifest |= efficiency_fields(flops, wall_s, run_s, info["compile_s"], local=not parallel)
     if store is not None:
         store.write_manifest(manifest)
     return SweepResult(summary, trajectories, manifest)
+
+
+def _flops_by_dtype(tiers, done: set[int]) -> dict[str, float]:
+    """The analytic flops of the runs not in `done`, by the dtype they compute in."""
+    flops: dict[str, float] = {}
+    for tier in tiers:
+        todo = sum(r.index not in done for r in tier.runs)
+        if todo:
+            dtype = tier.static.dtype
+            flops[dtype] = flops.get(dtype, 0.0) + run_flops(tier.static) * todo
+    return flops
 
 
 def _steps_above_stable(runs: Sequence[Run]) -> dict[str, Any] | None:

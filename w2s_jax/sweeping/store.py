@@ -1,6 +1,6 @@
 """The results store of a sweep directory (docs/model.md#config).
 
-    DIR/manifest.json             config, grid, versions, devices, plan, timings
+    DIR/manifest.json             config, grid, versions, devices, plan, timings, efficiency
     DIR/parts/<first>-<last>.summary.parquet        one per finished chunk
     DIR/parts/<first>-<last>.trajectories.parquet
     DIR/summary.parquet, DIR/trajectories.parquet   merged at the end
