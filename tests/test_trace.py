@@ -18,7 +18,7 @@ from w2s_jax.sweeping.cells import cell_list
 from w2s_jax.sweeping.config_file import load_config
 from w2s_jax.sweeping.driver import run_sweep
 from w2s_jax.sweeping.results import load_results
-from w2s_jax.sweeping.trace import (
+from w2s_jax.analysis.trace import (
     CROSSED,
     EDGES,
     LOWER_AT_TOP,

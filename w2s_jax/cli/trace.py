@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from w2s_jax.sweeping.config_file import load_config
 from w2s_jax.sweeping.places import check_writable_dir, path_arg
-from w2s_jax.sweeping.trace import CROSSED, EDGES, RESOLUTION, check_settings, run_trace
+from w2s_jax.analysis.trace import CROSSED, EDGES, RESOLUTION, check_settings, run_trace
 
 
 def register(sub):
