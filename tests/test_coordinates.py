@@ -138,10 +138,10 @@ def test_a_run_that_cannot_fit_is_refused_before_anything_is_written(tmp_path, c
     assert main(["sweep", str(config), "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("w2s sweep: error: engine: one run")
-    assert "GiB with the direct engine" in err[0] and 'gram_noise = "wishart"' in err[0]
+    assert "GiB with the direct engine" in err[0] and 'use engine = "wishart"' in err[0]
     assert snapshot(tmp_path) == before  # nothing written, not even DIR
     # What the message says to do works.
-    config.write_text(BIG.replace("[train]", '[train]\nengine = "gram"\ngram_noise = "wishart"'))
+    config.write_text(BIG.replace("[train]", '[train]\nengine = "wishart"'))
     assert main(["sweep", str(config), "--out", str(out), "--quiet"]) == 0
     assert (out / "summary.parquet").exists()
 

@@ -1,23 +1,24 @@
-"""The engine interface: one registry entry per engine `engine_used` can name, each an `Engine`
-of three functions, and every random stream named in `model.streams` (no bare number folded
-into a key anywhere in the package)."""
+"""The engine interface: one registry entry per engine of `model.engine_traits`, each an
+`Engine` of three functions and its traits, and every random stream named in `model.streams`
+(no bare number folded into a key anywhere in the package)."""
 
 import ast
 from pathlib import Path
 
-from w2s_jax.engines.cost import ENGINES_USED
 from w2s_jax.engines.run import ENGINES
 from w2s_jax.model import streams
+from w2s_jax.model.engine_traits import TRAITS
 from w2s_jax.training.interface import Engine
 
 PACKAGE = Path(__file__).parent.parent / "w2s_jax"
 
 
-def test_the_registry_holds_every_engine_engine_used_can_name():
-    assert set(ENGINES) == set(ENGINES_USED)
+def test_the_registry_holds_every_engine_of_the_traits_table():
+    assert list(ENGINES) == list(TRAITS)
     for name, engine in ENGINES.items():
         assert isinstance(engine, Engine), name
-        assert all(callable(f) for f in engine), name
+        assert all(callable(f) for f in (engine.sample, engine.teacher, engine.train)), name
+        assert engine.traits is TRAITS[name]
 
 
 def test_no_stream_number_is_a_literal():

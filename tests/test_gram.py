@@ -21,7 +21,6 @@ from w2s_jax.engines.wishart import (
 )
 from w2s_jax.model.config import ConfigError, DataConfig, TrainConfig, split
 from w2s_jax.model.data import SIGNAL_DIMS
-from w2s_jax.training.interface import Engine
 from w2s_jax.training.pipeline import init_filters, sample_all
 
 TINY = dict(n_st=20, m=4, n_wk=16, n_test=32, T=20, T_wk=10, record_every=5)
@@ -87,10 +86,8 @@ def test_wishart_pipeline_is_exact_in_span_coordinates(x64):
         filters_signal=W0[..., :SIGNAL_DIMS],
     )
     # The Wishart engine with its drawn coordinates replaced by the sampled noise's.
-    in_span = Engine(
-        sample=lambda *args: wishart.sample(*args)._replace(start=coords),
-        teacher=wishart.teacher,
-        train=wishart.train,
+    in_span = wishart.ENGINE._replace(
+        sample=lambda *args: wishart.sample(*args)._replace(start=coords)
     )
     traj = jax.jit(partial(run_engine, in_span), static_argnums=0)(static, params, key)
     direct = jax.jit(run, static_argnums=0)(static, params, key)
@@ -227,7 +224,7 @@ def test_config_validation():
     with pytest.raises(ConfigError, match="gram_noise"):
         TrainConfig(gram_noise="bartlett")
     static, _ = split(DataConfig(), TrainConfig(engine="gram", gram_noise="wishart"))
-    assert static.gram_noise == "wishart"
+    assert static.engine == "wishart" and "gram_noise" not in static._fields
 
 
 def test_auto_engine_picks_by_cost():
@@ -237,9 +234,9 @@ def test_auto_engine_picks_by_cost():
     assert engine_used(large_d) == "gram"
     assert engine_used(large_d._replace(optimizer="adam")) == "direct"
     flops = engine_flops(large_d)
-    assert flops["gram_wishart"] < flops["gram_sampled"] < flops["direct"]
+    assert flops["wishart"] < flops["gram"] < flops["direct"]
     # The Wishart draw only where the config says that exact in law is enough.
-    allowed = large_d._replace(gram_noise="wishart")
+    allowed = large_d._replace(auto_in_law=True)
     assert engine_used(allowed) == "wishart"
     assert engine_used(split(DataConfig(d=20000), TrainConfig(engine="gram"))[0]) == "gram"
 

@@ -162,11 +162,12 @@ def _peak_bytes(compiled) -> int | None:
         return None
 
 
-_FLOP_KEY = {
+#: The engine of each mode (a key of `engines.run.ENGINES` and of `engine_flops`).
+_ENGINE_OF = {
     "loop": "direct",
     "vmap_direct": "direct",
-    "vmap_gram": "gram_sampled",
-    "vmap_wishart": "gram_wishart",
+    "vmap_gram": "gram",
+    "vmap_wishart": "wishart",
 }
 
 
@@ -184,15 +185,13 @@ def prepare_mode(mode: str, static: Static, params, keys, singles) -> tuple:
             for p, k in singles:
                 jax.block_until_ready(compiled(p, k))
     else:
-        engine = "direct" if mode == "vmap_direct" else "gram"
-        noise = "wishart" if mode == "vmap_wishart" else "sampled"
-        static = static._replace(engine=engine, gram_noise=noise)
+        static = static._replace(engine=_ENGINE_OF[mode])
         compiled, compile_s = _compile(_VMAPPED_RUN, static, params, keys)
 
         def go():
             jax.block_until_ready(compiled(params, keys))
 
-    flops = engine_flops(static)[_FLOP_KEY[mode]] * cells
+    flops = engine_flops(static)[_ENGINE_OF[mode]] * cells
     return go, dict(
         mode=mode,
         cells=cells,

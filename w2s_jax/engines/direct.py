@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from w2s_jax.model.config import Params, Static
+from w2s_jax.model.engine_traits import TRAITS
 from w2s_jax.model.networks import ReLUCNN
 from w2s_jax.training.batches import batch_key, descent_step
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
@@ -109,4 +110,4 @@ def train(
 
 
 #: The direct engine.
-ENGINE = Engine(sample=sample, teacher=teacher, train=train)
+ENGINE = Engine(sample=sample, teacher=teacher, train=train, traits=TRAITS["direct"])

@@ -13,11 +13,11 @@ synthetic binary model's span). The signal-noise decomposition of the proofs com
 
 An optax rule that is linear in the gradient (`sgd`, `momentum`) commutes with this change of
 coordinates, so it runs on the coefficients `(A, C)` unchanged; Adam rescales each ambient
-coordinate and is refused (`ConfigError`). Beyond the theorems (docs/model.md#beyond) the
-decomposition
-still holds: a mini-batch step adds only the batch's patches, and a trained second layer
-`a_{s,r}` rescales each filter's gradient without leaving the span of the patches; `a`
-itself is trained as it is, beside `(A, C)`.
+coordinate and is refused (`EngineTraits.optimizers`, checked by the config and by
+`run_engine`). Beyond the theorems (docs/model.md#beyond) the decomposition still holds: a
+mini-batch step adds only the batch's patches, and a trained second layer `a_{s,r}` rescales
+each filter's gradient without leaving the span of the patches; `a` itself is trained as it
+is, beside `(A, C)`.
 
 The noise Gram matrix comes either from the sampled noise (this engine: the direct engine's
 `sample` and `teacher`, so the same draws) or from its law (`engines.wishart`), or from its
@@ -34,7 +34,8 @@ import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from w2s_jax.engines import direct
-from w2s_jax.model.config import GRAM_OPTIMIZERS, ConfigError, Params, Static
+from w2s_jax.model.config import Params, Static
+from w2s_jax.model.engine_traits import TRAITS
 from w2s_jax.model.networks import HIGHEST, head, relu
 from w2s_jax.training.batches import batch_key, batch_mask
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
@@ -52,7 +53,6 @@ __all__ = [
     "NoiseGram",
     "gram_from_noise",
     "cross",
-    "check_optimizer",
     "train",
     "train_in_gram",
 ]
@@ -117,21 +117,11 @@ def contract_samples(a: Float[Array, "r s"], b: Float[Array, "c s"]) -> Float[Ar
     return jax.lax.dot_general(a, b, (((1,), (1,)), ((), ())), precision=HIGHEST)
 
 
-def check_optimizer(static: Static):
-    for name in ("optimizer",) + (("optimizer_wk",) if static.gram_noise == "wishart" else ()):
-        if getattr(static, name) not in GRAM_OPTIMIZERS:
-            raise ConfigError(
-                f"{name}: the Gram engine needs one of {GRAM_OPTIMIZERS}, "
-                f"got {getattr(static, name)!r}"
-            )
-
-
 def train(
     static: Static, params: Params, key: PRNGKeyArray, *, drawn: Drawn, labels: Labels
 ) -> Records:
     """The student on the Gram blocks of the sampled noise and `W(0) = drawn.start`: the
     direct engine's records, computed in kernel space."""
-    check_optimizer(static)
     gram = gram_from_noise(drawn.train.noise, drawn.test.noise, drawn.start, static.signal_dims)
     return train_in_gram(static, params, key, drawn=drawn, labels=labels, gram=gram)
 
@@ -264,4 +254,4 @@ def train_in_gram(
 
 
 #: The Gram engine on sampled noise: the direct engine's draws and teacher.
-ENGINE = Engine(sample=direct.sample, teacher=direct.teacher, train=train)
+ENGINE = Engine(sample=direct.sample, teacher=direct.teacher, train=train, traits=TRAITS["gram"])

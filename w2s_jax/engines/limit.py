@@ -25,10 +25,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
-from w2s_jax.engines.gram import NoiseGram, check_optimizer, train_in_gram
+from w2s_jax.engines.gram import NoiseGram, train_in_gram
 from w2s_jax.engines.wishart import BLOCK, block_normal, normal_block
 from w2s_jax.model import streams
 from w2s_jax.model.config import Params, Static
+from w2s_jax.model.engine_traits import TRAITS
 from w2s_jax.model.networks import HIGHEST
 from w2s_jax.model.streams import (
     FILTER_ROWS,
@@ -116,9 +117,8 @@ def train(
     static: Static, params: Params, key: PRNGKeyArray, *, drawn: Drawn, labels: Labels
 ) -> Records:
     """The student trained on the limit's diagonal Gram (`gram.train_in_gram`, `O(m·n)` a step)."""
-    check_optimizer(static)
     return train_in_gram(static, params, key, drawn=drawn, labels=labels, gram=drawn.start)
 
 
 #: The `d → ∞` limit of the Wishart engine.
-ENGINE = Engine(sample=sample, teacher=teacher, train=train)
+ENGINE = Engine(sample=sample, teacher=teacher, train=train, traits=TRAITS["limit"])

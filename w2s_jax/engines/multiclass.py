@@ -19,6 +19,7 @@ from jaxtyping import PRNGKeyArray
 from w2s_jax.model import streams
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.data import Data
+from w2s_jax.model.engine_traits import TRAITS
 from w2s_jax.model.multiclass import (
     ClassesLinearCNN,
     ClassesReLUCNN,
@@ -153,4 +154,4 @@ def train(
 
 
 #: The K-class engine (direct, in `R^d`).
-ENGINE = Engine(sample=sample, teacher=teacher, train=train)
+ENGINE = Engine(sample=sample, teacher=teacher, train=train, traits=TRAITS["multiclass"])

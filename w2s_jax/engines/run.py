@@ -7,8 +7,8 @@
 4. record test and train metrics at `static.record_steps` with a nested scan.
 
 Each step is a function of the run's `Engine` (`training.interface`), taken from `ENGINES` by
-the name `engines.cost.engine_used` gives; K classes take the K-class engine. Grids and seeds
-are `vmap`s applied from outside; nothing here knows about them.
+the name `engines.cost.engine_used` gives (`Static.engine`, or the cheapest for "auto"). Grids
+and seeds are `vmap`s applied from outside; nothing here knows about them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from jaxtyping import PRNGKeyArray
 
 from w2s_jax.engines import direct, gram, limit, multiclass, wishart
 from w2s_jax.engines.cost import engine_used
-from w2s_jax.model.config import Params, Static, check_dtype_enabled
+from w2s_jax.model.config import Params, Static, check_dtype_enabled, check_runs
 from w2s_jax.model.data import BOTH, EASY, HARD
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
 from w2s_jax.training.records import Records, Trajectory, masked_mean
@@ -27,19 +27,22 @@ from w2s_jax.training.teacher import category_accuracy, measured_rule_share, tea
 
 __all__ = ["ENGINES", "engine_of", "run", "run_engine", "run_key", "trajectory"]
 
-#: The engines by the name `engine_used` gives; a new engine is a module and a line here.
+#: Every engine, by its name (`Engine.traits.name`, in the order of `model.engine_traits`'s
+#: `TRAITS`): a new engine is a module, its traits, and a line here.
 ENGINES: dict[str, Engine] = {
-    "direct": direct.ENGINE,
-    "gram": gram.ENGINE,
-    "wishart": wishart.ENGINE,
-    "limit": limit.ENGINE,
+    engine.traits.name: engine
+    for engine in (
+        direct.ENGINE,
+        gram.ENGINE,
+        wishart.ENGINE,
+        limit.ENGINE,
+        multiclass.ENGINE,
+    )
 }
 
 
 def engine_of(static: Static) -> Engine:
-    """The engine a run with `static` trains with (K > 2 classes: the K-class engine)."""
-    if static.n_classes > 2:
-        return multiclass.ENGINE
+    """The engine a run with `static` trains with."""
     return ENGINES[engine_used(static)]
 
 
@@ -56,8 +59,10 @@ def run(static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
 
 def run_engine(engine: Engine, static: Static, params: Params, key: PRNGKeyArray) -> Trajectory:
     """`run` on a given engine (jittable with `engine` and `static` static): how a test runs
-    one engine where `engine_of` would pick another, e.g. the K-class engine at `K = 2`."""
+    one engine where `engine_of` would pick another, e.g. the K-class engine at `K = 2`. What
+    the engine cannot run exactly (`Engine.traits`) is refused before anything is traced."""
     check_dtype_enabled(static.dtype)
+    check_runs(engine.traits, static)
     drawn = engine.sample(static, params, key)
     labels = teach(
         static, params, key, drawn.train, drawn.test, lambda: engine.teacher(static, params, drawn)

@@ -13,12 +13,13 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from w2s_jax.engines.gram import cross
+from w2s_jax.model import engine_traits
 from w2s_jax.model.networks import HIGHEST
 
 __all__ = ["GRAM_BLOCK", "staircase_gram", "staircase_cross", "staircase_flops"]
 
-#: Rows per block of the staircase products.
-GRAM_BLOCK = 2048
+#: Rows per block of the staircase products (the cost model counts by it).
+GRAM_BLOCK = engine_traits.GRAM_BLOCK
 
 
 def _blocks(n: int) -> list[tuple[int, int]]:
@@ -54,13 +55,6 @@ def staircase_cross(rows: Float[Array, "n N1"], other: Float[Array, "k N1"], lea
 
 
 def staircase_flops(n: int, width: int, lead: int, k: int) -> tuple[float, float]:
-    """Flops of `staircase_gram` and of `staircase_cross` against `k` rows."""
-    if n <= GRAM_BLOCK:
-        return 2.0 * n * n * width, 2.0 * n * k * width
-    spans = _blocks(n)
-    gram = cross_ = 0.0
-    for bi, (a, b) in enumerate(spans):
-        cross_ += 2.0 * (b - a) * k * min(lead + b, width)
-        for c, e in spans[: bi + 1]:
-            gram += 2.0 * (b - a) * (e - c) * min(lead + e, width)
-    return gram, cross_
+    """Flops of `staircase_gram` and of `staircase_cross` against `k` rows, at this module's
+    block size (`engine_traits.staircase_flops`, which the cost model counts with)."""
+    return engine_traits.staircase_flops(n, width, lead, k, GRAM_BLOCK)

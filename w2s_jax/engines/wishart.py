@@ -15,10 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from w2s_jax.engines.gram import NoiseGram, check_optimizer, cross, train_in_gram
+from w2s_jax.engines.gram import NoiseGram, cross, train_in_gram
 from w2s_jax.engines.triangular import staircase_cross, staircase_gram
 from w2s_jax.model import streams
 from w2s_jax.model.config import Params, Static
+from w2s_jax.model.engine_traits import TRAITS
 from w2s_jax.model.networks import HIGHEST
 from w2s_jax.model.streams import (
     FILTER_REST,
@@ -223,10 +224,9 @@ def train(
     static: Static, params: Params, key: PRNGKeyArray, *, drawn: Drawn, labels: Labels
 ) -> Records:
     """The student trained in kernel space on the drawn Gram blocks (`gram.train_in_gram`)."""
-    check_optimizer(static)
     gram = noise_gram(drawn.start)
     return train_in_gram(static, params, key, drawn=drawn, labels=labels, gram=gram)
 
 
 #: The Wishart engine: the Gram engine on noise inner products drawn from their law.
-ENGINE = Engine(sample=sample, teacher=teacher, train=train)
+ENGINE = Engine(sample=sample, teacher=teacher, train=train, traits=TRAITS["wishart"])

