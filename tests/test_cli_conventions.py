@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import _synthetic as S
@@ -110,7 +111,8 @@ def test_every_public_name_loads_on_first_use():
 
 def test_version_flag(capsys):
     assert w2s(["--version"]) == 0
-    assert capsys.readouterr().out.strip() == f"w2s {w2s_jax.__version__}"
+    assert capsys.readouterr().out.strip() == f"w2s {metadata.version('w2s_jax')}"
+    assert metadata.version("w2s_jax") == w2s_jax.__version__
 
 
 # --- --set -------------------------------------------------------------------------------------

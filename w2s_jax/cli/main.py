@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib import metadata
 
-from w2s_jax import __version__
 from w2s_jax.model.config import ConfigError
 
 #: Subcommands (the modules `w2s_jax.cli.<name>`), in the order `w2s --help` lists them.
@@ -38,9 +38,17 @@ def _named(argv: list[str]) -> tuple[str, ...]:
     return ()
 
 
+def _version() -> str:
+    """The installed package's version, as a sweep's manifest records it."""
+    try:
+        return metadata.version("w2s_jax")
+    except metadata.PackageNotFoundError:
+        return "(not installed: `pip install .` in the clone)"
+
+
 def build_parser(commands: tuple[str, ...] = COMMANDS) -> argparse.ArgumentParser:
     parser = _Parser(prog="w2s", description="Weak-to-strong generalization phase diagrams in JAX.")
-    parser.add_argument("--version", action="version", version=f"w2s {__version__}")
+    parser.add_argument("--version", action="version", version=f"w2s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in commands:
         importlib.import_module(f"w2s_jax.cli.{name}").register(sub)
