@@ -172,6 +172,7 @@ def test_independent_features_keep_rank_and_say_why():
     )
 
 
+@pytest.mark.slow
 def test_report_on_an_own_grid_fits_and_draws_only_independent_axes(tmp_path):
     """n_st × nu_norm at one d: `n_st = d / d_over_n`, so a law in n_st_snr, d_over_n and
     n_st is collinear (statsmodels warned four times and printed intervals); and n_st_snr,

@@ -282,6 +282,7 @@ def _hard_only_accuracy(w: np.ndarray, nu_norm: float = 1.0) -> float:
     return float(np.mean(correct))
 
 
+@pytest.mark.slow
 def test_proposition_2_1_with_k_classes_caps_hard_accuracy_at_one_half(x64):
     """For K = 2 every weight set scores exactly 1/2 on hard-only data; for K > 2 not 1/K:
     anything in [0, 1/2] (argmax of `u` and of `-u` cannot both be the true class)."""

@@ -185,6 +185,7 @@ def test_linear_teacher_is_at_chance_on_hard_only_digits():
         assert abs(acc - 0.5) <= 4.5 * se, f"{name}: accuracy {acc:.4f} on {n} hard-only samples"
 
 
+@pytest.mark.slow
 def test_the_chance_test_has_power_without_the_polarity():
     # Same images, same w, polarity removed: the linear model separates the hard pair easily,
     # so the test above would fail if the sampler leaked the label through the polarity.

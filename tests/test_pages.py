@@ -39,6 +39,7 @@ def test_every_generated_page_matches_the_committed_data(figures, rendered):
         )
 
 
+@pytest.mark.slow
 def test_a_changed_number_in_the_data_is_caught(figures, rendered, tmp_path):
     """The check can fail: a page rendered from the committed data differs from the page
     rendered after one fact changes."""
