@@ -12,12 +12,6 @@ import pandas as pd
 import pytest
 
 from w2s_jax.analysis.classes import classify
-from w2s_jax.cli.main import main
-from w2s_jax.model.config import ConfigError
-from w2s_jax.sweeping.cells import cell_list
-from w2s_jax.sweeping.config_file import load_config
-from w2s_jax.sweeping.driver import run_sweep
-from w2s_jax.sweeping.results import load_results
 from w2s_jax.analysis.trace import (
     CROSSED,
     EDGES,
@@ -26,6 +20,12 @@ from w2s_jax.analysis.trace import (
     grid_points,
     run_trace,
 )
+from w2s_jax.cli.main import main
+from w2s_jax.model.config import ConfigError
+from w2s_jax.sweeping.cells import cell_list
+from w2s_jax.sweeping.config_file import load_config
+from w2s_jax.sweeping.driver import run_sweep
+from w2s_jax.sweeping.results import load_results
 
 #: The range of d/n_st traced, and the resolution: the fine grid's ratio, so that every
 #: bisection midpoint is a value of the fine grid (4·2^(k/2)).

@@ -12,9 +12,9 @@ resolution would need) and DIR/steps/ (one sweep folder a step: rerunning resume
 
 from __future__ import annotations
 
+from w2s_jax.analysis.trace import CROSSED, EDGES, RESOLUTION, check_settings, run_trace
 from w2s_jax.sweeping.config_file import load_config
 from w2s_jax.sweeping.places import check_writable_dir, path_arg
-from w2s_jax.analysis.trace import CROSSED, EDGES, RESOLUTION, check_settings, run_trace
 
 
 def register(sub):
