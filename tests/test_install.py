@@ -141,6 +141,8 @@ def test_the_wheel_holds_the_package_the_command_and_runtime_requirements(tmp_pa
         entry_points = archive.read(info.replace("METADATA", "entry_points.txt")).decode()
     modules = {str(p.relative_to(ROOT)) for p in (ROOT / "w2s_jax").rglob("*.py")}
     assert modules <= files, sorted(modules - files)
+    # the typed stub of the config classes, and the mark that tells type checkers to read it
+    assert {"w2s_jax/py.typed", "w2s_jax/model/config.pyi"} <= files
     assert "w2s = w2s_jax.cli.main:main" in entry_points
     requires = [
         Requirement(line.split(":", 1)[1])
