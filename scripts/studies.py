@@ -47,6 +47,20 @@ VARIANTS = {
     f"{base}_{n_st}": _plane_at(base, n_st, seeds)
     for n_st, seeds in ((1000, 8), (3000, 4))
     for base in _PLANE_TEACHERS
+} | {
+    # the teacher axis at the larger n_st, with 4 seeds (its ends: plane_coin_*, plane_rule_*)
+    f"plane_mix_{n_st}": (
+        "plane_mix",
+        (
+            f"grid.n_st=[{n_st}]",
+            "seeds=4",
+            f"name=plane_mix_{n_st}",
+            f'description="n_st = {n_st} plane, 9 x 9 cells x 4 rule shares (0 and 1: '
+            f"plane_coin_{n_st}, plane_rule_{n_st}), 4 seeds, oracle teacher (rule with "
+            'probability q on hard-only data, coin otherwise)"',
+        ),
+    )
+    for n_st in (1000, 3000)
 }
 
 #: Headline planes first (README's figure), then the main job, then the other n_st.
@@ -58,9 +72,11 @@ ORDER = (
     "plane_trained",
     "paper",
     "plane_mix",
+    "trace_coin_300",
     "plane_trained_1000",
     "plane_coin_1000",
     "plane_rule_1000",
+    "trace_coin_1000",
     "boundary_d_coin",
     "mnist_coin",
     "paper_oracle",
@@ -69,6 +85,10 @@ ORDER = (
     "plane_coin_3000",
     "plane_rule_3000",
     "plane_trained_3000",
+    "plane_mix_1000",
+    "plane_mix_3000",
+    "trace_coin_3000",
+    "trace_coin_10000",
     # the studies behind the other pages (results, images, checks, notebooks)
     "paper_search_oracle",
     "paper_oracle_long",
@@ -81,7 +101,13 @@ ORDER = (
     "batch_size",
     "second_layer",
     "classes",
+    "paper_search",
+    "paper_table",
+    "early_stopping",
 )
+
+#: Studies that trace a class edge (`w2s trace`) rather than sweep a grid: name -> edge.
+TRACES = {f"trace_coin_{n}": "lower" for n in (300, 1000, 3000, 10000)}
 
 
 def sweep_args(name: str) -> list[str]:
@@ -98,8 +124,13 @@ def main(args: list[str]) -> int:
     for name in args or ORDER:
         out = into / name
         print(f"== {name} -> {out}", flush=True)
-        command = [sys.executable, "-m", "w2s_jax.cli", "sweep", *sweep_args(name)]
-        command += ["--out", str(out)]
+        if name in TRACES:
+            config = str(ROOT / "sweeps" / f"{name}.toml")
+            command = [sys.executable, "-m", "w2s_jax.cli", "trace", config]
+            command += ["--edge", TRACES[name], "--out", str(out)]
+        else:
+            command = [sys.executable, "-m", "w2s_jax.cli", "sweep", *sweep_args(name)]
+            command += ["--out", str(out)]
         code = subprocess.call(command, env=env)
         if code:
             return code

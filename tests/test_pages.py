@@ -60,3 +60,15 @@ def test_pages_carry_no_unfilled_field(rendered):
     for template, text in rendered.items():
         body = text.replace("{{", "").replace("}}", "")
         assert "{coin_" not in body and "{paper_" not in body, template.name
+
+
+def test_every_study_a_page_waits_for_can_be_made_by_the_command_it_names(figures):
+    """A page's "waiting for its data" names `python scripts/studies.py <study>` (or, for a
+    study's checks, `w2s check`): that study must be one the script knows and can run."""
+    studies = _script("studies")
+    _, missing = figures.facts(draw=False)
+    for name in {m for m in missing if "/" not in m}:  # "<study>/check": a w2s check command
+        assert name in studies.ORDER, f"{name}: not in scripts/studies.py's ORDER"
+    for name in studies.ORDER:
+        base = studies.VARIANTS.get(name, (name, ()))[0]
+        assert (ROOT / "sweeps" / f"{base}.toml").exists(), f"{name}: no sweeps/{base}.toml"
