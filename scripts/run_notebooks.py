@@ -1,5 +1,5 @@
-"""Execute notebooks in place (full size, reading results/ where a study has run), so they are
-committed with their outputs: `python scripts/run_notebooks.py [notebooks/NAME.ipynb ...]`."""
+"""Execute notebooks in place (full size, reading the committed studies in studies/), so they
+are committed with their outputs: `python scripts/run_notebooks.py [notebooks/NAME.ipynb ...]`."""
 
 import sys
 import time
@@ -20,6 +20,8 @@ def main(paths: list[str]) -> None:
             book,
             timeout=1800,
             kernel_name="python3",
+            # one stream output per cell, with a progress bar's \r updates folded to its last line
+            coalesce_streams=True,
             resources={"metadata": {"path": str(path.parent)}},
         )
         client.execute()
