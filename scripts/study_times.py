@@ -59,8 +59,8 @@ def engine_of(config: dict) -> str:
 
 def machine_of(manifest: dict) -> str:
     devices = manifest.get("devices")
-    if not devices:  # written when the sweep finishes
-        return "not recorded (unfinished)"
+    if not devices:  # written when a sweep finishes; a trace's steps keep theirs
+        return "not recorded" + ("" if manifest.get("status") == "complete" else " (unfinished)")
     text = f"{manifest.get('platform', '?')} × {len(devices)} device{'s' * (len(devices) != 1)}"
     if manifest.get("engine") == "ray":
         text += " (ray)"
