@@ -254,7 +254,7 @@ def test_the_choices_of_the_flags_are_the_librarys():
     assert tuple(analysis_explore.METRICS) == explore.METRICS
     assert tuple(analysis_check.VARIANTS) == check.VARIANT_NAMES
     assert check.DEFAULT_VARIANTS == analysis_check.DEFAULT_VARIANTS
-    assert sweep.WHERE == driver.ENGINES
+    assert sweep.EXECUTORS == driver.EXECUTORS
     assert set(common.RULES) == {"end", "class", "label_correction"}  # fit.benign_outcome's
 
 

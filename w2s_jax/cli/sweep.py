@@ -18,8 +18,8 @@ from w2s_jax.model.config import ConfigError
 from w2s_jax.sweeping.config_file import RUNS_MAX, load_config
 from w2s_jax.sweeping.places import check_writable_dir, path_arg
 
-#: Where the runs compute (`--engine`): this machine's devices, or a Ray cluster.
-WHERE = ("local", "ray")
+#: The sweep executors (`--engine`, `sweeping.driver.EXECUTORS`): these devices, or Ray.
+EXECUTORS = ("local", "ray")
 
 
 def register(sub):
@@ -55,7 +55,7 @@ def register(sub):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--engine",
-        choices=WHERE,
+        choices=EXECUTORS,
         default="local",
         help="where the runs compute: this machine (default) or a Ray cluster",
     )

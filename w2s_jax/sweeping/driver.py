@@ -43,9 +43,10 @@ from w2s_jax.sweeping.store import (
     versions,
 )
 
-__all__ = ["sweep", "run_sweep", "SweepResult", "ENGINES"]
+__all__ = ["sweep", "run_sweep", "SweepResult", "EXECUTORS"]
 
-ENGINES = ("local", "ray")
+#: The sweep executors (`engine=`, `--engine`): this machine's devices, or a Ray cluster.
+EXECUTORS = ("local", "ray")
 
 
 class Target(NamedTuple):
@@ -108,8 +109,8 @@ def run_sweep(
     check_options(chunk_size, max_tiers, lanes)
     if max_tiers != config.sweep.get("max_tiers", MAX_TIERS):  # it fixes n_max, so the numbers
         config = config.replace(sweep=config.sweep | {"max_tiers": max_tiers})
-    if engine not in ENGINES:
-        raise ConfigError(f"engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine not in EXECUTORS:
+        raise ConfigError(f"engine: must be one of {', '.join(EXECUTORS)}, got {engine!r}")
     if address is not None and engine != "ray":
         raise ConfigError("address: only used with --engine ray")
     store = Store(out) if out is not None else None
