@@ -33,7 +33,7 @@ import w2s_jax as w2s  # noqa: E402
 from w2s_jax.model.data import BOTH, EASY, HARD  # noqa: E402
 from w2s_jax.model.digit_images import MNIST_PIXELS  # noqa: E402
 from w2s_jax.training.pipeline import init_filters, sample_all, train_weak  # noqa: E402
-from w2s_jax.training.rules import predict  # noqa: E402
+from w2s_jax.training.updates import predict  # noqa: E402
 
 SIDE = 28
 #: The cell whose filters are drawn: MNIST at d = 2000 with recurring images, the noise patch

@@ -138,7 +138,7 @@ def test_gradient_of_the_second_layer_matches_its_closed_form(x64):
 def test_one_step_of_the_second_layer_in_the_engine(x64):
     """After one GD step, `a = 1/m - eta_a · dL/da` with the closed form on the run's draws."""
     from w2s_jax.training.pipeline import init_filters, sample_all, train_weak
-    from w2s_jax.training.rules import predict
+    from w2s_jax.training.updates import predict
 
     eta_a = 0.7
     static, params = _split(

@@ -155,7 +155,7 @@ def _top_hessian_eigenvalue(data, train, iters=40):
     from w2s_jax.model.config import split
     from w2s_jax.model.networks import ReLUCNN
     from w2s_jax.training.pipeline import init_filters, sample_all, train_weak
-    from w2s_jax.training.rules import logistic_loss, predict
+    from w2s_jax.training.updates import logistic_loss, predict
 
     static, params = split(data, train)
     weak_set, strong_set, _ = sample_all(static, params, run_key(0, 0))

@@ -21,7 +21,7 @@ from w2s_jax.model.digit_images import DIGIT_PIXELS, class_means, pool_size, poo
 from w2s_jax.model.digits import image_indices, sample_digit_sets
 from w2s_jax.sweeping.config_file import load_config
 from w2s_jax.training.pipeline import sample_all, train_weak
-from w2s_jax.training.rules import predict
+from w2s_jax.training.updates import predict
 
 CLASSES = "01/67"
 P = pool_size(CLASSES)

@@ -8,7 +8,7 @@ import pytest
 
 import w2s_jax as w2s
 from w2s_jax.model.data import BOTH, EASY, HARD
-from w2s_jax.training.rules import logistic_loss
+from w2s_jax.training.updates import logistic_loss
 
 
 def test_single_sample_and_batch_agree():

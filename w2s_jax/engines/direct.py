@@ -28,7 +28,7 @@ from w2s_jax.training.records import (
     scan_records,
     signal_components,
 )
-from w2s_jax.training.rules import (
+from w2s_jax.training.updates import (
     initial_second_layer,
     logistic_loss,
     make_strong_optimizer,

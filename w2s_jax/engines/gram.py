@@ -41,7 +41,7 @@ from w2s_jax.training.batches import batch_key, batch_mask
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
 from w2s_jax.training.pipeline import signals
 from w2s_jax.training.records import Records, record, scan_records, signal_components
-from w2s_jax.training.rules import (
+from w2s_jax.training.updates import (
     initial_second_layer,
     logistic_loss,
     make_strong_optimizer,

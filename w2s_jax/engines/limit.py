@@ -40,7 +40,7 @@ from w2s_jax.model.streams import (
 from w2s_jax.training.interface import Drawn, Engine, Labels
 from w2s_jax.training.pipeline import sample_all, train_linear
 from w2s_jax.training.records import Records
-from w2s_jax.training.rules import logistic_loss, predict
+from w2s_jax.training.updates import logistic_loss, predict
 
 __all__ = ["ENGINE", "sample", "teacher", "train", "noise_norm_sq", "limit_gram"]
 

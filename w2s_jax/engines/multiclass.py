@@ -40,7 +40,7 @@ from w2s_jax.training.records import (
     scan_records,
     signal_components,
 )
-from w2s_jax.training.rules import make_strong_optimizer, mean_loss
+from w2s_jax.training.updates import make_strong_optimizer, mean_loss
 
 __all__ = [
     "ENGINE",

@@ -31,7 +31,7 @@ from w2s_jax.model.streams import (
 from w2s_jax.training.interface import Drawn, Engine, Labels
 from w2s_jax.training.pipeline import sample_all, train_weak
 from w2s_jax.training.records import Records
-from w2s_jax.training.rules import predict
+from w2s_jax.training.updates import predict
 
 __all__ = [
     "ENGINE",

@@ -21,7 +21,7 @@ from w2s_jax.model.digit_images import class_means
 from w2s_jax.model.digits import sample_image_sets
 from w2s_jax.model.networks import HIGHEST, LinearCNN
 from w2s_jax.model.streams import FILTERS_STREAM, SET_STREAMS
-from w2s_jax.training.rules import logistic_loss, make_optimizer
+from w2s_jax.training.updates import logistic_loss, make_optimizer
 
 __all__ = [
     "sample_all",

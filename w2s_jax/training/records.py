@@ -18,7 +18,7 @@ from w2s_jax.model.config import Static
 from w2s_jax.model.data import BOTH, EASY, HARD, Data
 from w2s_jax.model.multiclass import predict_class
 from w2s_jax.model.networks import HIGHEST
-from w2s_jax.training.rules import predict
+from w2s_jax.training.updates import predict
 
 __all__ = [
     "Trajectory",
