@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from w2s_jax.model import digit_images as digits
+from w2s_jax.model import digit_images
 from w2s_jax.model.engine_traits import (
     AUTO,
     GRAM_NOISE,
@@ -136,12 +136,12 @@ class DataConfig:
                 "easy_layout", f"n_classes > 2 needs 'orthogonal', got {self.easy_layout!r}"
             )
         try:
-            digits.parse_digit_classes(self.digit_classes)
+            digit_images.parse_digit_classes(self.digit_classes)
         except ValueError as err:
             raise _error("digit_classes", str(err)) from None
         # Real images: the pixels on e1..e_k, noise on the other d - k coordinates.
-        if self.dataset in digits.IMAGE_DATASETS:
-            low = digits.pixels(self.dataset) + 1
+        if self.dataset in digit_images.IMAGE_DATASETS:
+            low = digit_images.pixels(self.dataset) + 1
             if self.d < low:
                 raise _error(
                     "d",
@@ -166,7 +166,7 @@ class DataConfig:
                     raise _error(
                         name,
                         f"applies to the real images only (dataset "
-                        f"{' or '.join(map(repr, digits.IMAGE_DATASETS))}), got "
+                        f"{' or '.join(map(repr, digit_images.IMAGE_DATASETS))}), got "
                         f"{show(getattr(self, name))} with dataset {self.dataset!r}",
                     )
 
@@ -309,7 +309,7 @@ Params = SCHEMA.params_class(
 
 def asked_of(static: Static) -> Asked:
     """What a run's `Static` asks of its engine."""
-    images = static.dataset in digits.IMAGE_DATASETS
+    images = static.dataset in digit_images.IMAGE_DATASETS
     return Asked(static.optimizer, static.optimizer_wk, static.teacher, static.n_classes, images)
 
 
@@ -323,7 +323,7 @@ def engine_named(data: DataConfig, train: TrainConfig) -> str:
     """The engine a configuration runs on (`Static.engine`): a registry name, or `"auto"`,
     which picks among `engine_traits.auto_choices` by flops once the tier's `n_max` is known
     (`engines.cost.engine_used`). Refuses what that engine cannot run, naming the key."""
-    images = data.dataset in digits.IMAGE_DATASETS
+    images = data.dataset in digit_images.IMAGE_DATASETS
     asked = Asked(train.optimizer, train.optimizer_wk, train.teacher, data.n_classes, images)
     if train.engine == AUTO:
         in_law = GRAM_NOISE[train.gram_noise] == LAW
@@ -363,9 +363,9 @@ def check_dataset(data: DataConfig, train: TrainConfig) -> None:
     runs them: their signal patches lie on `e1..ek` (the pixels) and their noise is isotropic
     on the other coordinates, which is all the Gram engine uses; `engine = "auto"` trains
     them directly."""
-    if data.dataset not in digits.IMAGE_DATASETS:
+    if data.dataset not in digit_images.IMAGE_DATASETS:
         return
-    problem = digits.pool_problem(
+    problem = digit_images.pool_problem(
         data.dataset,
         data.digit_classes,
         (train.n_wk, train.n_st, train.n_test),
@@ -392,7 +392,7 @@ def static_of(data: DataConfig, train: TrainConfig, n_max: int | None = None) ->
         n_max=int(n_max),
         record_steps=record_steps(train),
         minibatch=train.batch_size > 0,
-        signal_dims=digits.IMAGE_DATASETS.get(data.dataset, 2 * data.n_classes),
+        signal_dims=digit_images.IMAGE_DATASETS.get(data.dataset, 2 * data.n_classes),
     )
     configs = dict(data=data, train=train)  # every other member is the field of its name
     return Static(
