@@ -19,7 +19,7 @@ from w2s_jax.model.engine_traits import TRAITS
 from w2s_jax.model.networks import ReLUCNN
 from w2s_jax.training.batches import batch_key, descent_step
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
-from w2s_jax.training.pipeline import init_filters, sample_all, signals, train_weak
+from w2s_jax.training.pipeline import init_filters, sample_all, signals
 from w2s_jax.training.records import (
     Records,
     noise_components,
@@ -28,6 +28,7 @@ from w2s_jax.training.records import (
     scan_records,
     signal_components,
 )
+from w2s_jax.training.teacher import train_weak
 from w2s_jax.training.updates import (
     initial_second_layer,
     logistic_loss,

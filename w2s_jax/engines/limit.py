@@ -38,8 +38,9 @@ from w2s_jax.model.streams import (
     WISHART_STREAM,
 )
 from w2s_jax.training.interface import Drawn, Engine, Labels
-from w2s_jax.training.pipeline import sample_all, train_linear
+from w2s_jax.training.pipeline import sample_all
 from w2s_jax.training.records import Records
+from w2s_jax.training.teacher import train_linear
 from w2s_jax.training.updates import logistic_loss, predict
 
 __all__ = ["ENGINE", "sample", "teacher", "train", "noise_norm_sq", "limit_gram"]

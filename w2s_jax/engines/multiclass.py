@@ -31,7 +31,7 @@ from w2s_jax.model.networks import HIGHEST, output_scale_factor
 from w2s_jax.model.streams import FILTERS_STREAM
 from w2s_jax.training.batches import batch_key, descent_step
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
-from w2s_jax.training.pipeline import draw_sets, sampler_args, train_linear
+from w2s_jax.training.pipeline import draw_sets, sampler_args
 from w2s_jax.training.records import (
     Records,
     noise_components,
@@ -40,6 +40,7 @@ from w2s_jax.training.records import (
     scan_records,
     signal_components,
 )
+from w2s_jax.training.teacher import train_linear
 from w2s_jax.training.updates import make_strong_optimizer, mean_loss
 
 __all__ = [

@@ -29,8 +29,9 @@ from w2s_jax.model.streams import (
     WISHART_STREAM,
 )
 from w2s_jax.training.interface import Drawn, Engine, Labels
-from w2s_jax.training.pipeline import sample_all, train_weak
+from w2s_jax.training.pipeline import sample_all
 from w2s_jax.training.records import Records
+from w2s_jax.training.teacher import train_weak
 from w2s_jax.training.updates import predict
 
 __all__ = [

@@ -1,6 +1,5 @@
-"""Steps 1-2 of docs/model.md#training and the start of step 3: the three data sets of a run, the
-weak
-teacher trained on true labels, and the student's initial filters.
+"""Step 1 of docs/model.md#training and the start of step 3: the three data sets of a run and
+the student's initial filters (the weak teacher trained on them is in `training.teacher`).
 
 Each set has its own `fold_in` stream of the run key (`model.streams`: weak, train and test
 sets, initial filters), so a run's draws depend only on its key.
@@ -11,7 +10,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from w2s_jax.model import streams
@@ -19,17 +17,13 @@ from w2s_jax.model.config import Params, Static
 from w2s_jax.model.data import Data, sample_from_keys, sample_keys, signal_vectors
 from w2s_jax.model.digit_images import class_means
 from w2s_jax.model.digits import sample_image_sets
-from w2s_jax.model.networks import HIGHEST, LinearCNN
 from w2s_jax.model.streams import FILTERS_STREAM, SET_STREAMS
-from w2s_jax.training.updates import logistic_loss, make_optimizer
 
 __all__ = [
     "sample_all",
     "sampler_args",
     "draw_sets",
     "init_filters",
-    "train_weak",
-    "train_linear",
     "signals",
 ]
 
@@ -98,27 +92,3 @@ def init_filters(static: Static, params: Params, key: PRNGKeyArray) -> Float[Arr
         jax.random.fold_in(key, FILTERS_STREAM), (2, static.m, static.d), jnp.dtype(static.dtype)
     )
     return params.sigma_0 * z
-
-
-def train_weak(static: Static, params: Params, data: Data) -> LinearCNN:
-    """Full-batch GD on the mean logistic loss from `w = 0` (docs/model.md#training step 1)."""
-    # f_wk is linear in the patch sum, so the weak model only ever sees sum_p x_p.
-    patch_sum = data.X.sum(axis=1)
-    y = data.y.astype(patch_sum.dtype)
-    loss = lambda w: jnp.mean(logistic_loss(y * jnp.dot(patch_sum, w, precision=HIGHEST)))
-    return LinearCNN(train_linear(static, params, loss, jnp.zeros(static.d, patch_sum.dtype)))
-
-
-def train_linear(static: Static, params: Params, loss, w0):
-    """The weak model's `T_wk` full-batch steps of `optimizer_wk` on `loss(w)` from `w0` (any
-    pytree: an update rule acts coordinate by coordinate). The binary, K-class and limit
-    teachers differ only in their loss and coordinates."""
-    optimizer = make_optimizer(static.optimizer_wk, params.eta_wk)
-
-    def step(state, _):
-        w, opt_state = state
-        updates, opt_state = optimizer.update(jax.grad(loss)(w), opt_state, w)
-        return (optax.apply_updates(w, updates), opt_state), None
-
-    (w, _), _ = jax.lax.scan(step, (w0, optimizer.init(w0)), length=static.T_wk)
-    return w

@@ -1,9 +1,10 @@
 """The teacher that labels the student's data (docs/model.md#training step 2), and what is measured
 of it.
 
-`teacher = "trained"` is the weak model trained on the cell's own distribution: it moves
-with every coordinate of a phase plane. `teacher = "oracle"` is held fixed instead: right on
-easy-only and both-signal samples and, on hard-only samples, as `hard_labels` says:
+`teacher = "trained"` is the weak model trained on the cell's own distribution (`train_weak`,
+full-batch GD on true labels): it moves with every coordinate of a phase plane. `teacher =
+"oracle"` is held fixed instead: right on easy-only and both-signal samples and, on hard-only
+samples, as `hard_labels` says:
 
 - `"coin"`: an independent fair coin per sample, so its wrong labels carry no feature and
   can only be memorized;
@@ -22,10 +23,12 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from w2s_jax.model import streams
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.data import HARD, Data
+from w2s_jax.model.networks import HIGHEST, LinearCNN
 from w2s_jax.model.streams import (
     MIX_STREAM,
     TEACHER_STREAM,
@@ -34,8 +37,40 @@ from w2s_jax.model.streams import (
 )
 from w2s_jax.training.interface import Labels
 from w2s_jax.training.records import masked_mean
+from w2s_jax.training.updates import logistic_loss, make_optimizer
 
-__all__ = ["oracle_labels", "measured_rule_share", "category_accuracy", "teach"]
+__all__ = [
+    "train_weak",
+    "train_linear",
+    "oracle_labels",
+    "measured_rule_share",
+    "category_accuracy",
+    "teach",
+]
+
+
+def train_weak(static: Static, params: Params, data: Data) -> LinearCNN:
+    """Full-batch GD on the mean logistic loss from `w = 0` (docs/model.md#training step 1)."""
+    # f_wk is linear in the patch sum, so the weak model only ever sees sum_p x_p.
+    patch_sum = data.X.sum(axis=1)
+    y = data.y.astype(patch_sum.dtype)
+    loss = lambda w: jnp.mean(logistic_loss(y * jnp.dot(patch_sum, w, precision=HIGHEST)))
+    return LinearCNN(train_linear(static, params, loss, jnp.zeros(static.d, patch_sum.dtype)))
+
+
+def train_linear(static: Static, params: Params, loss, w0):
+    """The weak model's `T_wk` full-batch steps of `optimizer_wk` on `loss(w)` from `w0` (any
+    pytree: an update rule acts coordinate by coordinate). The binary, K-class and limit
+    teachers differ only in their loss and coordinates."""
+    optimizer = make_optimizer(static.optimizer_wk, params.eta_wk)
+
+    def step(state, _):
+        w, opt_state = state
+        updates, opt_state = optimizer.update(jax.grad(loss)(w), opt_state, w)
+        return (optax.apply_updates(w, updates), opt_state), None
+
+    (w, _), _ = jax.lax.scan(step, (w0, optimizer.init(w0)), length=static.T_wk)
+    return w
 
 
 def oracle_labels(static: Static, data: Data, key, set_stream: int, rule_share=0.0):
