@@ -20,11 +20,12 @@ import time
 from collections.abc import Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec, SingleDeviceSharding
 
 from w2s_jax.engines.cost import estimate_run_bytes
-from w2s_jax.engines.run import run
+from w2s_jax.engines.run import run, run_key
 from w2s_jax.model.config import ConfigError, Static, dtype_scope
 from w2s_jax.sweeping.compile_cache import CacheMonitor
 from w2s_jax.sweeping.memory import auto_chunk_size
@@ -97,12 +98,11 @@ def out_of_memory(lanes: int, n_devices: int) -> OutOfMemoryError:
     )
 
 
-def _batched_run(static: Static, params, seeds, base_key) -> dict[str, jax.Array]:
-    """`run` vmapped over a chunk: `seeds` `(B,)` are seed indices, `base_key = key(base_seed)`.
-
-    The run key is `fold_in(base_key, seed)`, exactly `run_key(base_seed, seed)`.
-    """
-    keys = jax.vmap(lambda s: jax.random.fold_in(base_key, s))(seeds)
+def _batched_run(static: Static, params, seeds, base_seed) -> dict[str, jax.Array]:
+    """`run` vmapped over a chunk: `seeds` `(B,)` are seed indices, `base_seed` the sweep's
+    (a traced integer scalar, so one program serves every `base_seed`); each run's key is
+    `run_key(base_seed, seed)`."""
+    keys = jax.vmap(run_key, in_axes=(None, 0))(base_seed, seeds)
     traj = jax.vmap(run, in_axes=(None, 0, 0))(static, params, keys)
     return {k: getattr(traj, k) for k in OUTPUT_FIELDS}
 
@@ -175,7 +175,8 @@ class ChunkProgram:
         params, seeds = stack_params(runs, self.size, self.static.dtype)
         return (
             *jax.device_put((params, seeds), self.sharding),
-            jax.device_put(jax.random.key(base_seed), self.replicated),
+            # converted as `jax.random.key` converts a Python int, so the keys are its keys
+            jax.device_put(jnp.asarray(np.int64(base_seed)), self.replicated),
         )
 
     def __call__(self, runs: Sequence[Run], base_seed: int) -> list[dict[str, jax.Array]]:
