@@ -26,7 +26,6 @@ __all__ = [
     "slots",
     "role_pools",
     "pool_problem",
-    "max_n_st",
     "class_means",
 ]
 
@@ -178,12 +177,6 @@ def pool_problem(
                 f"true, raise image_pool, or lower {name}); got {n}"
             )
     return None
-
-
-def max_n_st(digit_classes: str, n_wk: int, n_test: int, dataset: str = "digits") -> int:
-    """The largest `n_st` that fits beside `n_wk` and `n_test` when each image is used once per
-    run and the pools are `"all"` (can be <= 0: nothing fits)."""
-    return 2 * (pool_size(digit_classes, dataset) - slots(n_wk) - slots(n_test))
 
 
 @functools.lru_cache(maxsize=64)

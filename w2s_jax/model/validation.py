@@ -19,18 +19,12 @@ from w2s_jax.model.config import D_MAX, ConfigError, show
 from w2s_jax.model.coordinates import COORDINATES
 from w2s_jax.model.schema import SCHEMA, Field
 
-__all__ = ["RULES", "D_MAX", "check_cell", "check_value", "float_limits", "resolve_checked"]
+__all__ = ["RULES", "D_MAX", "check_cell", "check_value", "resolve_checked"]
 
 #: What every raw field of `DataConfig` and `TrainConfig` accepts (`model.schema`).
 RULES: dict[str, Field] = {n: f for n, f in SCHEMA.by_name.items() if not f.coordinate}
 #: Raw fields that theory coordinates set (`model.coordinates.resolve`).
 _DERIVED = ("d", "nu_norm", "sigma_p", "mu_norm", "eta")
-
-
-def float_limits(dtype: str) -> tuple[float, float]:
-    """`(smallest normal, largest finite)` positive number of a float dtype."""
-    info = np.finfo(np.dtype(dtype))
-    return float(info.tiny), float(info.max)
 
 
 def check_value(name: str, value: Any, dtype: str = "float32") -> None:
