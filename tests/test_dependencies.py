@@ -8,12 +8,11 @@ from __future__ import annotations
 import importlib.metadata as metadata
 import json
 import os
-import re
 import subprocess
 import sys
 
+from _distributions import canonical, runtime_closure
 from _sweep_cases import TINY_TOML
-from packaging.requirements import Requirement
 
 #: Imported when present, never needed: JAX's debugger tries pygments, a text library tries
 #: charset_normalizer, and setuptools' `_distutils_hack` loads at interpreter start-up.
@@ -25,29 +24,6 @@ from w2s_jax.cli.main import main
 code = main(["run", sys.argv[1], "--rows", "2"])
 print(json.dumps(dict(code=code, modules=sorted({m.split(".")[0] for m in sys.modules}))))
 """
-
-
-def _runtime_closure(name: str) -> set[str]:
-    """`name` and every distribution it requires at run time, transitively."""
-    seen, todo = set(), [name]
-    while todo:
-        dist = _canonical(todo.pop())
-        if dist in seen:
-            continue
-        seen.add(dist)
-        try:
-            requires = metadata.requires(dist) or []
-        except metadata.PackageNotFoundError:
-            continue
-        for text in requires:
-            requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                todo.append(requirement.name)
-    return seen
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def test_every_distribution_a_cached_run_imports_is_declared(tmp_path):
@@ -66,8 +42,8 @@ def test_every_distribution_a_cached_run_imports_is_declared(tmp_path):
     probe = json.loads(done.stdout.strip().splitlines()[-1])
     assert probe["code"] == 0
     owners = metadata.packages_distributions()
-    used = {_canonical(d) for m in probe["modules"] for d in owners.get(m, [])}
-    declared = _runtime_closure("w2s_jax")
+    used = {canonical(d) for m in probe["modules"] for d in owners.get(m, [])}
+    declared = runtime_closure(["w2s_jax"])
     assert "filelock" in used  # the cache's size limit is what imports it
     assert used - declared - OPTIONAL == set(), "imported at run time but not declared"
     assert os.listdir(tmp_path / "cache"), "the compile cache stored nothing"

@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from _distributions import canonical, runtime_closure
 from packaging.requirements import Requirement
 
 import w2s_jax
@@ -29,28 +30,9 @@ EXTRA_IMPORTS = {"ray": "w2s_jax/sweeping/ray.py"}
 DEV_TOOLS = {"pytest", "ruff", "mkdocs", "playwright", "hypothesis", "ipykernel", "nbclient"}
 
 
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _runtime_closure() -> set[str]:
     """The run-time requirements of pyproject.toml and theirs, transitively (installed ones)."""
-    todo = [Requirement(r).name for r in PYPROJECT["project"]["dependencies"]]
-    seen: set[str] = set()
-    while todo:
-        name = _canonical(todo.pop())
-        if name in seen:
-            continue
-        seen.add(name)
-        try:
-            requires = metadata.requires(name) or []
-        except metadata.PackageNotFoundError:
-            continue
-        for text in requires:
-            requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                todo.append(requirement.name)
-    return seen
+    return runtime_closure(Requirement(r).name for r in PYPROJECT["project"]["dependencies"])
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -72,7 +54,7 @@ def test_every_module_the_package_imports_is_a_declared_runtime_dependency():
     for path in sorted((ROOT / "w2s_jax").rglob("*.py")):
         where = str(path.relative_to(ROOT))
         for module in _imported_modules(path) - stdlib - {"w2s_jax", "__future__"}:
-            dists = {_canonical(d) for d in owners.get(module, [module])}
+            dists = {canonical(d) for d in owners.get(module, [module])}
             extra = next((e for e, f in EXTRA_IMPORTS.items() if f == where), None)
             if dists & runtime or (extra and module == extra):
                 continue
@@ -81,7 +63,7 @@ def test_every_module_the_package_imports_is_a_declared_runtime_dependency():
 
 
 def test_no_tool_of_the_tests_or_docs_is_a_runtime_dependency():
-    names = {_canonical(Requirement(r).name) for r in PYPROJECT["project"]["dependencies"]}
+    names = {canonical(Requirement(r).name) for r in PYPROJECT["project"]["dependencies"]}
     assert names & DEV_TOOLS == set() and "ray" not in names
     extras = PYPROJECT["project"]["optional-dependencies"]
     assert {"ray", "cuda", "dev"} <= set(extras)
@@ -149,8 +131,8 @@ def test_the_wheel_holds_the_package_the_command_and_runtime_requirements(tmp_pa
         for line in meta.splitlines()
         if line.startswith("Requires-Dist:")
     ]
-    plain = {_canonical(r.name) for r in requires if r.marker is None}
-    declared = {_canonical(Requirement(r).name) for r in PYPROJECT["project"]["dependencies"]}
+    plain = {canonical(r.name) for r in requires if r.marker is None}
+    declared = {canonical(Requirement(r).name) for r in PYPROJECT["project"]["dependencies"]}
     assert plain == declared
     extras = set(re.findall(r"^Provides-Extra: (\S+)$", meta, re.M))
     assert {"ray", "cuda", "dev"} <= extras
