@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,22 @@ def snapshot(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+def refused(argv, message, capsys, root) -> str:
+    """Run `w2s ARGV`: it must exit 2 with one line holding `message`, warn nothing before the
+    refusal, and leave `root` as it was. Returns the error line."""
+    from w2s_jax.cli.main import main
+
+    before = snapshot(root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning before the refusal fails the test
+        assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith(f"w2s {argv[0]}: error: ") and message in err, err
+    assert snapshot(root) == before
+    return err
 
 
 def assert_same_results(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import _synthetic as S
 import pytest
-from _sweep_cases import TINY_TOML, snapshot
+from _sweep_cases import TINY_TOML, refused
 
 import w2s_jax
 from w2s_jax.cli import check, common, explore, main, plot, sweep
@@ -47,17 +47,6 @@ def _probe(*argv) -> tuple[dict, str]:
         cwd=ROOT,
     )
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
-
-
-def _refused(argv, message, capsys, root):
-    """`w2s ARGV` exits 2 with one line holding `message` and leaves `root` as it was."""
-    before = snapshot(root)
-    assert w2s([str(a) for a in argv]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    assert err.startswith(f"w2s {argv[0]}: error: ") and message in err, err
-    assert snapshot(root) == before
-    return err
 
 
 @pytest.fixture()
@@ -159,7 +148,7 @@ def test_set_changes_the_file_before_it_is_checked(tiny):
 )
 def test_bad_set_is_refused_with_its_key(assignment, message, tiny, tmp_path, capsys):
     out = tmp_path / "out"
-    _refused(["sweep", tiny, "--out", out, "--set", assignment], message, capsys, tmp_path)
+    refused(["sweep", tiny, "--out", out, "--set", assignment], message, capsys, tmp_path)
 
 
 def test_set_is_recorded_in_the_manifest_and_a_resume_needs_it(tiny, tmp_path, capsys):
@@ -171,9 +160,7 @@ def test_set_is_recorded_in_the_manifest_and_a_resume_needs_it(tiny, tmp_path, c
     assert manifest["config"]["seeds"] == 1 and manifest["n_runs"] == 1
     assert w2s(["sweep", str(tiny), "--out", str(out), *flags]) == 0
     assert "0 computed, 1 resumed" in capsys.readouterr().out
-    err = _refused(
-        ["sweep", tiny, "--out", out], "holds a sweep of a different config", capsys, out
-    )
+    err = refused(["sweep", tiny, "--out", out], "holds a sweep of a different config", capsys, out)
     assert "grid" in err and "seeds" in err
 
 
@@ -235,10 +222,10 @@ def test_cell_takes_config_fields_and_coordinates_in_plot_and_check(tmp_path, ca
     assert cells == sorted(set(summary.loc[summary["tau"] == tau, "cell"]))
     argv = ["plot", str(root), "--kind", "trajectories", "--cell", f"tau={tau!r}"]
     assert w2s(argv) == 0, capsys.readouterr().err
-    _refused(
+    refused(
         ["plot", root, "--cell", "final_test_acc=1"], "--cell final_test_acc: unknown", capsys, root
     )
-    _refused(["check", root, "--cell", "best_step=3"], "--cell best_step: unknown", capsys, root)
+    refused(["check", root, "--cell", "best_step=3"], "--cell best_step: unknown", capsys, root)
 
 
 # --- help texts --------------------------------------------------------------------------------
@@ -275,7 +262,7 @@ def test_help_speaks_the_users_terms(command, capsys):
 def test_lanes_are_bounded(tiny, tmp_path, capsys):
     out = tmp_path / "out"
     big = f"sweep.lanes={2**31}"
-    err = _refused(["sweep", tiny, "--out", out, "--set", big], "sweep.lanes:", capsys, tmp_path)
+    err = refused(["sweep", tiny, "--out", out, "--set", big], "sweep.lanes:", capsys, tmp_path)
     assert f"[1, {LANES_MAX}]" in err and "leave it out" in err
     assert not out.exists()
 
@@ -283,21 +270,17 @@ def test_lanes_are_bounded(tiny, tmp_path, capsys):
 def test_deeply_nested_toml_is_one_line(tmp_path, capsys):
     deep = tmp_path / "deep.toml"
     deep.write_text("[grid]\nn_st = " + "[" * 5000 + "]" * 5000 + "\n")
-    _refused(
+    refused(
         ["sweep", deep, "--out", tmp_path / "out"], "nests lists or tables too", capsys, tmp_path
     )
-    _refused(["run", deep], "nests lists or tables too deeply", capsys, tmp_path)
+    refused(["run", deep], "nests lists or tables too deeply", capsys, tmp_path)
 
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc")
 def test_places_that_refuse_the_write_are_refused_first(tiny, tmp_path, capsys):
-    _refused(
+    refused(
         ["sweep", tiny, "--out", "/proc/w2s-test/out"], "--out: cannot create", capsys, tmp_path
     )
-    _refused(
-        ["run", tiny, "--save", "/proc/w2s-test.csv"], "--save: cannot write", capsys, tmp_path
-    )
-    _refused(
-        ["report", tmp_path, "--out", "/proc/version"], "--out: cannot write", capsys, tmp_path
-    )
+    refused(["run", tiny, "--save", "/proc/w2s-test.csv"], "--save: cannot write", capsys, tmp_path)
+    refused(["report", tmp_path, "--out", "/proc/version"], "--out: cannot write", capsys, tmp_path)
     assert not list(tmp_path.glob(".w2s-write-check-*"))

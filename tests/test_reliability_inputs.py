@@ -10,26 +10,11 @@ import warnings
 
 import _synthetic as S
 import pytest
-from _sweep_cases import TINY_TOML, snapshot
+from _sweep_cases import TINY_TOML, refused
 
-from w2s_jax.cli.main import main
 from w2s_jax.model.config import ConfigError
 from w2s_jax.sweeping import compile_cache
 from w2s_jax.sweeping.config_file import load_config
-
-
-def _refused(argv, message, capsys, root):
-    """Run `w2s ARGV`; it must refuse with one line holding `message` and leave `root` as is."""
-    before = snapshot(root)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a RuntimeWarning before the refusal fails the test
-        assert main([str(a) for a in argv]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1, err
-    assert err.startswith(f"w2s {argv[0]}: error: ") and "Traceback" not in err, err
-    assert message in err, err
-    assert snapshot(root) == before
-    return err
 
 
 @pytest.fixture()
@@ -73,7 +58,7 @@ def test_raw_fields_are_checked_before_coordinates_resolve(data, train, grid, me
         ("data", "d", 1e300, "d: must be an integer in [8, 1e+15], got 1e+300"),
     ],
 )
-def test_values_beyond_the_dtype_are_refused(section, key, value, message):
+def test_values_beyond_the_dtype_arerefused(section, key, value, message):
     fields = dict(snr=0.01) if key == "tau" else {}
     with pytest.raises(ConfigError, match="^" + re.escape(f"{section}.{message}")):
         load_config({section: fields | {key: value}})
@@ -99,29 +84,29 @@ def test_a_resolved_value_beyond_the_dtype_names_its_coordinate():
 def test_counts_and_seeds_are_bounded_before_anything_is_written(top, message, tmp_path, capsys):
     config = tmp_path / "big.toml"
     config.write_text(TINY_TOML.replace("seeds = 2", top))
-    _refused(["sweep", config, "--out", tmp_path / "out"], message, capsys, tmp_path)
+    refused(["sweep", config, "--out", tmp_path / "out"], message, capsys, tmp_path)
 
 
 def test_binary_empty_and_blank_out(tmp_path, capsys, tiny):
     binary = tmp_path / "binary.toml"
     binary.write_bytes(b"\xff\xfe\x00\x01data")
-    _refused(["sweep", binary, "--out", tmp_path / "o"], "is not UTF-8 text", capsys, tmp_path)
+    refused(["sweep", binary, "--out", tmp_path / "o"], "is not UTF-8 text", capsys, tmp_path)
     empty = tmp_path / "empty.toml"
     empty.write_text("# nothing here\n")
-    _refused(["run", empty], "config: " + repr(str(empty)) + " is empty;", capsys, tmp_path)
-    _refused(["sweep", tiny, "--out", ""], "--out: empty path", capsys, tmp_path)
+    refused(["run", empty], "config: " + repr(str(empty)) + " is empty;", capsys, tmp_path)
+    refused(["sweep", tiny, "--out", ""], "--out: empty path", capsys, tmp_path)
 
 
 def test_output_places_are_checked_before_computing(tmp_path, capsys, tiny):
     afile = tmp_path / "afile"
     afile.write_text("mine")
-    _refused(
+    refused(
         ["sweep", tiny, "--out", afile / "out"], "afile' is a file, not a folder", capsys, tmp_path
     )
-    _refused(["run", tiny, "--save", tmp_path], "--save: ", capsys, tmp_path)
+    refused(["run", tiny, "--save", tmp_path], "--save: ", capsys, tmp_path)
     (tmp_path / "t.csv").mkdir()
-    _refused(["run", tiny, "--save", tmp_path / "t.csv"], "is a folder", capsys, tmp_path)
-    _refused(["run", tiny, "--save", afile / "t.csv"], "is a file, not a folder", capsys, tmp_path)
+    refused(["run", tiny, "--save", tmp_path / "t.csv"], "is a folder", capsys, tmp_path)
+    refused(["run", tiny, "--save", afile / "t.csv"], "is a file, not a folder", capsys, tmp_path)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
@@ -130,7 +115,7 @@ def test_read_only_out(tmp_path, capsys, tiny):
     locked.mkdir()
     locked.chmod(0o555)
     try:
-        _refused(["sweep", tiny, "--out", locked / "o"], "not writable", capsys, tmp_path)
+        refused(["sweep", tiny, "--out", locked / "o"], "not writable", capsys, tmp_path)
     finally:
         locked.chmod(0o755)
 
@@ -174,41 +159,41 @@ def test_folders_that_are_not_finished_sweeps(command, sweep_dir, tmp_path, caps
 
     other = _copy(sweep_dir, tmp_path / "other")
     pd.DataFrame(dict(a=[1, 2])).to_parquet(other / "summary.parquet")
-    _refused([command, other], "summary.parquet' is not a table of a w2s sweep", capsys, tmp_path)
+    refused([command, other], "summary.parquet' is not a table of a w2s sweep", capsys, tmp_path)
     (other / "summary.parquet").write_text("not parquet")
-    _refused([command, other], "is not a readable parquet table", capsys, tmp_path)
+    refused([command, other], "is not a readable parquet table", capsys, tmp_path)
     broken = _copy(sweep_dir, tmp_path / "broken")
     (broken / "manifest.json").write_text("{not json")
-    _refused([command, broken], "manifest.json' is not a readable JSON", capsys, tmp_path)
+    refused([command, broken], "manifest.json' is not a readable JSON", capsys, tmp_path)
     empty = _copy(sweep_dir, tmp_path / "empty")
     pd.read_parquet(empty / "summary.parquet").iloc[:0].to_parquet(empty / "summary.parquet")
-    _refused([command, empty], "summary.parquet' has no rows", capsys, tmp_path)
+    refused([command, empty], "summary.parquet' has no rows", capsys, tmp_path)
 
 
 def test_report_and_plot_flags(sweep_dir, tmp_path, capsys):
     root = sweep_dir
-    _refused(["report", root, "--bootstrap", "-5"], "--bootstrap: must be", capsys, root)
-    _refused(["report", root, "--out", tmp_path], "is a folder; give a file name", capsys, root)
-    _refused(["plot", root, "--cell", "n_st=abc"], "--cell n_st: expected a number", capsys, root)
-    err = _refused(["plot", root, "--cell", "n_st=99999"], "--cell: no cell with", capsys, root)
+    refused(["report", root, "--bootstrap", "-5"], "--bootstrap: must be", capsys, root)
+    refused(["report", root, "--out", tmp_path], "is a folder; give a file name", capsys, root)
+    refused(["plot", root, "--cell", "n_st=abc"], "--cell n_st: expected a number", capsys, root)
+    err = refused(["plot", root, "--cell", "n_st=99999"], "--cell: no cell with", capsys, root)
     assert "n_st takes " in err
-    _refused(["plot", root, "--cell", "n_st"], "--cell: expected KEY=VALUE", capsys, root)
+    refused(["plot", root, "--cell", "n_st"], "--cell: expected KEY=VALUE", capsys, root)
     afile = tmp_path / "afile"
     afile.write_text("x")
-    _refused(["plot", root, "--out", afile], "--out: ", capsys, root)
+    refused(["plot", root, "--out", afile], "--out: ", capsys, root)
 
 
 def test_run_flags(tiny, tmp_path, capsys):
-    _refused(["run", tiny, "--rows", "0"], "--rows: must be an integer in [1,", capsys, tmp_path)
-    _refused(["run", tiny, "--rows", "-3"], "--rows: must be", capsys, tmp_path)
-    _refused(["run", tiny, "--rows", "abc"], "--rows: invalid int value", capsys, tmp_path)
-    _refused(["run", tiny, "--seed", str(2**40)], "--seed: must be", capsys, tmp_path)
-    err = _refused(["run", tiny, "--set", "d=1e300"], "d: must be an integer", capsys, tmp_path)
+    refused(["run", tiny, "--rows", "0"], "--rows: must be an integer in [1,", capsys, tmp_path)
+    refused(["run", tiny, "--rows", "-3"], "--rows: must be", capsys, tmp_path)
+    refused(["run", tiny, "--rows", "abc"], "--rows: invalid int value", capsys, tmp_path)
+    refused(["run", tiny, "--seed", str(2**40)], "--seed: must be", capsys, tmp_path)
+    err = refused(["run", tiny, "--set", "d=1e300"], "d: must be an integer", capsys, tmp_path)
     assert "1e+300" in err and len(err) < 200
-    _refused(
+    refused(
         ["run", tiny, "--set", "eta_rel=0.5", "--set", "eta=0.1", "--n-st", "0"],
         "n_st: must be an integer in [1,",
         capsys,
         tmp_path,
     )
-    _refused(["run", tiny, "--set", "n_st=0", "--set", "eta_rel=1"], "n_st: ", capsys, tmp_path)
+    refused(["run", tiny, "--set", "n_st=0", "--set", "eta_rel=1"], "n_st: ", capsys, tmp_path)
