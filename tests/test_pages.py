@@ -1,26 +1,17 @@
 """The generated pages agree with the committed data: `scripts/figures.py` renders every
 template of docs/templates/ from studies/ and the committed page must be that text."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from _scripts import load_script
 
 ROOT = Path(__file__).parents[1]
 
 
-def _script(name: str):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def figures():
-    return _script("figures")
+    return load_script("figures")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +56,7 @@ def test_pages_carry_no_unfilled_field(rendered):
 def test_every_study_a_page_waits_for_can_be_made_by_the_command_it_names(figures):
     """A page's "waiting for its data" names `python scripts/studies.py <study>` (or, for a
     study's checks, `w2s check`): that study must be one the script knows and can run."""
-    studies = _script("studies")
+    studies = load_script("studies")
     _, missing = figures.facts(draw=False)
     for name in {m for m in missing if "/" not in m}:  # "<study>/check": a w2s check command
         assert name in studies.ORDER, f"{name}: not in scripts/studies.py's ORDER"

@@ -2,30 +2,23 @@
 table's efficiency columns from the manifests (old ones say "not recorded"), and the
 progress-error table of docs/performance.md from benchmarks/progress_error.json."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from _scripts import load_script
 
 ROOT = Path(__file__).parents[1]
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def study_times():
-    return _script("study_times")
+    return load_script("study_times")
 
 
 @pytest.fixture(scope="module")
 def progress_error():
-    return _script("progress_error")
+    return load_script("progress_error")
 
 
 def _row(table: str, name: str) -> dict[str, str]:
