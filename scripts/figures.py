@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -39,8 +40,22 @@ def have(name: str) -> bool:
     return (STUDIES / name / "summary.parquet").exists()
 
 
-def waiting(name: str) -> str:
-    return f"*(waiting for its data: `python scripts/studies.py {name}` writes `studies/{name}`)*"
+def waiting(name: str, command: str | None = None) -> str:
+    """What a number shows while its study is not there: the command that makes it."""
+    command = command or f"python scripts/studies.py {name}"
+    return f"*(waiting for its data: `{command}` writes `studies/{name}`)*"
+
+
+#: Digits as exponents: `10` followed by `str(e).translate(SUPERSCRIPTS)`.
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power(v: float) -> str:
+    """A number as a power of ten: `30000` as `3·10⁴`, `0.001` as `10⁻³`."""
+    e = math.floor(math.log10(v) + 1e-9)
+    mantissa = v / 10**e
+    text = f"10{str(e).translate(SUPERSCRIPTS)}"
+    return text if abs(mantissa - 1) < 1e-9 else f"{mantissa:g}·{text}"
 
 
 def num(v: float, digits: int = 2) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from figures import FIGURES, STUDIES, num  # noqa: F401  (re-exported for the page modules)
+from figures import FIGURES, STUDIES, num, waiting  # noqa: F401  (re-exported for the page modules)
 
 from w2s_jax.analysis import classes
 from w2s_jax.sweeping.results import load_results
@@ -34,12 +34,6 @@ def ready(name: str) -> bool:
         return False
     manifest = json.loads((folder / "manifest.json").read_text())
     return manifest.get("status") == "complete"
-
-
-def waiting(name: str, command: str | None = None) -> str:
-    """What a number shows while its study is not there: the command that makes it."""
-    command = command or f"python scripts/studies.py {name}"
-    return f"*(waiting for its data: `{command}` writes `studies/{name}`)*"
 
 
 @functools.cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from figures import ROOT
+from figures import ROOT, power
 
 BENCH = ROOT / "benchmarks" / "bench-cpu-2core.json"
 FIELDS = ("run", "limit_s", "wishart_s", "ratio", "runs", "axes", "seeds", "rate")
@@ -41,5 +41,5 @@ def _power(n: int) -> str:
     """10⁴ for 10000, else the number."""
     digits = str(n)
     if digits.startswith("1") and set(digits[1:]) == {"0"}:
-        return "10" + str(len(digits) - 1).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+        return power(n)
     return f"{n:,}"

@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
-from figures import have, num, waiting
+from figures import have, num, power, waiting
 
 from w2s_jax.analysis import classes, paper
 from w2s_jax.analysis.report import markdown_table
@@ -16,7 +14,6 @@ from w2s_jax.analysis.rules import WEAK_MARGIN
 from w2s_jax.sweeping.results import load_results
 
 SEARCH, ROW, LONG = "paper_search_oracle", "paper_oracle", "paper_oracle_long"
-SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def facts(draw: bool) -> tuple[dict[str, str], list[str]]:
@@ -43,14 +40,6 @@ def _rows(name: str) -> pd.DataFrame:
     return paper.paper_rows(classes.classify(r.summary, r.trajectories))
 
 
-def _power(v: float) -> str:
-    """`30000` as `3·10⁴`, `0.001` as `10⁻³`."""
-    e = math.floor(math.log10(v) + 1e-9)
-    mantissa = v / 10**e
-    power = f"10{str(e).translate(SUPERSCRIPTS)}"
-    return power if abs(mantissa - 1) < 1e-9 else f"{mantissa:g}·{power}"
-
-
 def _cells(runs: pd.DataFrame):
     return runs.groupby(["d", "snr"], sort=True)
 
@@ -63,8 +52,8 @@ def _search_table(runs: pd.DataFrame) -> str:
         g = small.gain_final
         rows.append(
             {
-                "`d`": _power(d),
-                "`snr`": _power(snr),
+                "`d`": power(d),
+                "`snr`": power(snr),
                 "75: final gain, mean (min, max)": (
                     f"{num(g.mean(), 3)} ({num(g.min(), 3)}, {num(g.max(), 3)})"
                 ),
@@ -92,7 +81,7 @@ def _search_summary(runs: pd.DataFrame) -> str:
     small_all = int((per_cell.small == 1).sum())
     best = per_cell.assign(total=per_cell.small + per_cell.large).sort_values("total").iloc[-1]
     seeds = runs["seed"].nunique()
-    cell = f"`d` = {_power(best.name[0])}, `snr` = {_power(best.name[1])}"
+    cell = f"`d` = {power(best.name[0])}, `snr` = {power(best.name[1])}"
     return (
         f"Cells where every seed meets both rows' targets: {len(both)} of {len(per_cell)}; "
         f"where every seed of the 75 row does: {small_all}. The best cell is {cell} "
