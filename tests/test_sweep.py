@@ -135,6 +135,22 @@ def test_chunk_sizes_agree_bit_for_bit(chunk3, monkeypatch):
     assert_same_results(one.trajectories, chunk3.trajectories, ("cell", "seed", "step"))
 
 
+def test_a_width_of_one_is_the_run_itself():
+    # Not a vmap of one, which XLA runs at another rate and with other last bits: the one-lane
+    # program's outputs are `run`'s on the tier's (padded) shapes, bit for bit.
+    config = load_config(TINY)
+    (tier,) = plan_tiers(expand(config), platform="cpu")
+    program = chunk_module.program_for(tier.static, 1, jax.local_devices()[:1], tier.runs)
+    single = jax.jit(run, static_argnums=0)
+    for r in tier.runs[:3]:
+        (out,) = program([r], config.base_seed)
+        params, _ = chunk_module.stack_params([r], 1, tier.static.dtype)
+        params = jax.tree.map(lambda a: a[0], params)
+        traj = single(tier.static, params, run_key(config.base_seed, r.seed))
+        for key in chunk_module.OUTPUT_FIELDS:
+            np.testing.assert_array_equal(out[key][0], getattr(traj, key), err_msg=key)
+
+
 def test_lanes_depend_on_the_tier_and_platform_only():
     config = load_config(TINY)
     (tier,) = plan_tiers(expand(config), platform="cpu")
