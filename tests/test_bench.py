@@ -58,6 +58,10 @@ def test_bench_smoke_writes_every_field(tmp_path, capsys):
     (profile,) = result["wishart_profile"]
     for part in ("run", "factor", "gram_blocks", "noise_product"):
         assert profile[part]["seconds"] >= 0, part
+    path = result["sweep_path"]
+    assert path["run_s"] > 0 and path["flop_floor_s"] > 0 and path["efficiency"] > 0
+    assert set(path["parts"]) == {"sample", "teacher", "noise_gram", "train"}
+    assert all(p["later_s"] > 0 for p in path["parts"].values())
     for part in ("step", "evaluation", "host_transfer"):  # differences: None if not separable
         assert profile[part]["seconds"] is None or profile[part]["seconds"] > 0, part
     assert profile["run"]["share"] > 0 and profile["noise_product"]["share"] > 0

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 
 from w2s_jax.bench import cold
 from w2s_jax.bench.limit import LIMIT, LIMIT_SMOKE, LimitSizes, format_limit, limit_study
+from w2s_jax.bench.sweep_path import SWEEP_PATH, SWEEP_PATH_SMOKE, format_sweep_path, sweep_path
 from w2s_jax.bench.wishart_profile import format_profile, profile_wishart
 from w2s_jax.engines.cost import engine_flops
 from w2s_jax.engines.run import run, run_key
@@ -63,6 +64,7 @@ class BenchSizes:
     cold: dict  # the sweep config of the cold-start study (w2s_jax.bench.cold)
     profile_smoke: bool = False  # the Wishart profile at tiny sizes (w2s_jax.bench.wishart_profile)
     limit: LimitSizes = LIMIT  # the limit engine's study (w2s_jax.bench.limit)
+    sweep_path: dict = dataclasses.field(default_factory=lambda: SWEEP_PATH)  # bench.sweep_path
 
 
 # Small enough that a single run is a fraction of a millisecond of compute: the regime in
@@ -102,6 +104,7 @@ SMOKE = BenchSizes(
     cold=cold.SMOKE_GRID,
     profile_smoke=True,
     limit=LIMIT_SMOKE,
+    sweep_path=SWEEP_PATH_SMOKE,
 )
 
 
@@ -344,6 +347,8 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
 
     log("where a Wishart run's time goes (w2s_jax.bench.wishart_profile)")
     wishart_profile = profile_wishart(rate, sizes.profile_smoke, sizes.reps, log)
+    log("the run a user launches, through w2s.sweep (w2s_jax.bench.sweep_path)")
+    through_sweep = sweep_path(sizes.sweep_path, log)
     log("the d → ∞ limit engine against the Wishart engine, and a limit grid (w2s_jax.bench.limit)")
     limit = limit_study(sizes.limit, log)
     log("cold start: the whole grid each way in a fresh process (w2s_jax.bench.cold)")
@@ -377,6 +382,7 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
         wishart_flatness=max(wishart_seconds) / min(wishart_seconds),
         profile=profile,
         wishart_profile=wishart_profile,
+        sweep_path=through_sweep,
         limit=limit,
         max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         cold_start=cold_start,
@@ -433,5 +439,6 @@ def format_table(result: dict) -> str:
             f"| {p['engine']} | {p['cells']} | {p['setup_s']:.3f} | {step} | "
             f"{p['main_product_s'] * 1e3:.2f} | {share} |"
         )
-    lines += ["", format_profile(result["wishart_profile"]), "", format_limit(result["limit"])]
+    lines += ["", format_profile(result["wishart_profile"])]
+    lines += ["", format_sweep_path(result["sweep_path"]), "", format_limit(result["limit"])]
     return "\n".join(lines) + "\n\n" + cold.format_cold(result["cold_start"])
