@@ -171,6 +171,45 @@ def table(results: Path, previous: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The study `make paper` runs (sweeps/paper.toml): its tiers against their flop floor.
+MAIN_JOB = "paper"
+
+
+def main_job(results: Path) -> str:
+    """The main job's tiers (runs, lanes, compile and running seconds, their flops' floor at
+    the manifest's matrix-product rate) and its whole running time over the floor, or "" when
+    its manifest predates the efficiency fields or is not in `results`."""
+    path = results / MAIN_JOB / "manifest.json"
+    if not path.exists():
+        return ""
+    m = json.loads(path.read_text())
+    rate = m.get("matmul_gflops")
+    if not isinstance(rate, int | float) or not m.get("flop_floor_s"):
+        return ""
+    lines = [
+        "| n_st tier | runs | lanes | compile s | running s | flop floor s | running / floor |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t in m["tiers"]:
+        floor = t["flops"] / (rate * 1e9)
+        lines.append(
+            f"| {t['n_max']} | {t['runs']} | {t['lanes']} | {t['compile_s']:.1f} | "
+            f"{t['run_s']:.1f} | {floor:.3g} | {t['run_s'] / floor:.2f} |"
+        )
+    code = m.get("code") or {}
+    return (
+        f"## The main job against its floor\n\n`make paper` (`sweeps/{MAIN_JOB}.toml`), from "
+        f"`{results}/{MAIN_JOB}/manifest.json` (commit `{str(code.get('commit'))[:7]}`, "
+        f"{m['numbers']['platform']} with {m['numbers']['devices']} device(s), matrix product "
+        f"{rate} GFLOP/s timed in the same process): {m['wall_s']:.0f} s in all, compiling "
+        f"{m['compile_s']:.1f} s ({m['compile_share']:.0%} of the wall time), running "
+        f"{m['run_s']:.0f} s against a flop floor of {m['flop_floor_s']} s: "
+        f"**{m['run_s'] / m['flop_floor_s']:.2f}×** its floor (efficiency {m['efficiency']}). "
+        "Where the running time goes beyond the floor: "
+        "[measured speed](performance.md#main-job).\n\n" + "\n".join(lines) + "\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", nargs="?", default="studies", type=Path)
@@ -201,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         "the same speed. Wall times count the machine's time only while it ran.\n\n"
         + table(args.results, previous)
     )
+    job = main_job(args.results)
+    text += f"\n{job}" if job else ""
     args.out.write_text(text)
     print(text, end="")
     return 0

@@ -46,3 +46,22 @@ def test_rows_of_absent_studies_are_kept_and_present_ones_remeasured(script, tmp
     assert script.main([str(results), "--out", str(out), "--fresh"]) == 0
     assert "alpha" not in out.read_text()
     capsys.readouterr()
+
+
+def test_the_main_job_section_is_the_committed_manifest(script, monkeypatch):
+    """docs/study_times.md's main-job section is what studies/paper/manifest.json gives: a page
+    and its data cannot disagree (rerun `make figures` after committing a new paper run)."""
+    root = Path(__file__).parents[1]
+    monkeypatch.chdir(root)  # the section names the folder as `make figures` gives it
+    section = script.main_job(Path("studies"))
+    manifest = json.loads((root / "studies" / "paper" / "manifest.json").read_text())
+    assert manifest.get("flop_floor_s"), "the committed main job records its flop floor"
+    page = (root / "docs" / "study_times.md").read_text()
+    assert section and section in page
+    ratio = manifest["run_s"] / manifest["flop_floor_s"]
+    assert f"**{ratio:.2f}×**" in section
+
+
+def test_no_main_job_section_without_a_floor(script, tmp_path):
+    _manifest(tmp_path / "paper", "paper", 100.0)  # written before the efficiency fields
+    assert script.main_job(tmp_path) == ""

@@ -13,6 +13,7 @@ floor does not count: the draws are random numbers, not products.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -26,7 +27,7 @@ from w2s_jax.sweeping.driver import run_sweep
 from w2s_jax.sweeping.plan import expand, plan_tiers, stack_params
 from w2s_jax.training.teacher import teach
 
-__all__ = ["SWEEP_PATH", "SWEEP_PATH_SMOKE", "sweep_path", "format_sweep_path"]
+__all__ = ["SWEEP_PATH", "SWEEP_PATH_SMOKE", "sweep_path", "format_sweep_path", "main"]
 
 SWEEP_PATH = dict(
     name="sweep_path",
@@ -90,6 +91,9 @@ def sweep_path(grid: dict = SWEEP_PATH, log=print) -> dict[str, Any]:
         ),
     )
     result = dict(
+        device=str(jax.devices()[0]),
+        cpu_count=os.cpu_count(),
+        loadavg=os.getloadavg(),
         fields=grid,
         run_s=manifest["run_s"],
         compile_s=manifest["compile_s"],
@@ -123,3 +127,19 @@ def format_sweep_path(result: dict) -> str:
     for name, part in r["parts"].items():
         lines.append(f"| {name} | {part['first_s']:.3f} | {part['later_s']:.3f} |")
     return "\n".join(lines)
+
+
+def main(out: str) -> None:
+    """`python -m w2s_jax.bench.sweep_path OUT.json`: this part of `w2s bench` alone."""
+    import json
+
+    result = sweep_path()
+    print(format_sweep_path(result))
+    with open(out, "w") as f:
+        json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1])
