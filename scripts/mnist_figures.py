@@ -10,7 +10,7 @@ signal patches as 28x28 images and 784 coordinates of their noise patch.
 `w_{s,r}(t) - w_{s,r}(0)` on `e1..e784`, at the best step and at the end of training. A run
 records only the filters' components along the four class means (`gamma`), not the filters,
 so this script trains one cell itself: the library's own data, teacher and pseudo-labels
-(`training.pipeline`, `training.teacher`), then plain full-batch gradient descent on `ReLUCNN`,
+(`model.samples`, `training.teacher`), then plain full-batch gradient descent on `ReLUCNN`,
 the direct engine's update, keeping the filters at every record step. It checks its test accuracy
 against `w2s.run` on the same cell (direct engine) before drawing.
 """
@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import w2s_jax as w2s  # noqa: E402
 from w2s_jax.model.data import BOTH, EASY, HARD  # noqa: E402
 from w2s_jax.model.digit_images import MNIST_PIXELS  # noqa: E402
-from w2s_jax.training.pipeline import init_filters, sample_all  # noqa: E402
+from w2s_jax.model.samples import init_filters, sample_all  # noqa: E402
 from w2s_jax.training.teacher import train_weak  # noqa: E402
 from w2s_jax.training.updates import predict  # noqa: E402
 

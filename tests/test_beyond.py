@@ -137,7 +137,7 @@ def test_gradient_of_the_second_layer_matches_its_closed_form(x64):
 
 def test_one_step_of_the_second_layer_in_the_engine(x64):
     """After one GD step, `a = 1/m - eta_a · dL/da` with the closed form on the run's draws."""
-    from w2s_jax.training.pipeline import init_filters, sample_all
+    from w2s_jax.model.samples import init_filters, sample_all
     from w2s_jax.training.teacher import train_weak
     from w2s_jax.training.updates import predict
 
@@ -261,7 +261,7 @@ def test_two_classes_coincide_with_the_binary_model_at_half_the_weak_step(x64, s
     _assert_same(binary, classes, atol=1e-9, rtol=1e-8)
     # The weak models themselves: w_0 - w_1 at eta_wk is the binary w at 2·eta_wk, not at eta_wk.
     from w2s_jax.engines.multiclass import sample_all_classes, train_weak_classes
-    from w2s_jax.training.pipeline import sample_all
+    from w2s_jax.model.samples import sample_all
     from w2s_jax.training.teacher import train_weak
 
     weak_classes = train_weak_classes(static, params, sample_all_classes(static, params, key)[0])

@@ -154,7 +154,7 @@ def _top_hessian_eigenvalue(data, train, iters=40):
     from w2s_jax.engines.run import run_key
     from w2s_jax.model.config import split
     from w2s_jax.model.networks import ReLUCNN
-    from w2s_jax.training.pipeline import init_filters, sample_all
+    from w2s_jax.model.samples import init_filters, sample_all
     from w2s_jax.training.teacher import train_weak
     from w2s_jax.training.updates import logistic_loss, predict
 

@@ -19,8 +19,8 @@ from w2s_jax.engines.cost import engine_used
 from w2s_jax.model.data import BOTH, EASY, HARD, sample_from_keys, sample_keys
 from w2s_jax.model.digit_images import DIGIT_PIXELS, class_means, pool_size, pools, slots
 from w2s_jax.model.digits import image_indices, sample_digit_sets
+from w2s_jax.model.samples import sample_all
 from w2s_jax.sweeping.config_file import load_config
-from w2s_jax.training.pipeline import sample_all
 from w2s_jax.training.teacher import train_weak
 from w2s_jax.training.updates import predict
 

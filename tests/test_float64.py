@@ -11,8 +11,8 @@ from w2s_jax import DataConfig, TrainConfig, dtype_scope, run, split
 from w2s_jax.cli.main import main
 from w2s_jax.engines.run import run_key
 from w2s_jax.model.config import ConfigError
+from w2s_jax.model.samples import init_filters, sample_all
 from w2s_jax.sweeping.driver import run_sweep
-from w2s_jax.training.pipeline import init_filters, sample_all
 
 CONFIG = """
 name = "x64"

@@ -21,7 +21,7 @@ from w2s_jax.engines.wishart import (
 )
 from w2s_jax.model.config import ConfigError, DataConfig, TrainConfig, split
 from w2s_jax.model.data import SIGNAL_DIMS
-from w2s_jax.training.pipeline import init_filters, sample_all
+from w2s_jax.model.samples import init_filters, sample_all
 
 TINY = dict(n_st=20, m=4, n_wk=16, n_test=32, T=20, T_wk=10, record_every=5)
 

@@ -15,8 +15,8 @@ import pytest
 import w2s_jax as w2s
 from w2s_jax.model.digit_images import MNIST_PIXELS, class_means, pool_size, pools
 from w2s_jax.model.digits import image_indices, sample_digit_sets
+from w2s_jax.model.samples import sample_all
 from w2s_jax.sweeping.config_file import load_config
-from w2s_jax.training.pipeline import sample_all
 from w2s_jax.training.teacher import train_weak
 from w2s_jax.training.updates import predict
 

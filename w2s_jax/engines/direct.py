@@ -17,9 +17,9 @@ from jaxtyping import PRNGKeyArray
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.engine_traits import TRAITS
 from w2s_jax.model.networks import ReLUCNN
+from w2s_jax.model.samples import init_filters, sample_all, signals
 from w2s_jax.training.batches import batch_key, descent_step
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
-from w2s_jax.training.pipeline import init_filters, sample_all, signals
 from w2s_jax.training.records import (
     Records,
     noise_components,

@@ -37,9 +37,9 @@ from w2s_jax.engines import direct
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.engine_traits import TRAITS
 from w2s_jax.model.networks import HIGHEST, head, relu
+from w2s_jax.model.samples import signals
 from w2s_jax.training.batches import batch_key, batch_mask
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
-from w2s_jax.training.pipeline import signals
 from w2s_jax.training.records import Records, record, scan_records, signal_components
 from w2s_jax.training.updates import (
     initial_second_layer,

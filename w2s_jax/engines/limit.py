@@ -31,6 +31,7 @@ from w2s_jax.model import streams
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.engine_traits import TRAITS
 from w2s_jax.model.networks import HIGHEST
+from w2s_jax.model.samples import sample_all
 from w2s_jax.model.streams import (
     FILTER_ROWS,
     FILTERS_SIGNAL_STREAM,
@@ -38,7 +39,6 @@ from w2s_jax.model.streams import (
     WISHART_STREAM,
 )
 from w2s_jax.training.interface import Drawn, Engine, Labels
-from w2s_jax.training.pipeline import sample_all
 from w2s_jax.training.records import Records
 from w2s_jax.training.teacher import train_linear
 from w2s_jax.training.updates import logistic_loss, predict

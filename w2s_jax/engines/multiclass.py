@@ -28,10 +28,10 @@ from w2s_jax.model.multiclass import (
     sample_classes_from_keys,
 )
 from w2s_jax.model.networks import HIGHEST, output_scale_factor
+from w2s_jax.model.samples import draw_sets, sampler_args
 from w2s_jax.model.streams import FILTERS_STREAM
 from w2s_jax.training.batches import batch_key, descent_step
 from w2s_jax.training.interface import Drawn, Engine, Labels, training_mask
-from w2s_jax.training.pipeline import draw_sets, sampler_args
 from w2s_jax.training.records import (
     Records,
     noise_components,

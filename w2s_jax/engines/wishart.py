@@ -21,6 +21,7 @@ from w2s_jax.model import streams
 from w2s_jax.model.config import Params, Static
 from w2s_jax.model.engine_traits import TRAITS
 from w2s_jax.model.networks import HIGHEST
+from w2s_jax.model.samples import sample_all
 from w2s_jax.model.streams import (
     FILTER_REST,
     FILTER_ROWS,
@@ -29,7 +30,6 @@ from w2s_jax.model.streams import (
     WISHART_STREAM,
 )
 from w2s_jax.training.interface import Drawn, Engine, Labels
-from w2s_jax.training.pipeline import sample_all
 from w2s_jax.training.records import Records
 from w2s_jax.training.teacher import train_weak
 from w2s_jax.training.updates import predict

@@ -1,2 +1,2 @@
-"""The layer every engine shares: the `Engine` interface, the data sets, the weak teacher, the
+"""The layer every engine shares: the `Engine` interface, the weak teacher, the
 loss and update rules, the record schedule and the recorded metrics."""
