@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import tomllib
 import warnings
 from pathlib import Path
 
@@ -40,14 +41,7 @@ SUMMARY_COLUMNS = [
     "status",
 ]
 
-TINY = dict(
-    name="tiny",
-    seeds=2,
-    data=dict(d=32, p_h=0.3),
-    train=dict(m=4, n_wk=64, n_test=64, T=20, T_wk=20, record_every=5, eta=0.5),
-    grid=dict(n_st=[16, 24], p_b=[0.2, 0.4]),
-)
-
+#: The tiny config as a file's text (`write_tiny`); `TINY` is the same config as a dict.
 TINY_TOML = """\
 name = "tiny"
 seeds = 2
@@ -66,6 +60,15 @@ eta = 0.5
 n_st = [16, 24]
 p_b = [0.2, 0.4]
 """
+
+TINY = tomllib.loads(TINY_TOML)
+
+
+def write_tiny(folder: Path) -> Path:
+    """The tiny config written to `folder/tiny.toml`: its path."""
+    path = Path(folder) / "tiny.toml"
+    path.write_text(TINY_TOML)
+    return path
 
 
 def tiny(**changes) -> dict:

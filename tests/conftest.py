@@ -13,11 +13,16 @@ jaxtyping's import hook): a shape, rank or dtype that disagrees with them fails 
 
 The persistent compile cache goes to a folder of this test session (never the user's own), which
 both pytest-xdist workers, the suite's subprocesses and its notebook kernels share.
+
+The fixture `tiny` is the tiny sweep config of `_sweep_cases` as a file, for the command-line
+tests.
 """
 
 import os
 import shutil
 import tempfile
+
+import pytest
 
 _USERS = os.environ.get("W2S_TEST_XLA_OPT") == "3"
 os.environ["XLA_FLAGS"] = (
@@ -46,6 +51,15 @@ import jaxtyping  # noqa: E402
 import tests._arraycheck  # noqa: E402, F401  (the hook looks the checker up on the module)
 
 jaxtyping.install_import_hook("w2s_jax", "tests._arraycheck.check_arrays")
+
+
+@pytest.fixture()
+def tiny(tmp_path):
+    """The tiny sweep config of `_sweep_cases` (`TINY_TOML`) as a file, `tmp_path/tiny.toml`
+    (the modules that import `_sweep_cases.tiny`, the config as a dict, call that instead)."""
+    from _sweep_cases import write_tiny
+
+    return write_tiny(tmp_path)
 
 
 def pytest_sessionfinish(session, exitstatus):

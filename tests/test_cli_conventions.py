@@ -17,7 +17,7 @@ from pathlib import Path
 
 import _synthetic as S
 import pytest
-from _sweep_cases import TINY_TOML, refused
+from _sweep_cases import refused
 
 import w2s_jax
 from w2s_jax.cli import check, common, explore, main, plot, sweep
@@ -47,13 +47,6 @@ def _probe(*argv) -> tuple[dict, str]:
         cwd=ROOT,
     )
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
-
-
-@pytest.fixture()
-def tiny(tmp_path):
-    config = tmp_path / "tiny.toml"
-    config.write_text(TINY_TOML)
-    return config
 
 
 # --- a refusal does not wait for JAX ---------------------------------------------------------

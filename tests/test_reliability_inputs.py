@@ -17,13 +17,6 @@ from w2s_jax.sweeping import compile_cache
 from w2s_jax.sweeping.config_file import load_config
 
 
-@pytest.fixture()
-def tiny(tmp_path):
-    config = tmp_path / "tiny.toml"
-    config.write_text(TINY_TOML)
-    return config
-
-
 # Theory coordinates beside bad raw fields: the raw field is named, before any arithmetic.
 @pytest.mark.parametrize(
     "data, train, grid, message",

@@ -10,7 +10,7 @@ import sys
 
 import pandas as pd
 import pytest
-from _sweep_cases import SUMMARY_COLUMNS, TINY_TOML, snapshot
+from _sweep_cases import SUMMARY_COLUMNS, TINY_TOML, snapshot, write_tiny
 
 from w2s_jax.cli.main import main
 from w2s_jax.training.records import RECORD_FIELDS
@@ -20,8 +20,7 @@ from w2s_jax.training.records import RECORD_FIELDS
 def finished(tmp_path_factory):
     """A DIR holding a finished sweep of the tiny config (4 fake devices, chunks of 3)."""
     root = tmp_path_factory.mktemp("cli")
-    config = root / "tiny.toml"
-    config.write_text(TINY_TOML)
+    config = write_tiny(root)
     out = root / "out"
     assert main(["sweep", str(config), "--out", str(out), "--chunk-size", "3", "--quiet"]) == 0
     return config, out

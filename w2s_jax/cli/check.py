@@ -10,9 +10,14 @@ each), DIR/check/check.parquet and DIR/check/check.md.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from w2s_jax.cli.common import cell_keys, match_cells
+from w2s_jax.cli.common import (
+    add_cell_argument,
+    add_directory_argument,
+    cell_keys,
+    check_count,
+    check_directory,
+    match_cells,
+)
 from w2s_jax.model.config import ConfigError
 from w2s_jax.sweeping.places import check_writable_dir
 
@@ -31,15 +36,9 @@ def register(sub):
         help="rerun cells of a finished study under numerical variants",
         description=__doc__,
     )
-    p.add_argument("directory", type=Path, help="study directory (holds summary.parquet)")
+    add_directory_argument(p, "study")
     p.add_argument("--cells", default=None, metavar="K[,K]", help="cell indices, e.g. 3,17")
-    p.add_argument(
-        "--cell",
-        action="append",
-        default=None,
-        metavar="KEY=VALUE[,KEY=VALUE]",
-        help="a cell by its values, e.g. --cell n_st_snr=3,d_over_n=10 (repeatable)",
-    )
+    add_cell_argument(p, "a cell by its values, e.g. --cell n_st_snr=3,d_over_n=10 (repeatable)")
     p.add_argument(
         "--n-cells",
         type=int,
@@ -76,12 +75,8 @@ def _by_values(texts, summary) -> list[int]:
 
 
 def execute(args) -> int:
-    if args.directory.exists() and not args.directory.is_dir():
-        raise ConfigError(f"DIR: {str(args.directory)!r} is a file, not a study folder")
-    if not 1 <= args.n_cells <= N_CELLS_MAX:
-        raise ConfigError(
-            f"--n-cells: must be an integer in [1, {N_CELLS_MAX}], got {args.n_cells}"
-        )
+    check_directory(args.directory, "study")
+    check_count(args.n_cells, "--n-cells", N_CELLS_MAX)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     cells = _indices(args.cells) if args.cells else []
     from w2s_jax.analysis.check import run_check

@@ -1,17 +1,33 @@
-"""Argument helpers shared by subcommands."""
+"""Argument helpers shared by subcommands: the flags two or more of them take, and the
+checks of their values."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from w2s_jax.model.config import DATA_FIELDS, TRAIN_FIELDS, ConfigError, show
 from w2s_jax.model.coordinates import COORDINATES, THEORY_COLUMNS
 from w2s_jax.sweeping.config_file import parse_value
+from w2s_jax.sweeping.places import path_arg
 
 #: Keys of a cell: every data and train field and the theory coordinates.
 KEYS = DATA_FIELDS + COORDINATES + TRAIN_FIELDS
 
-__all__ = ["parse_assignment", "match_cells", "cell_keys", "RULES", "RULES_HELP"]
+__all__ = [
+    "parse_assignment",
+    "match_cells",
+    "cell_keys",
+    "RULES",
+    "RULES_HELP",
+    "add_set_argument",
+    "add_cell_argument",
+    "add_directory_argument",
+    "check_directory",
+    "output_place",
+    "check_count",
+]
 
 #: `--rule` of `w2s report` and `w2s plot`: which runs count as benign where C of tau >= C is
 #: fitted (`w2s_jax.analysis.fit.benign_outcome`).
@@ -69,3 +85,49 @@ def match_cells(texts, summary, keys, where: str = "sweep", rtol: float = 1e-5) 
             raise ConfigError(f"--cell: no cell with {text} in the {where} ({there})")
         out.append((cell, mask))
     return out
+
+
+def add_set_argument(p, example: str) -> None:
+    """`--set KEY=VALUE` (repeatable) of `w2s run` and `w2s sweep`: a change to a value of the
+    config file before it is checked (`load_config`'s overrides); `example` shows one."""
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"change a value of the config, e.g. {example} (repeatable)",
+    )
+
+
+def add_cell_argument(p, help_text: str) -> None:
+    """`--cell KEY=VALUE[,KEY=VALUE]` (repeatable) of `w2s plot` and `w2s check`: a cell of a
+    finished sweep by its values, matched by `match_cells`."""
+    p.add_argument(
+        "--cell", action="append", default=None, metavar="KEY=VALUE[,KEY=VALUE]", help=help_text
+    )
+
+
+def add_directory_argument(p, kind: str = "sweep") -> None:
+    """The positional DIR of the commands that read a finished sweep (or study)."""
+    p.add_argument("directory", type=Path, help=f"{kind} directory (holds summary.parquet)")
+
+
+def check_directory(directory: Path, kind: str = "sweep") -> None:
+    """DIR refused when it is a file (a missing one is `load_results`'s to refuse)."""
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"DIR: {str(directory)!r} is a file, not a {kind} folder")
+
+
+def output_place(out, directory: Path, default: str) -> tuple[Path, str]:
+    """Where a command that reads DIR writes: `--out` checked as a path, or `DIR/default`;
+    with the flag its refusals name (`--out` or `DIR`)."""
+    out = path_arg(out, "--out")
+    return (directory / default, "DIR") if out is None else (out, "--out")
+
+
+def check_count(value: int, flag: str, maximum: int, shown: str | None = None) -> None:
+    """A count flag: an integer in `[1, maximum]` (`shown`: how the message writes `maximum`)."""
+    if not 1 <= value <= maximum:
+        raise ConfigError(
+            f"{flag}: must be an integer in [1, {maximum if shown is None else shown}], got {value}"
+        )

@@ -8,11 +8,19 @@ cells), `window` (early-stopping window), or `all`.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from w2s_jax.cli.common import RULES, RULES_HELP, cell_keys, match_cells
+from w2s_jax.cli.common import (
+    RULES,
+    RULES_HELP,
+    add_cell_argument,
+    add_directory_argument,
+    cell_keys,
+    check_directory,
+    match_cells,
+    output_place,
+)
 from w2s_jax.model.config import ConfigError
-from w2s_jax.sweeping.places import check_writable_dir, path_arg
+from w2s_jax.sweeping.places import check_writable_dir
 
 #: The figures (`w2s_jax.analysis.report.KINDS`), named here so that `w2s plot --help` loads
 #: no plotting library; a test holds them equal.
@@ -21,7 +29,7 @@ KINDS = ("phase", "collapse", "trajectories", "window", "signal")
 
 def register(sub):
     p = sub.add_parser("plot", help="figures of a finished sweep", description=__doc__)
-    p.add_argument("directory", type=Path, help="sweep directory (holds summary.parquet)")
+    add_directory_argument(p)
     p.add_argument(
         "--kind", default="all", choices=KINDS + ("all",), help="which figure (default all)"
     )
@@ -33,12 +41,9 @@ def register(sub):
         default=None,
         help="vertical axis (default: the other grid axis with the most values)",
     )
-    p.add_argument(
-        "--cell",
-        action="append",
-        default=None,
-        metavar="KEY=VALUE[,KEY=VALUE]",
-        help="a cell for trajectories/signal by its values, e.g. --cell n_st=75 or --cell tau=10 "
+    add_cell_argument(
+        p,
+        "a cell for trajectories/signal by its values, e.g. --cell n_st=75 or --cell tau=10 "
         "(any config field or coordinate of the sweep; repeatable)",
     )
     p.add_argument("--out", default=None, metavar="DIR", help="folder (default DIR/figures)")
@@ -54,11 +59,8 @@ def _cells(texts, summary):
 
 
 def execute(args) -> int:
-    out = path_arg(args.out, "--out")
-    key = "--out" if out is not None else "DIR"
-    out = out if out is not None else args.directory / "figures"
-    if args.directory.exists() and not args.directory.is_dir():
-        raise ConfigError(f"DIR: {str(args.directory)!r} is a file, not a sweep folder")
+    out, key = output_place(args.out, args.directory, "figures")
+    check_directory(args.directory)
     check_writable_dir(out, key)
     from w2s_jax.analysis.report import analyse, make_figures
     from w2s_jax.sweeping.results import load_results

@@ -9,6 +9,7 @@ coordinates `tau`, `n_st·snr` and `d/n_st`.
 
 from __future__ import annotations
 
+from w2s_jax.cli.common import add_set_argument, check_count
 from w2s_jax.model.config import ConfigError
 from w2s_jax.sweeping.config_file import SEED_MAX, load_config
 from w2s_jax.sweeping.places import check_writable_file, path_arg
@@ -39,13 +40,7 @@ def register(sub):
         help="number of the strong model's training samples",
     )
     p.add_argument("--seed", type=int, default=0, metavar="K", help="seed index (default 0)")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="change a value of the config, e.g. --set eta=0.1 (repeatable)",
-    )
+    add_set_argument(p, "--set eta=0.1")
     p.add_argument(
         "--save",
         default=None,
@@ -63,8 +58,7 @@ ROWS_MAX = 100_000
 
 
 def execute(args) -> int:
-    if not 1 <= args.rows <= ROWS_MAX:
-        raise ConfigError(f"--rows: must be an integer in [1, {ROWS_MAX}], got {args.rows}")
+    check_count(args.rows, "--rows", ROWS_MAX)
     args.save = path_arg(args.save, "--save")
     if args.save is not None:
         if args.save.suffix not in (".csv", ".parquet"):

@@ -14,6 +14,7 @@ T, T_wk <= 60, two seeds, three values per axis) for a quick check.
 
 from __future__ import annotations
 
+from w2s_jax.cli.common import add_set_argument, check_count
 from w2s_jax.model.config import ConfigError
 from w2s_jax.sweeping.config_file import RUNS_MAX, load_config
 from w2s_jax.sweeping.places import check_writable_dir, path_arg
@@ -33,14 +34,7 @@ def register(sub):
         metavar="DIR",
         help="results folder (resumed if it holds the same config)",
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="change a value of the config, e.g. --set train.n_st=1000 or "
-        "--set grid.n_st=[300,1000] (repeatable)",
-    )
+    add_set_argument(p, "--set train.n_st=1000 or --set grid.n_st=[300,1000]")
     p.add_argument(
         "--chunk-size",
         type=int,
@@ -73,10 +67,8 @@ def register(sub):
 
 def execute(args) -> int:
     args.out = path_arg(args.out, "--out")
-    if args.chunk_size is not None and not 1 <= args.chunk_size <= RUNS_MAX:
-        raise ConfigError(
-            f"--chunk-size: must be an integer in [1, {RUNS_MAX:.0e}], got {args.chunk_size}"
-        )
+    if args.chunk_size is not None:
+        check_count(args.chunk_size, "--chunk-size", RUNS_MAX, f"{RUNS_MAX:.0e}")
     if args.address is not None and args.engine != "ray":
         raise ConfigError("--address: only used with --engine ray; add --engine ray")
     config = load_config(args.config, args.set)  # every value checked before JAX loads
