@@ -70,6 +70,16 @@ def test_bench_smoke_writes_every_field(tmp_path, capsys):
     assert cold["sweep"]["cache"] == ["miss"] and cold["sweep_cached"]["cache"] == ["hit"]
     assert cold["max_final_test_acc_difference"] < 1e-6  # the loop and the sweep agree
     assert cold["ratio_sweep_over_loop"] > 0 and cold["second_sweep_compile_s"] >= 0
+    small = result["small_study"]
+    assert small["runs"] == 2 and small["cold_warm_identical"]
+    for way in ("cold", "warm"):
+        fields = {"wall_s", "compile_s", "run_s", "programs", "compile_share", "tiers"}
+        assert fields <= set(small[way]), way
+        assert small[way]["programs"] == 1 and small[way]["wall_s"] > small[way]["compile_s"] > 0
+        assert 0 < small[way]["compile_share"] < 1
+    assert [t["cache"] for t in small["cold"]["tiers"]] == ["miss"]
+    assert [t["cache"] for t in small["warm"]["tiers"]] == ["hit"]
+    assert {"target_share", "warm_meets_target", "cold_meets_target"} <= set(small)
     limit = result["limit"]
     assert set(limit["equal_n_st"]["seconds"]) == {"limit", "wishart"}
     assert min(limit["equal_n_st"]["seconds"].values()) > 0

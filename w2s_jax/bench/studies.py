@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from w2s_jax.bench import cold
+from w2s_jax.bench import small_study as small_bench
 from w2s_jax.bench.limit import LIMIT, LIMIT_SMOKE, LimitSizes, format_limit, limit_study
 from w2s_jax.bench.sweep_path import SWEEP_PATH, SWEEP_PATH_SMOKE, format_sweep_path, sweep_path
 from w2s_jax.bench.wishart_profile import format_profile, profile_wishart
@@ -65,6 +66,8 @@ class BenchSizes:
     profile_smoke: bool = False  # the Wishart profile at tiny sizes (w2s_jax.bench.wishart_profile)
     limit: LimitSizes = LIMIT  # the limit engine's study (w2s_jax.bench.limit)
     sweep_path: dict = dataclasses.field(default_factory=lambda: SWEEP_PATH)  # bench.sweep_path
+    # the reference small study as `w2s sweep`, cold and warm cache (bench.small_study)
+    small_study: dict = dataclasses.field(default_factory=lambda: small_bench.SMALL_STUDY)
 
 
 # Small enough that a single run is a fraction of a millisecond of compute: the regime in
@@ -105,6 +108,7 @@ SMOKE = BenchSizes(
     profile_smoke=True,
     limit=LIMIT_SMOKE,
     sweep_path=SWEEP_PATH_SMOKE,
+    small_study=small_bench.SMALL_STUDY_SMOKE,
 )
 
 
@@ -353,6 +357,8 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
     limit = limit_study(sizes.limit, log)
     log("cold start: the whole grid each way in a fresh process (w2s_jax.bench.cold)")
     cold_start = cold.cold_start(sizes.cold, log)
+    log("a small study as `w2s sweep`, cold cache then warm (w2s_jax.bench.small_study)")
+    small = small_bench.small_study(sizes.small_study, log)
     ratio = lambda rows, b, a: rows[b]["cells_per_s"] / rows[a]["cells_per_s"]  # noqa: E731
     wishart_seconds = [r["seconds"] for r in d_wishart]
     return dict(
@@ -386,6 +392,7 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
         limit=limit,
         max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         cold_start=cold_start,
+        small_study=small,
         total_seconds=time.perf_counter() - started,
     )
 
@@ -441,4 +448,6 @@ def format_table(result: dict) -> str:
         )
     lines += ["", format_profile(result["wishart_profile"])]
     lines += ["", format_sweep_path(result["sweep_path"]), "", format_limit(result["limit"])]
-    return "\n".join(lines) + "\n\n" + cold.format_cold(result["cold_start"])
+    lines += ["", cold.format_cold(result["cold_start"])]
+    lines += ["", small_bench.format_small_study(result["small_study"])]
+    return "\n".join(lines)
