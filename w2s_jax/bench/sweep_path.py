@@ -47,18 +47,18 @@ SWEEP_PATH_SMOKE = SWEEP_PATH | dict(
 )
 
 
-def _calls(fn, *args, reps: int = 2) -> tuple[float, float]:
-    """A compiled function's first call and its best later call, in seconds."""
+def _calls(fn, *args, reps: int = 2) -> tuple[float, float, Any]:
+    """A compiled function's first call and its best later call, in seconds, and its output."""
     return _first_and_later(jax.jit(fn).lower(*args).compile(), *args, reps=reps)
 
 
-def _first_and_later(compiled, *args, reps: int = 2) -> tuple[float, float]:
+def _first_and_later(compiled, *args, reps: int = 2) -> tuple[float, float, Any]:
     times = []
     for _ in range(reps + 1):
         start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
+        out = jax.block_until_ready(compiled(*args))
         times.append(time.perf_counter() - start)
-    return times[0], min(times[1:])
+    return times[0], min(times[1:]), out
 
 
 def sweep_path(grid: dict = SWEEP_PATH, log=print) -> dict[str, Any]:
@@ -68,27 +68,22 @@ def sweep_path(grid: dict = SWEEP_PATH, log=print) -> dict[str, Any]:
     (tier,) = plan_tiers(expand(config), platform=jax.devices()[0].platform)
     # A new program, as the sweep compiled (the sweep's own has had its first call).
     program = ChunkProgram(tier.static, 1, jax.devices()[:1]).compile(tier.runs)
-    first, later = _first_and_later(program, tier.runs, config.base_seed)
+    first, later, _ = _first_and_later(program, tier.runs, config.base_seed)
     static = tier.static
     params, _ = stack_params(tier.runs, 1, static.dtype)
     params = jax.tree.map(lambda a: a[0], params)
-    key = run_key(config.base_seed, 0)
+    key = run_key(config.base_seed, tier.runs[0].seed)
 
     def labels_of(p, d):
         return teach(static, p, key, d.train, d.test, lambda: wishart.teacher(static, p, d))
 
-    drawn = jax.jit(lambda p, k: wishart.sample(static, p, k))(params, key)
-    labels = jax.jit(labels_of)(params, drawn)
-    parts = dict(
-        sample=_calls(lambda p, k: wishart.sample(static, p, k), params, key),
-        teacher=_calls(labels_of, params, drawn),
-        noise_gram=_calls(wishart.noise_gram, drawn.start),
-        train=_calls(
-            lambda p, d, la: wishart.train(static, p, key, drawn=d, labels=la),
-            params,
-            drawn,
-            labels,
-        ),
+    # Each part is timed on the outputs of the part before it (the run's own order).
+    parts = {}
+    *parts["sample"], drawn = _calls(lambda p, k: wishart.sample(static, p, k), params, key)
+    *parts["teacher"], labels = _calls(labels_of, params, drawn)
+    *parts["noise_gram"], _ = _calls(wishart.noise_gram, drawn.start)
+    *parts["train"], _ = _calls(
+        lambda p, d, la: wishart.train(static, p, key, drawn=d, labels=la), params, drawn, labels
     )
     result = dict(
         device=str(jax.devices()[0]),
