@@ -11,7 +11,8 @@ is edited: the manifests then name that commit, not a dirty tree.
 
 A study is `sweeps/<name>.toml`, or another study's config with some values changed
 (`VARIANTS`: the planes at n_st = 1000 and 3000 are the n_st = 300 planes with
-`--set grid.n_st=[1000]`, not copies of their files).
+`--set grid.n_st=[1000]`, and the traces at n_st = 1000, 3000 and 10000 are the n_st = 300
+trace with its columns and seeds set: not copies of their files).
 """
 
 from __future__ import annotations
@@ -43,25 +44,47 @@ def _plane_at(base: str, n_st: int, seeds: int) -> tuple[str, tuple[str, ...]]:
 
 #: Studies that are another config with values changed: name -> (config in sweeps/, the
 #: `w2s sweep --set` assignments). Every other study is `sweeps/<name>.toml` as it is.
-VARIANTS = {
-    f"{base}_{n_st}": _plane_at(base, n_st, seeds)
-    for n_st, seeds in ((1000, 8), (3000, 4))
-    for base in _PLANE_TEACHERS
-} | {
-    # the teacher axis at the larger n_st, with 4 seeds (its ends: plane_coin_*, plane_rule_*)
-    f"plane_mix_{n_st}": (
-        "plane_mix",
-        (
-            f"grid.n_st=[{n_st}]",
-            "seeds=4",
-            f"name=plane_mix_{n_st}",
-            f'description="n_st = {n_st} plane, 9 x 9 cells x 4 rule shares (0 and 1: '
-            f"plane_coin_{n_st}, plane_rule_{n_st}), 4 seeds, oracle teacher (rule with "
-            'probability q on hard-only data, coin otherwise)"',
-        ),
-    )
-    for n_st in (1000, 3000)
-}
+VARIANTS = (
+    {
+        f"{base}_{n_st}": _plane_at(base, n_st, seeds)
+        for n_st, seeds in ((1000, 8), (3000, 4))
+        for base in _PLANE_TEACHERS
+    }
+    | {
+        # the teacher axis at the larger n_st, with 4 seeds (its ends: plane_coin_*, plane_rule_*)
+        f"plane_mix_{n_st}": (
+            "plane_mix",
+            (
+                f"grid.n_st=[{n_st}]",
+                "seeds=4",
+                f"name=plane_mix_{n_st}",
+                f'description="n_st = {n_st} plane, 9 x 9 cells x 4 rule shares (0 and 1: '
+                f"plane_coin_{n_st}, plane_rule_{n_st}), 4 seeds, oracle teacher (rule with "
+                'probability q on hard-only data, coin otherwise)"',
+            ),
+        )
+        for n_st in (1000, 3000)
+    }
+    | {
+        # the coin plane's lower edge traced at the larger n_st, reduced where a run costs more
+        f"trace_coin_{n_st}": (
+            "trace_coin_300",
+            (
+                f"grid.n_st=[{n_st}]",
+                f"grid.n_st_snr={columns}",
+                f"seeds={seeds}",
+                f"name=trace_coin_{n_st}",
+                f'description="lower edge of the n_st = {n_st} coin plane, traced along d/n_st '
+                f'per n_st·snr column, {seeds} seeds"',
+            ),
+        )
+        for n_st, seeds, columns in (
+            (1000, 8, "[0.3,0.53,0.95,1.7,3.0,5.3,9.5,17.0,30.0]"),  # the n_st = 300 trace's
+            (3000, 4, "[0.95,1.7,3.0,5.3]"),  # the columns crossed at 300 and 1000 (11x a run)
+            (10000, 2, "[1.7,3.0]"),  # sized for a GPU (a run costs about 11x one at 3000)
+        )
+    }
+)
 
 #: Headline planes first (README's figure), then the main job, then the other n_st.
 ORDER = (
@@ -111,7 +134,8 @@ TRACES = {f"trace_coin_{n}": "lower" for n in (300, 1000, 3000, 10000)}
 
 
 def sweep_args(name: str) -> list[str]:
-    """The config file and `--set` flags of study `name` (the arguments of `w2s sweep`)."""
+    """The config file and `--set` flags of study `name` (the arguments of `w2s sweep` and
+    `w2s trace`)."""
     base, overrides = VARIANTS.get(name, (name, ()))
     return [str(ROOT / "sweeps" / f"{base}.toml")] + [f for o in overrides for f in ("--set", o)]
 
@@ -125,8 +149,7 @@ def main(args: list[str]) -> int:
         out = into / name
         print(f"== {name} -> {out}", flush=True)
         if name in TRACES:
-            config = str(ROOT / "sweeps" / f"{name}.toml")
-            command = [sys.executable, "-m", "w2s_jax.cli", "trace", config]
+            command = [sys.executable, "-m", "w2s_jax.cli", "trace", *sweep_args(name)]
             command += ["--edge", TRACES[name], "--out", str(out)]
         else:
             command = [sys.executable, "-m", "w2s_jax.cli", "sweep", *sweep_args(name)]

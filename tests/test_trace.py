@@ -178,6 +178,9 @@ def test_a_cell_list_runs_its_points_not_the_product():
         (["--edge", "lower", "--axis", "n_st"], "axis: n_st is an integer"),
         (["--edge", "lower", "--axis", "tau"], "tau: not an axis of [grid]"),
         (["--edge", "lower", "--bracket", "0", "10"], "at least two positive numbers"),
+        # --set changes the file's values before they are checked (ignored, the trace would run)
+        (["--edge", "lower", "--set", "train.m=0"], "train.m: must be an integer in [1, 100000]"),
+        (["--edge", "lower", "--set", "grid.d_over_n=[4.0]"], "at least two positive numbers"),
     ],
 )
 def test_the_cli_refuses_bad_input_with_exit_2(tmp_path, capsys, flags, message):

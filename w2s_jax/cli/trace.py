@@ -8,11 +8,15 @@ most `--resolution`. Writes DIR/trace.parquet (one row a line: crossing, bracket
 bootstrap interval, per-seed crossings), DIR/summary.parquet and trajectories.parquet (every
 run evaluated), DIR/manifest.json (the resolution, runs used, runs a grid of the same
 resolution would need) and DIR/steps/ (one sweep folder a step: rerunning resumes).
+
+`--set KEY=VALUE` changes a value of the file first, as in `w2s sweep` (`--set
+grid.n_st=[1000]` traces the same columns at another n_st).
 """
 
 from __future__ import annotations
 
 from w2s_jax.analysis.trace import CROSSED, EDGES, RESOLUTION, check_settings, run_trace
+from w2s_jax.cli.common import add_set_argument
 from w2s_jax.sweeping.config_file import load_config
 from w2s_jax.sweeping.places import check_writable_dir, path_arg
 
@@ -49,6 +53,7 @@ def register(sub):
         metavar=("LO", "HI"),
         help="the range of the axis (default: its values in [grid])",
     )
+    add_set_argument(p, "--set grid.n_st=[1000] or --set grid.n_st_snr=[1.7,3.0]")
     p.add_argument("--seeds", type=int, default=None, help="seeds (default: the config's)")
     p.add_argument("--force", action="store_true", help="replace a different trace in DIR")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -57,7 +62,7 @@ def register(sub):
 
 def execute(args) -> int:
     out = path_arg(args.out, "--out")
-    config = load_config(args.config)  # every value checked before JAX loads
+    config = load_config(args.config, args.set)  # every value checked before JAX loads
     check_settings(config, args.edge, args.axis, args.bracket, args.resolution, args.seeds)
     check_writable_dir(out, "--out")
 
