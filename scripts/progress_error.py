@@ -138,7 +138,7 @@ def table(data: dict) -> str:
     return (
         "\n".join(lines)
         + "\n\nAt the updates read, as a share of the time the sweep then took, the time left"
-        + f" shown was off by {spread(data, 'error')}; tqdm's estimate in flops by"
+        + f" shown was off by {spread(data, 'error')} ({within(data)}); tqdm's estimate in flops by"
         + f" {spread(data, 'flops_only_error')}, in cells by {spread(data, 'cells_error')}."
         + f" Measured on {machine['platform']} with {machine['cpus']} cores (load average over"
         + f" the minute before each start: {loads}).{note}\n"
@@ -152,6 +152,22 @@ def spread(data: dict, key: str) -> str:
         read = {e["done"]: e[key] for e in study["estimates"] if e}
         errors += read.values()
     return f"{min(errors):+.0%} to {max(errors):+.0%}" if errors else "nothing (no update read)"
+
+
+def within(data: dict) -> str:
+    """Whether each update read showed a time left within `STATED_ERROR` of the time taken."""
+    from w2s_jax.sweeping.progress import STATED_ERROR
+
+    errors = [
+        e["error"]
+        for s in data["studies"]
+        for e in {e["done"]: e for e in s["estimates"] if e}.values()
+    ]
+    outside = sum(abs(e) > STATED_ERROR for e in errors)
+    bound = f"the stated ±{STATED_ERROR:.0%}, `progress.STATED_ERROR`"
+    if not outside:
+        return f"all {len(errors)} within {bound}"
+    return f"{outside} of {len(errors)} outside {bound}"
 
 
 def write_page(page: Path, json_path: Path, data: dict) -> None:

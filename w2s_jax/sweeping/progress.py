@@ -26,11 +26,16 @@ from tqdm import TqdmWarning, tqdm
 from w2s_jax.engines.cost import run_flops
 from w2s_jax.sweeping.plan import Run, Tier
 
-__all__ = ["PRIOR_SHARE", "Progress", "TimeLeft", "progress_class", "run_units"]
+__all__ = ["PRIOR_SHARE", "STATED_ERROR", "Progress", "TimeLeft", "progress_class", "run_units"]
 
 #: The share of the matrix-product rate a run is assumed to reach until a chunk that follows
 #: a compile has shown the rate itself (the Gram engine's studies reach about that).
 PRIOR_SHARE = 0.5
+
+#: How far the time left may be off, as a share of the time the sweep then takes, at the
+#: updates `scripts/progress_error.py` reads (near 10 %, 50 % and 90 % of the units): the
+#: performance page shows, from its measurement, whether every one was within it.
+STATED_ERROR = 0.5
 
 
 def progress_class() -> type:
