@@ -28,8 +28,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from w2s_jax.analysis import plots, rules
 from w2s_jax.analysis.classes import CLASSES, class_rule, swept_columns
@@ -373,6 +374,28 @@ def graded_map(
             refused (`plots.TooManyPanels`) with the axes to narrow.
     """
     who = "graded_map"
+    runs = _runs_to_map(runs, trajectories, quantities, x, y, who)
+    x, y = map_axes(runs, x, y)
+    cells = graded_cells(runs, x, y)
+    slices = slice_columns(runs, x, y)
+    slice_rows = _slice_rows(cells, slices, max_rows, who)
+    grid = _cell_grid(cells, x, y)
+    ncol = 1 + len(quantities)
+    fig, axes, own = _panel_axes(ax, len(slice_rows), ncol, who)
+    ranges = _colour_ranges(cells, quantities)
+    for panels, (key, frame) in zip(axes, slice_rows):
+        label = _slice_label(slices, key)
+        _draw_row(fig, panels, frame, grid, quantities, ranges, annotate, label)
+    _legend_and_heading(fig, axes, own, cells, title, ncol)
+    return plots.save(fig, path, legends_inside=own)
+
+
+def _runs_to_map(
+    runs, trajectories, quantities: Sequence[str], x: str | None, y: str | None, who: str
+) -> pd.DataFrame:
+    """The classified runs (`plots._classified`), once every quantity is one of `QUANTITIES`
+    and each axis given is a numeric column of the runs; refused with `ConfigError`
+    otherwise."""
     runs = plots._classified(runs, trajectories, who, need=_NEEDED)
     unknown = [q for q in quantities if q not in QUANTITIES]
     if unknown:
@@ -383,31 +406,74 @@ def graded_map(
     for name, flag in ((x, "x"), (y, "y")):
         if name is not None:
             plots._axis(runs, name, flag, who)
-    x, y = map_axes(runs, x, y)
-    cells = graded_cells(runs, x, y)
-    slices = slice_columns(runs, x, y)
-    groups = [("", cells)] if not slices else list(cells.groupby(slices, sort=True))
-    if len(groups) > max_rows:
-        raise plots._too_many(who, len(groups), max_rows, slices, cells, what="rows of panels")
+    return runs
+
+
+def _slice_rows(cells: pd.DataFrame, slices: list[str], max_rows: int, who: str) -> list:
+    """The rows of panels: `(value of the slice columns, its cells)` per slice, sorted, or
+    one row of all cells when nothing slices the map; more than `max_rows` is refused
+    (`plots.TooManyPanels`)."""
+    slice_rows = [("", cells)] if not slices else list(cells.groupby(slices, sort=True))
+    if len(slice_rows) > max_rows:
+        raise plots._too_many(who, len(slice_rows), max_rows, slices, cells, what="rows of panels")
+    return slice_rows
+
+
+@dataclasses.dataclass(frozen=True)
+class _CellGrid:
+    """The map's cells on its two axes `x` and `y`: their sorted values `xs` and `ys`, whether
+    each axis is drawn on a log scale, and the cell borders `xe` and `ye` (one more than the
+    values)."""
+
+    x: str
+    y: str
+    xs: np.ndarray
+    ys: np.ndarray
+    xlog: bool
+    ylog: bool
+    xe: np.ndarray
+    ye: np.ndarray
+
+    def values(self, frame: pd.DataFrame, column: str) -> np.ndarray:
+        """`column` of the cells in `frame` as a `(len(ys), len(xs))` array; NaN where no
+        cell of `frame` lies."""
+        return _grid(frame, self.x, self.y, self.xs, self.ys, column)
+
+    def centre(self, i: int, j: int) -> tuple[float, float]:
+        """The centre of cell `(i, j)` (row `i` of `ys`, column `j` of `xs`), geometric on a
+        log axis."""
+        xe, ye = self.xe, self.ye
+        cx = np.sqrt(xe[j] * xe[j + 1]) if self.xlog else (xe[j] + xe[j + 1]) / 2
+        cy = np.sqrt(ye[i] * ye[i + 1]) if self.ylog else (ye[i] + ye[i + 1]) / 2
+        return cx, cy
+
+
+def _cell_grid(cells: pd.DataFrame, x: str, y: str) -> _CellGrid:
+    """The grid of every value of `x` and `y` that a cell of the map takes, shared by all its
+    rows of panels."""
     xs, ys = np.sort(cells[x].unique()), np.sort(cells[y].unique())
     xlog, ylog = plots._is_log(xs), plots._is_log(ys)
-    xe, ye = plots._edges(xs, xlog), plots._edges(ys, ylog)
-    ncol = 1 + len(quantities)
+    return _CellGrid(x, y, xs, ys, xlog, ylog, plots._edges(xs, xlog), plots._edges(ys, ylog))
+
+
+def _panel_axes(ax, rows: int, ncol: int, who: str) -> tuple[Figure, np.ndarray, bool]:
+    """`(figure, axes, own)`: the Axes of `rows` rows of `ncol` panels as a `(rows, ncol)`
+    array, in a new figure (`own`) when `ax` is None, else the caller's (`plots._target`)."""
     if ax is None:
-        fig = Figure(figsize=(3.9 * ncol, 3.5 * len(groups) + 1.2), layout="constrained")
-        axes = fig.subplots(len(groups), ncol, squeeze=False)
-        own = True
-    else:
-        fig, flat, own = plots._target(
-            ax, len(groups) * ncol, who, f"{len(groups)} row(s) of {ncol} panels"
-        )
-        axes = np.asarray(flat, dtype=object).reshape(len(groups), ncol)
-    names = list(CLASSES)
-    cmap = ListedColormap([plots.CLASS_COLORS[c] for c in names])
+        fig = Figure(figsize=(3.9 * ncol, 3.5 * rows + 1.2), layout="constrained")
+        return fig, fig.subplots(rows, ncol, squeeze=False), True
+    fig, flat, own = plots._target(ax, rows * ncol, who, f"{rows} row(s) of {ncol} panels")
+    return fig, np.asarray(flat, dtype=object).reshape(rows, ncol), own
+
+
+def _colour_ranges(cells: pd.DataFrame, quantities: Sequence[str]) -> dict:
+    """Each quantity's colour range `(lo, hi)`, shared by all rows: the gains diverge from
+    white at no gain, over one range symmetric about 0 for both gains; a quantity without a
+    fixed range in `QUANTITIES` spans its finite positive cell means."""
     ranges = {}
     for q in quantities:
         lo_hi = QUANTITIES[q][2]
-        if q.startswith("gain"):  # diverging: white at no gain, one range for both gains
+        if q.startswith("gain"):
             top = np.nanmax(np.abs(cells[[c for c in QUANTITIES if c.startswith("gain")]]))
             lo_hi = (-max(top, 1e-3), max(top, 1e-3))
         elif lo_hi is None:
@@ -415,83 +481,154 @@ def graded_map(
             values = values[np.isfinite(values) & (values > 0)]
             lo_hi = (values.min(), values.max()) if len(values) else (1e-3, 1.0)
         ranges[q] = lo_hi
-    for row, (key, frame) in zip(axes, groups):
-        key = key if isinstance(key, tuple) else (key,)
-        label = ", ".join(f"{k} = {plots._fmt(v)}" for k, v in zip(slices, key))
-        # A tie is its own code: the class edges run around it as around a class.
-        code = [len(names) if t else names.index(c) for c, t in zip(frame["class"], frame["tie"])]
-        codes = _grid(frame.assign(code=code), x, y, xs, ys, "code")
-        codes = np.where(np.isfinite(codes), codes, -1).astype(int)
-        undecided = _grid(frame.assign(u=frame["undecided"].astype(float)), x, y, xs, ys, "u")
-        tie = (codes == len(names)).astype(float)
-        undecided = np.where(tie == 1, 0.0, undecided)
-        shown = np.where((undecided == 1) | (tie == 1), np.nan, np.where(codes >= 0, codes, np.nan))
-        ax = row[0]
-        ax.pcolormesh(
-            xe, ye, np.ma.masked_invalid(shown), cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5
-        )
-        hatch = np.ma.masked_where(undecided != 1, np.zeros_like(undecided))
-        ax.pcolor(
-            xe,
-            ye,
-            hatch,
-            cmap=ListedColormap([UNDECIDED[1]]),
-            hatch="///",
-            edgecolor="white",
-            lw=0.0,
-        )
-        plots._draw_ties(ax, xe, ye, tie)
-        _class_edges(ax, codes, xe, ye)
-        ax.set_title(f"class{' · ' + label if label else ''}", fontsize=9)
-        for q, ax in zip(quantities, row[1:]):
-            grid = _grid(frame, x, y, xs, ys, q)
-            lo, hi = ranges[q]
-            norm = None
-            if q == "best_time":
-                from matplotlib.colors import LogNorm
+    return ranges
 
-                norm = LogNorm(vmin=lo, vmax=max(hi, lo * 1.0001))
-                mesh = ax.pcolormesh(
-                    xe, ye, np.ma.masked_invalid(grid), cmap=QUANTITIES[q][1], norm=norm
-                )
-            else:
-                mesh = ax.pcolormesh(
-                    xe, ye, np.ma.masked_invalid(grid), cmap=QUANTITIES[q][1], vmin=lo, vmax=hi
-                )
-            _class_edges(ax, codes, xe, ye)
-            if annotate:
-                spread = _grid(frame, x, y, xs, ys, f"{q}_se")
-                for i in range(len(ys)):
-                    for j in range(len(xs)):
-                        if not np.isfinite(grid[i, j]):
-                            continue
-                        text = _label(grid[i, j])
-                        if np.isfinite(spread[i, j]):
-                            text += f"\n±{_label(spread[i, j])}"
-                        cx = np.sqrt(xe[j] * xe[j + 1]) if xlog else (xe[j] + xe[j + 1]) / 2
-                        cy = np.sqrt(ye[i] * ye[i + 1]) if ylog else (ye[i] + ye[i + 1]) / 2
-                        ax.text(
-                            cx,
-                            cy,
-                            text,
-                            ha="center",
-                            va="center",
-                            fontsize=5.5,
-                            color="black",
-                            bbox=dict(facecolor="white", alpha=0.55, lw=0, pad=0.4),
-                        )
-            fig.colorbar(mesh, ax=ax, shrink=0.85)
-            ax.set_title(QUANTITIES[q][0] + (f"\n{label}" if label else ""), fontsize=9)
-        for ax in row:
-            if xlog:
-                ax.set_xscale("log")
-            if ylog:
-                ax.set_yscale("log")
-            ax.set(xlim=(xe[0], xe[-1]), ylim=(ye[0], ye[-1]), xlabel=x, ylabel=y)
-    present = [c for c in names if (cells["class"][~cells["tie"]] == c).any()]
+
+def _slice_label(slices: list[str], key) -> str:
+    """`column = value` of each slice column for a row's panel titles ('' with no slices)."""
+    key = key if isinstance(key, tuple) else (key,)
+    return ", ".join(f"{k} = {plots._fmt(v)}" for k, v in zip(slices, key))
+
+
+def _draw_row(
+    fig: Figure,
+    panels,
+    frame: pd.DataFrame,
+    grid: _CellGrid,
+    quantities: Sequence[str],
+    ranges: dict,
+    annotate: bool,
+    label: str,
+) -> None:
+    """One row of panels for the cells in `frame`: the class panel, then one heatmap per
+    quantity, all on the grid's scales and limits."""
+    codes = _class_codes(frame, grid)
+    _class_panel(panels[0], frame, grid, codes, label)
+    for q, ax in zip(quantities, panels[1:]):
+        _quantity_panel(fig, ax, frame, grid, codes, q, ranges[q], annotate, label)
+    for ax in panels:
+        if grid.xlog:
+            ax.set_xscale("log")
+        if grid.ylog:
+            ax.set_yscale("log")
+        ax.set(
+            xlim=(grid.xe[0], grid.xe[-1]),
+            ylim=(grid.ye[0], grid.ye[-1]),
+            xlabel=grid.x,
+            ylabel=grid.y,
+        )
+
+
+def _class_codes(frame: pd.DataFrame, grid: _CellGrid) -> np.ndarray:
+    """Each cell's class as an integer array on the grid: its index in `CLASSES`, or
+    `len(CLASSES)` for a tie (its own code, so the class edges run around a tie as around a
+    class), and -1 where no cell lies."""
+    names = list(CLASSES)
+    code = [len(names) if t else names.index(c) for c, t in zip(frame["class"], frame["tie"])]
+    codes = grid.values(frame.assign(code=code), "code")
+    return np.where(np.isfinite(codes), codes, -1).astype(int)
+
+
+def _class_panel(ax, frame: pd.DataFrame, grid: _CellGrid, codes: np.ndarray, label: str):
+    """The class panel: each cell in its class colour, undecided cells hatched grey, ties
+    drawn as `plots.TIE`, and the class edges."""
+    names = list(CLASSES)
+    cmap = ListedColormap([plots.CLASS_COLORS[c] for c in names])
+    undecided = grid.values(frame.assign(u=frame["undecided"].astype(float)), "u")
+    tie = (codes == len(names)).astype(float)
+    undecided = np.where(tie == 1, 0.0, undecided)
+    shown = np.where((undecided == 1) | (tie == 1), np.nan, np.where(codes >= 0, codes, np.nan))
+    xe, ye = grid.xe, grid.ye
+    ax.pcolormesh(xe, ye, np.ma.masked_invalid(shown), cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5)
+    hatch = np.ma.masked_where(undecided != 1, np.zeros_like(undecided))
+    ax.pcolor(
+        xe, ye, hatch, cmap=ListedColormap([UNDECIDED[1]]), hatch="///", edgecolor="white", lw=0.0
+    )
+    plots._draw_ties(ax, xe, ye, tie)
+    _class_edges(ax, codes, xe, ye)
+    ax.set_title(f"class{' · ' + label if label else ''}", fontsize=9)
+
+
+def _quantity_panel(
+    fig: Figure,
+    ax,
+    frame: pd.DataFrame,
+    grid: _CellGrid,
+    codes: np.ndarray,
+    q: str,
+    colour_range: tuple,
+    annotate: bool,
+    label: str,
+) -> None:
+    """The heatmap of quantity `q`'s seed means (`best_time` on a log colour scale), with the
+    class edges, `mean ± se` in each cell when `annotate`, and a colour bar."""
+    means = grid.values(frame, q)
+    lo, hi = colour_range
+    shown = np.ma.masked_invalid(means)
+    if q == "best_time":
+        norm = LogNorm(vmin=lo, vmax=max(hi, lo * 1.0001))
+        mesh = ax.pcolormesh(grid.xe, grid.ye, shown, cmap=QUANTITIES[q][1], norm=norm)
+    else:
+        mesh = ax.pcolormesh(grid.xe, grid.ye, shown, cmap=QUANTITIES[q][1], vmin=lo, vmax=hi)
+    _class_edges(ax, codes, grid.xe, grid.ye)
+    if annotate:
+        _write_mean_and_se(ax, grid, means, grid.values(frame, f"{q}_se"))
+    fig.colorbar(mesh, ax=ax, shrink=0.85)
+    ax.set_title(QUANTITIES[q][0] + (f"\n{label}" if label else ""), fontsize=9)
+
+
+def _write_mean_and_se(ax, grid: _CellGrid, means: np.ndarray, spread: np.ndarray) -> None:
+    """`mean` and, beneath it, `±se` (when the standard error is finite) at the centre of every
+    cell that has a mean."""
+    for i in range(len(grid.ys)):
+        for j in range(len(grid.xs)):
+            if not np.isfinite(means[i, j]):
+                continue
+            text = _label(means[i, j])
+            if np.isfinite(spread[i, j]):
+                text += f"\n±{_label(spread[i, j])}"
+            cx, cy = grid.centre(i, j)
+            ax.text(
+                cx,
+                cy,
+                text,
+                ha="center",
+                va="center",
+                fontsize=5.5,
+                color="black",
+                bbox=dict(facecolor="white", alpha=0.55, lw=0, pad=0.4),
+            )
+
+
+def _legend_and_heading(
+    fig: Figure, axes: np.ndarray, own: bool, cells: pd.DataFrame, title: str | None, ncol: int
+) -> None:
+    """The legend (the classes drawn, tie, undecided, class edge) and, on a figure built here,
+    the classification rule as the legend's title and the heading with the seed counts; on
+    the caller's Axes, a small legend in the first of them."""
+    handles = _legend_handles(cells)
+    if own:
+        rule = "Classes (most common over seeds): " + rules.classes_rule().replace("`", "")
+        plots._legend(
+            fig,
+            axes.ravel(),
+            own,
+            handles,
+            ncols=min(len(handles), 4),
+            fontsize=8,
+            title="\n".join(textwrap.wrap(rule, 40 * ncol)),
+            title_fontsize=7.5,
+        )
+        fig.suptitle(_heading(cells, title))
+    else:
+        plots._legend(fig, axes.ravel(), own, handles, fontsize=6)
+
+
+def _legend_handles(cells: pd.DataFrame) -> list:
+    """One patch per class that some untied cell takes (in `CLASSES` order), the tie when a
+    cell is tied, the undecided hatch and the class edge."""
+    present = [c for c in CLASSES if (cells["class"][~cells["tie"]] == c).any()]
     handles = [plots._patch(plots.CLASS_COLORS[c], c.replace("_", " ")) for c in present]
-    from matplotlib.patches import Patch
-
     if cells["tie"].any():
         handles.append(plots._tie_handle())
     handles.append(
@@ -503,25 +640,14 @@ def graded_map(
         )
     )
     handles.append(_edge_handle())
-    rule = "Classes (most common over seeds): " + rules.classes_rule().replace("`", "")
+    return handles
+
+
+def _heading(cells: pd.DataFrame, title: str | None) -> str:
+    """The figure's title: `title` (default 'Graded map') and the number of seeds per cell."""
     lo, hi = int(cells["n_seeds"].min()), int(cells["n_seeds"].max())
     seeds = f"{lo} seed{'s' if hi > 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"
-    heading = (title or "Graded map") + f": seed mean (± seed standard error, {seeds}) per cell"
-    if own:
-        plots._legend(
-            fig,
-            axes.ravel(),
-            own,
-            handles,
-            ncols=min(len(handles), 4),
-            fontsize=8,
-            title="\n".join(textwrap.wrap(rule, 40 * ncol)),
-            title_fontsize=7.5,
-        )
-        fig.suptitle(heading)
-    else:
-        plots._legend(fig, axes.ravel(), own, handles, fontsize=6)
-    return plots.save(fig, path, legends_inside=own)
+    return (title or "Graded map") + f": seed mean (± seed standard error, {seeds}) per cell"
 
 
 def _edge_handle():
