@@ -252,26 +252,58 @@ def write_report(
     refused: dict[str, str] = {}
     figures = make_figures(results, trajectories, summary, out.parent / "figures", skipped=refused)
     runs = results["runs"]
-    config = manifest.get("config", {})
-    name = config.get("name", directory.name)
     swept = [c for c in swept_columns(runs) if c not in ("p_e", "cell")]
-    lines = [f"# Sweep report: {name}", ""]
+    lines = [
+        *_header_section(directory, manifest, runs, swept),
+        *_classes_section(runs),
+        *_boundary_section(results, rule),
+        *_windows_section(runs, swept),
+        *_band_section(runs, rule, n_boot),
+        *_paper_section(runs),
+        *_plane_section(runs, out.parent / "figures", figures),
+        *_law_section(runs, out.parent / "figures", figures),
+        *_graded_section(runs, out.parent / "figures", figures),
+    ]
+    # Last: the sections above add the figures they draw to `figures`.
+    lines += _figures_section(figures, refused, out.parent)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
+    return out
+
+
+def _header_section(
+    directory: Path, manifest: dict, runs: pd.DataFrame, swept: list[str]
+) -> list[str]:
+    """The study's name and description, its cells, seeds and swept axes (`_runs_line`), and
+    what the figures draw over (`axes_line`)."""
+    config = manifest.get("config", {})
+    lines = [f"# Sweep report: {config.get('name', directory.name)}", ""]
     if config.get("description"):
         lines += [config["description"], ""]
-    lines += [
+    return lines + [_runs_line(runs, swept, manifest), "", axes_line(runs, *default_axes(runs)), ""]
+
+
+def _runs_line(runs: pd.DataFrame, swept: list[str], manifest: dict) -> str:
+    """The line "81 cells × 8 seeds = 648 runs; swept: `d` (9), `sigma_p` (81).", followed by
+    the sweep's time and where it ran ("Sweep time 234 s on cpu (cpu:0).") when the manifest
+    has them."""
+    text = (
         f"{runs['cell'].nunique() if 'cell' in runs else len(per_cell(runs))} cells × "
         f"{runs['seed'].nunique()} seeds = {len(runs)} runs; swept: "
         f"{', '.join(f'`{c}` ({runs[c].nunique()})' for c in swept) or 'nothing'}."
-    ]
+    )
     total = manifest.get("wall_s")
-    if total is not None:
-        lines[-1] += f" Sweep time {float(total):.0f} s"
-        if manifest.get("platform"):
-            lines[-1] += f" on {manifest['platform']} ({', '.join(manifest.get('devices', []))})"
-        lines[-1] += "."
-    lines += ["", axes_line(runs, *default_axes(runs))]
-    lines += [
-        "",
+    if total is None:
+        return text
+    text += f" Sweep time {float(total):.0f} s"
+    if manifest.get("platform"):
+        text += f" on {manifest['platform']} ({', '.join(manifest.get('devices', []))})"
+    return text + "."
+
+
+def _classes_section(runs: pd.DataFrame) -> list[str]:
+    """The classes' rule and counts, and the counts per `n_st` when it varies."""
+    lines = [
         "## Classes",
         "",
         f"Rule (see `w2s_jax.analysis.rules`): {rules.classes_rule()}",
@@ -281,9 +313,17 @@ def write_report(
     ]
     if "n_st" in runs and runs["n_st"].nunique() > 1:
         lines += ["Per `n_st`:", "", markdown_table(class_counts(runs, ["n_st"])), ""]
-    lines += ["## The boundary against tau = n_st·p_b²·nu_norm⁴/(sigma_p⁴·d)", ""]
-    data = results["data"]
-    lines += [
+    return lines
+
+
+def _boundary_section(results: dict, rule: str) -> list[str]:
+    """The fits of `analyse` against tau: the benign indicator's counts, the constant `C`, the
+    free exponents with the likelihood-ratio test of the theory's, the factors of tau they
+    were fitted over (`_exponent_axes`) and the per-slice boundaries."""
+    runs, data = results["runs"], results["data"]
+    lines = [
+        "## The boundary against tau = n_st·p_b²·nu_norm⁴/(sigma_p⁴·d)",
+        "",
         f"Benign indicator: rule `{rule}` ({int(data['benign'].sum())} benign of "
         f"{len(data)} runs; {len(runs) - len(data)} not converged and left out).",
         "",
@@ -312,6 +352,16 @@ def write_report(
             markdown_table(results["slices"]),
             "",
         ]
+    return lines
+
+
+#: The most cells the table of early-stopping windows shows.
+WINDOW_ROWS_MAX = 60
+
+
+def _windows_section(runs: pd.DataFrame, swept: list[str]) -> list[str]:
+    """The early-stopping window of each cell (means over seeds), its swept axes first; at
+    most `WINDOW_ROWS_MAX` cells, with a line that counts the rest."""
     cells = per_cell(runs)
     columns = (
         [c for c in swept if c in cells]
@@ -328,29 +378,28 @@ def write_report(
         ]
         + [f"p_{c}" for c in CLASSES]
     )
-    lines += [
+    lines = [
         "## Early-stopping windows (mean over seeds)",
         "",
         f"Window: {rules.window_rule()}.",
         "",
-        markdown_table(cells[columns].head(60)),
+        markdown_table(cells[columns].head(WINDOW_ROWS_MAX)),
         "",
     ]
-    if len(cells) > 60:
-        lines += [f"({len(cells) - 60} more cells not shown.)", ""]
-    lines += _band_section(runs, rule, n_boot)
-    lines += _paper_section(runs)
-    lines += _plane_section(runs, out.parent / "figures", figures)
-    lines += _law_section(runs, out.parent / "figures", figures)
-    lines += _graded_section(runs, out.parent / "figures", figures)
-    lines += ["## Figures", ""]
+    if len(cells) > WINDOW_ROWS_MAX:
+        lines += [f"({len(cells) - WINDOW_ROWS_MAX} more cells not shown.)", ""]
+    return lines
+
+
+def _figures_section(figures: dict[str, Path], refused: dict[str, str], root: Path) -> list[str]:
+    """The figures that were left out, each with why, then every figure drawn, linked
+    relative to `root` (the report's folder)."""
+    lines = ["## Figures", ""]
     for kind, reason in refused.items():
         lines += [f"skipped: the {kind} figure ({reason}).", ""]
     for kind, path in figures.items():
-        lines += [f"![{kind}]({path.relative_to(out.parent).as_posix()})", ""]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines))
-    return out
+        lines += [f"![{kind}]({path.relative_to(root).as_posix()})", ""]
+    return lines
 
 
 def _exponent_axes(axes: Independent | None, fitted: bool) -> list[str]:
