@@ -26,12 +26,13 @@ The noise Gram matrix comes either from the sampled noise (this engine: the dire
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
 from w2s_jax.engines import direct
 from w2s_jax.model.config import Params, Static
@@ -126,6 +127,227 @@ def train(
     return train_in_gram(static, params, key, drawn=drawn, labels=labels, gram=gram)
 
 
+class KernelProblem(NamedTuple):
+    """What every step and record point of `train_in_gram` reads and none changes
+    (`kernel_problem`). The steps take it bound (`functools.partial`), never as a traced argument
+    of a JAX transformation, so `m` and `orthogonal` stay Python values.
+
+    A filter's preactivations are rows, `(2m, n)` on the noise patches and `(2m, 2, n)` on the
+    signal patches; the filters `(s, r)` are flattened s-major as everywhere.
+
+    Attributes:
+        train_patches: `(k, 2·n_max)`, the training signal patches as columns (`patch_columns`).
+        test_patches: `(k, 2·n_test)`, the test signal patches as columns.
+        filters_signal: `(2m, k)`, `w_{s,r}(0)` on `e1..ek`.
+        filters_train: `(2m, n_max)`, `<w_{s,r}(0), xi_i>`.
+        filters_test: `(2m, n_test)`, `<w_{s,r}(0), xi'_j>`.
+        noise_gram: `NoiseGram.train`, `<xi_i, xi_j>` (or its diagonal).
+        cross_gram: `NoiseGram.train_test`, `<xi_i, xi'_j>` (or `None`: all zero).
+        noise_sq: `(n_max,)`, `|xi_i|²`, kept above the dtype's smallest normal (padded rows).
+        signal_span: `(4, k)`, the four signals (`model.samples.signals`).
+        pseudo: `(n_max,)`, the pseudo-labels in the run's dtype.
+        mask: `(n_max,)`, the real training points (`training_mask`).
+        n_st: the number of real training points, in the run's dtype (the loss's divisor).
+        m: the filters of each class.
+        orthogonal: whether the training noise is orthogonal (`noise_gram` is its diagonal);
+            it sets the layout of `C` (`initial_weights`).
+    """
+
+    train_patches: Float[Array, "k 2*n"]
+    test_patches: Float[Array, "k 2*n_test"]
+    filters_signal: Float[Array, "2*m k"]
+    filters_train: Float[Array, "2*m n"]
+    filters_test: Float[Array, "2*m n_test"]
+    noise_gram: Float[Array, "n n"] | Float[Array, " n"]
+    cross_gram: Float[Array, "n n_test"] | None
+    noise_sq: Float[Array, " n"]
+    signal_span: Float[Array, "4 k"]
+    pseudo: Float[Array, " n"]
+    mask: Bool[Array, " n"]
+    n_st: Float[Array, ""]
+    m: int
+    orthogonal: bool
+
+    @property
+    def width(self) -> int:
+        """`2m`, the number of filters `(s, r)`."""
+        return 2 * self.m
+
+    @property
+    def n_max(self) -> int:
+        """The padded training set's size."""
+        return self.pseudo.shape[0]
+
+
+def kernel_problem(
+    static: Static, params: Params, drawn: Drawn, labels: Labels, gram: NoiseGram
+) -> KernelProblem:
+    """The `KernelProblem` of a run: the signal patches of `drawn` (`X[:, :2, :k]` only), the
+    pseudo-labels and mask, and the Gram blocks `gram`, in the layouts the steps read."""
+    mask = training_mask(static, params)
+    dtype = gram.train.dtype
+    k = static.signal_dims
+    m = gram.filters_signal.shape[1]
+    width = 2 * m
+    n_st = params.n_st.astype(dtype)
+    pseudo = labels.pseudo.astype(dtype)
+    # Signal patches as columns (patch-major, then sample): one matrix product gives every
+    # filter's preactivation on them, a filter's two patches are two rows to add, and the
+    # gradient contracts the sample axis of both operands (no transpose).
+    train_patches = patch_columns(drawn.train.X, k)
+    test_patches = patch_columns(drawn.test.X, k)
+    filters_signal = gram.filters_signal.reshape(width, k)
+    filters_train = gram.filters_train.reshape(width, -1)
+    filters_test = gram.filters_test.reshape(width, -1)
+    signal_span = signals(static, params, dtype)
+    orthogonal = gram.train.ndim == 1
+    diagonal = gram.train if orthogonal else jnp.diagonal(gram.train)
+    return KernelProblem(
+        train_patches=train_patches,
+        test_patches=test_patches,
+        filters_signal=filters_signal,
+        filters_train=filters_train,
+        filters_test=filters_test,
+        noise_gram=gram.train,
+        cross_gram=gram.train_test,
+        noise_sq=jnp.maximum(diagonal, jnp.finfo(dtype).tiny),
+        signal_span=signal_span,
+        pseudo=pseudo,
+        mask=mask,
+        n_st=n_st,
+        m=m,
+        orthogonal=orthogonal,
+    )
+
+
+def initial_weights(static: Static, problem: KernelProblem, a0: Float[Array, "2 m"]):
+    """The student's weights at step 0: the coefficients `(A, C) = 0`, and beside them `a0`
+    when the second layer is trained (`((A, C), a)`).
+
+    `C` is stored `(n, 2m)`, the layout in which XLA's CPU matrix product runs `Cᵀ G` at about
+    1.5x the rate of a `(2m, n)` operand (`w2s bench`'s profile). With orthogonal training noise
+    (a diagonal `G`) there is no product, and `C` is stored `(2m, n)`, the layout of the
+    preactivations, so a step transposes nothing.
+    """
+    dtype, n, width = problem.n_st.dtype, problem.n_max, problem.width
+    C0 = jnp.zeros((width, n) if problem.orthogonal else (n, width), dtype)
+    coefficients = (jnp.zeros((width, static.signal_dims), dtype), C0)
+    return (coefficients, a0) if static.second_layer == "trained" else coefficients
+
+
+def unpack_weights(static: Static, weights):
+    """`((A, C), a)`, with `a = None` for a fixed second layer."""
+    return weights if static.second_layer == "trained" else (weights, None)
+
+
+def noise_product(problem: KernelProblem, C, noise_gram):
+    """`<w_{s,r} - w_{s,r}(0), xi>` for every noise vector of `noise_gram` (`problem.noise_gram`
+    or `problem.cross_gram`): `(2m, n')`, or `None` where `noise_gram` is."""
+    if noise_gram is None:  # noise orthogonal to the training noise: no product
+        return None
+    rows = C if problem.orthogonal else C.T  # (2m, n)
+    if noise_gram.ndim == 1:  # orthogonal training noise: G is its diagonal
+        return rows * noise_gram[None, :]
+    return jnp.matmul(rows, noise_gram, precision=HIGHEST)
+
+
+def signal_preactivations(problem: KernelProblem, A, patches):
+    """`<w_{s,r}, x_{i,p}>` on the signal patches (`problem.train_patches` or `test_patches`):
+    `(2m, 2, n)`."""
+    pre = jnp.matmul(problem.filters_signal + A, patches, precision=HIGHEST)
+    return pre.reshape(problem.width, 2, -1)
+
+
+def logits(static: Static, problem: KernelProblem, on_signal, on_noise, a=None):
+    """`F_{+1} - F_{-1}` from the preactivations on the signal patches `(2m, 2, n)` and on the
+    noise patches `(2m, n)`: `(n,)`."""
+    hidden = relu(on_signal).sum(axis=1) + relu(on_noise)  # (2m, n)
+    F = head(hidden.reshape(2, problem.m, -1).transpose(2, 0, 1), a, static.output_scale)
+    return F[:, 0] - F[:, 1]
+
+
+def loss(static: Static, problem: KernelProblem, on_signal, on_noise, a=None, in_batch=None):
+    """The mean logistic loss on the pseudo-labels (over the mini-batch `in_batch` when given),
+    and the logits: `(loss, (n,))`."""
+    train_logits = logits(static, problem, on_signal, on_noise, a)
+    losses = logistic_loss(problem.pseudo * train_logits)
+    return mean_loss(losses, problem.mask, problem.n_st, in_batch), train_logits
+
+
+def gradient_step(
+    static: Static,
+    params: Params,
+    problem: KernelProblem,
+    optimizer: optax.GradientTransformation,
+    batches: PRNGKeyArray | None,
+    t,
+    state,
+):
+    """GD step `t` on `state = (weights, opt_state, Cᵀ G)` (`scan_records`'s `gd_step`).
+
+    The product `Cᵀ G` of the current weights is carried from one step to the next, so a step
+    and a record point read `G` once.
+    """
+    weights, opt_state, product = state
+    (A, C), a = unpack_weights(static, weights)
+    in_batch = batch_mask(static, params, batches, problem.mask, t) if static.minibatch else None
+    on_signal = signal_preactivations(problem, A, problem.train_patches)
+    # The same relu as ReLUCNN, differentiated the same way, so ReLU'(0) agrees with it.
+    loss_of = partial(loss, static, problem)
+    (d_signal, d_noise, da), _ = jax.grad(loss_of, argnums=(0, 1, 2), has_aux=True)(
+        on_signal, problem.filters_train + product, a, in_batch
+    )
+    grads = (
+        contract_samples(d_signal.reshape(problem.width, -1), problem.train_patches),
+        d_noise if problem.orthogonal else d_noise.T,
+    )
+    if a is not None:  # a trained second layer
+        grads = (grads, da)
+    updates, opt_state = optimizer.update(grads, opt_state, weights)
+    weights = optax.apply_updates(weights, updates)
+    (_, C), _ = unpack_weights(static, weights)
+    return weights, opt_state, noise_product(problem, C, problem.noise_gram)
+
+
+def record_point(
+    static: Static,
+    problem: KernelProblem,
+    drawn: Drawn,
+    labels: Labels,
+    a0: Float[Array, "2 m"],
+    weights,
+    product,
+) -> Records:
+    """The `Records` of one record point (`scan_records`'s `measure`), from the weights and the
+    carried `Cᵀ G`."""
+    (A, C), a = unpack_weights(static, weights)
+    on_train = signal_preactivations(problem, A, problem.train_patches)
+    train_loss, train_logits = loss(static, problem, on_train, problem.filters_train + product, a)
+    test_product = noise_product(problem, C, problem.cross_gram)
+    on_test = problem.filters_test if test_product is None else problem.filters_test + test_product
+    on_test_signal = signal_preactivations(problem, A, problem.test_patches)
+    test_logits = logits(static, problem, on_test_signal, on_test, a)
+    gamma = signal_components(A.reshape(2, problem.m, static.signal_dims), problem.signal_span)
+    rho = (product / problem.noise_sq[None, :]).reshape(2, problem.m, -1)
+    finite = jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(A)) & jnp.all(jnp.isfinite(C))
+    if a is not None:
+        finite = finite & jnp.all(jnp.isfinite(a))
+    return record(
+        train_logits=train_logits,
+        test_logits=test_logits,
+        train_loss=train_loss,
+        finite=finite,
+        train=drawn.train,
+        test=drawn.test,
+        pseudo_labels=labels.pseudo,
+        mask=problem.mask,
+        gamma=gamma,
+        rho=rho,
+        a=a0 if a is None else a,
+        teacher_test=labels.test,
+    )
+
+
 def train_in_gram(
     static: Static,
     params: Params,
@@ -142,115 +364,15 @@ def train_in_gram(
     `k = static.signal_dims`), the labels and categories are read from the data; the noise
     enters through `gram`. `key` is the run key; only mini-batch SGD reads it.
     """
-    train, test = drawn.train, drawn.test
-    pseudo_labels, mask = labels.pseudo, training_mask(static, params)
-    dtype = gram.train.dtype
-    k = static.signal_dims
-    two, m = gram.filters_signal.shape[:2]
-    width = two * m  # the filters (s, r), flattened s-major as everywhere
-    n_st = params.n_st.astype(dtype)
-    pseudo = pseudo_labels.astype(dtype)
-    # Signal patches as columns (patch-major, then sample): one matrix product gives every
-    # filter's preactivation on them, a filter's two patches are two rows to add, and the
-    # gradient contracts the sample axis of both operands (no transpose).
-    train_patches = patch_columns(train.X, k)
-    test_patches = patch_columns(test.X, k)
-    filters_signal = gram.filters_signal.reshape(width, k)
-    filters_train = gram.filters_train.reshape(width, -1)
-    filters_test = gram.filters_test.reshape(width, -1)
-    signal_span = signals(static, params, dtype)
-    diagonal = gram.train if gram.train.ndim == 1 else jnp.diagonal(gram.train)
-    noise_sq = jnp.maximum(diagonal, jnp.finfo(dtype).tiny)
+    problem = kernel_problem(static, params, drawn, labels, gram)
     optimizer = make_strong_optimizer(static, params)
-    trained = static.second_layer == "trained"
-    a0 = initial_second_layer(static, dtype)
+    a0 = initial_second_layer(static, gram.train.dtype)
     batches = batch_key(key) if static.minibatch else None
-
-    # Layouts: a filter's preactivations are rows, `(2m, n)` on the noise patches and
-    # `(2m, 2, n)` on the signal patches; the noise coefficients `C` are stored `(n, 2m)`, the
-    # layout in which XLA's CPU matrix product runs `Cᵀ G` at about 1.5x the rate of a
-    # `(2m, n)` operand (`w2s bench`'s profile). The product `Cᵀ G` of the current weights
-    # is carried from one step to the next, so a step and a record point read `G` once.
-    # With orthogonal training noise (a diagonal `G`) there is no product, and `C` is stored
-    # `(2m, n)`, the layout of the preactivations, so a step transposes nothing.
-    orthogonal = gram.train.ndim == 1
-
-    def noise_product(C, noise_gram):
-        """`<w_{s,r} - w_{s,r}(0), xi>` for every noise vector of `noise_gram`: `(2m, n')`."""
-        if noise_gram is None:  # noise orthogonal to the training noise: no product
-            return None
-        rows = C if orthogonal else C.T  # (2m, n)
-        if noise_gram.ndim == 1:  # orthogonal training noise: G is its diagonal
-            return rows * noise_gram[None, :]
-        return jnp.matmul(rows, noise_gram, precision=HIGHEST)
-
-    def signal_pre(A, patches):
-        """`<w_{s,r}, x_{i,p}>` on the signal patches: `(2m, 2, n)`."""
-        pre = jnp.matmul(filters_signal + A, patches, precision=HIGHEST)
-        return pre.reshape(width, 2, -1)
-
-    def logits_of(on_signal, on_noise, a=None):
-        hidden = relu(on_signal).sum(axis=1) + relu(on_noise)  # (2m, n)
-        F = head(hidden.reshape(two, m, -1).transpose(2, 0, 1), a, static.output_scale)
-        return F[:, 0] - F[:, 1]
-
-    def loss_of(on_signal, on_noise, a=None, in_batch=None):
-        logits = logits_of(on_signal, on_noise, a)
-        return mean_loss(logistic_loss(pseudo * logits), mask, n_st, in_batch), logits
-
-    def gd_step(t, state):
-        weights, opt_state, product = state
-        (A, C), a = weights if trained else (weights, None)
-        in_batch = batch_mask(static, params, batches, mask, t) if static.minibatch else None
-        on_signal = signal_pre(A, train_patches)
-        # The same relu as ReLUCNN, differentiated the same way, so ReLU'(0) agrees with it.
-        (d_signal, d_noise, da), _ = jax.grad(loss_of, argnums=(0, 1, 2), has_aux=True)(
-            on_signal, filters_train + product, a, in_batch
-        )
-        grads = (
-            contract_samples(d_signal.reshape(width, -1), train_patches),
-            d_noise if orthogonal else d_noise.T,
-        )
-        if trained:
-            grads = (grads, da)
-        updates, opt_state = optimizer.update(grads, opt_state, weights)
-        weights = optax.apply_updates(weights, updates)
-        C = (weights[0] if trained else weights)[1]
-        return weights, opt_state, noise_product(C, gram.train)
-
-    def measure(weights, product):
-        (A, C), a = weights if trained else (weights, None)
-        train_loss, train_logits = loss_of(signal_pre(A, train_patches), filters_train + product, a)
-        test_product = noise_product(C, gram.train_test)
-        on_test = filters_test if test_product is None else filters_test + test_product
-        test_logits = logits_of(signal_pre(A, test_patches), on_test, a)
-        gamma = signal_components(A.reshape(two, m, k), signal_span)
-        rho = (product / noise_sq[None, :]).reshape(two, m, -1)
-        finite = jnp.isfinite(train_loss) & jnp.all(jnp.isfinite(A)) & jnp.all(jnp.isfinite(C))
-        if trained:
-            finite = finite & jnp.all(jnp.isfinite(a))
-        return record(
-            train_logits=train_logits,
-            test_logits=test_logits,
-            train_loss=train_loss,
-            finite=finite,
-            train=train,
-            test=test,
-            pseudo_labels=pseudo_labels,
-            mask=mask,
-            gamma=gamma,
-            rho=rho,
-            a=a0 if a is None else a,
-            teacher_test=labels.test,
-        )
-
-    n = train.X.shape[0]
-    C0 = jnp.zeros((width, n) if orthogonal else (n, width), dtype)
-    coef0 = (jnp.zeros((width, k), dtype), C0)
-    weights0 = (coef0, a0) if trained else coef0
-    return scan_records(
-        static, weights0, optimizer, gd_step, measure, carry0=jnp.zeros((width, n), dtype)
-    )
+    step = partial(gradient_step, static, params, problem, optimizer, batches)
+    measure = partial(record_point, static, problem, drawn, labels, a0)
+    weights0 = initial_weights(static, problem, a0)
+    product0 = jnp.zeros((problem.width, problem.n_max), gram.train.dtype)  # Cᵀ G at C = 0
+    return scan_records(static, weights0, optimizer, step, measure, carry0=product0)
 
 
 #: The Gram engine on sampled noise: the direct engine's draws and teacher.
