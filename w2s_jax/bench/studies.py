@@ -12,6 +12,7 @@ of `reps` calls after compilation, which is timed on its own.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import os
 import platform
@@ -253,31 +254,78 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
     # a shared machine can only slow a measurement down).
     matmul = matmul_rate(sizes.matmul_n, reps=5)
     log(f"matmul {sizes.matmul_n}^3: {matmul['flops_per_s'] / 1e9:.1f} GFLOP/s")
+    grid, wide, setup = _comparison_studies(sizes, log)
+    scaling = _scaling_studies(sizes, log)
+    matmul = max(matmul, matmul_rate(sizes.matmul_n, reps=5), key=lambda m: m["flops_per_s"])
+    rate = matmul["flops_per_s"]
+    scaled = itertools.chain.from_iterable(scaling.values())
+    for row in [*grid.values(), *wide.values(), *setup.values(), *scaled]:
+        row["flop_share"] = row["flops"] / row["seconds"] / rate
+    profile = _step_profile(sizes, wide, setup, rate)
+    log("where a Wishart run's time goes (w2s_jax.bench.wishart_profile)")
+    wishart_profile = profile_wishart(rate, sizes.profile_smoke, sizes.reps, log)
+    log("the run a user launches, through w2s.sweep (w2s_jax.bench.sweep_path)")
+    through_sweep = sweep_path(sizes.sweep_path, log)
+    log("the d → ∞ limit engine against the Wishart engine, and a limit grid (w2s_jax.bench.limit)")
+    limit = limit_study(sizes.limit, log)
+    log("cold start: the whole grid each way in a fresh process (w2s_jax.bench.cold)")
+    cold_start = cold.cold_start(sizes.cold, log)
+    log("a small study as `w2s sweep`, cold cache then warm (w2s_jax.bench.small_study)")
+    small = small_bench.small_study(sizes.small_study, log)
+    wishart_seconds = [r["seconds"] for r in scaling["d_wishart"]]
+    return dict(
+        **_machine(load_start),
+        matmul=matmul,
+        grid=_comparison(sizes.small, grid, _GRID_RATIOS),
+        wide=_comparison(sizes.wide, wide, _WIDE_RATIOS),
+        scaling=scaling,
+        wishart_flatness=max(wishart_seconds) / min(wishart_seconds),
+        profile=profile,
+        wishart_profile=wishart_profile,
+        sweep_path=through_sweep,
+        limit=limit,
+        max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        cold_start=cold_start,
+        small_study=small,
+        total_seconds=time.perf_counter() - started,
+    )
 
-    def study(members):
-        """Time `(fields, cells, mode)` members together; log and return their rows."""
-        prepared = []
-        for fields, cells, mode in members:
-            static, params, keys, singles = grid_batch(fields, cells)
-            prepared.append(prepare_mode(mode, static, params, keys, singles))
-        rows = time_group(prepared, sizes.reps)
-        for row in rows:
-            log(
-                f"  {row['mode']:13s} cells={row['cells']:5d} n_st={row['n_st']:6d} "
-                f"d={row['d']:8d} T={row['T']:4d} {row['seconds']:8.3f} s "
-                f"{row['cells_per_s']:9.2f} cells/s"
-            )
-        return rows
 
-    log("grid of many small cells")
-    grid = {
-        r["mode"]: r
-        for r in study(
-            [(sizes.small, sizes.grid_cells, mode) for mode in ("loop", "vmap_direct", "vmap_gram")]
+def _time_study(title: str, members: list[tuple], reps: int, log) -> list[dict]:
+    """Log `title`, time `(fields, cells, mode)` members together (`time_group`), and log and
+    return their rows."""
+    log(title)
+    prepared = []
+    for fields, cells, mode in members:
+        static, params, keys, singles = grid_batch(fields, cells)
+        prepared.append(prepare_mode(mode, static, params, keys, singles))
+    rows = time_group(prepared, reps)
+    for row in rows:
+        log(
+            f"  {row['mode']:13s} cells={row['cells']:5d} n_st={row['n_st']:6d} "
+            f"d={row['d']:8d} T={row['T']:4d} {row['seconds']:8.3f} s "
+            f"{row['cells_per_s']:9.2f} cells/s"
         )
-    }
-    log("engines at d = 20 n_st, with setup-only (T = 0) runs for the profile")
-    wide_rows = study(
+    return rows
+
+
+def _by_mode(rows: list[dict]) -> dict[str, dict]:
+    """Rows keyed by their mode."""
+    return {r["mode"]: r for r in rows}
+
+
+def _comparison_studies(sizes: BenchSizes, log) -> tuple[dict, dict, dict]:
+    """The modes side by side, each study's rows by mode: `grid`, the loop and the vmapped
+    direct and Gram engines on many small cells; `wide`, those and the Wishart engine at
+    d = 20 n_st; `setup`, the vmapped direct and Gram runs of `wide` with T = 0 (the setup
+    that `_step_profile` takes off a run)."""
+    study = functools.partial(_time_study, reps=sizes.reps, log=log)
+    grid = study(
+        "grid of many small cells",
+        [(sizes.small, sizes.grid_cells, mode) for mode in ("loop", "vmap_direct", "vmap_gram")],
+    )
+    wide = study(
+        "engines at d = 20 n_st, with setup-only (T = 0) runs for the profile",
         [
             (sizes.wide, sizes.wide_cells, mode)
             for mode in ("loop", "vmap_direct", "vmap_gram", "vmap_wishart")
@@ -285,42 +333,51 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
         + [
             (sizes.wide | dict(T=0), sizes.wide_cells, mode)
             for mode in ("vmap_direct", "vmap_gram")
-        ]
+        ],
     )
-    wide = {r["mode"]: r for r in wide_rows[:4]}
-    setup = {r["mode"]: r for r in wide_rows[4:]}
+    return _by_mode(grid), _by_mode(wide[:4]), _by_mode(wide[4:])
+
+
+def _scaling_studies(sizes: BenchSizes, log) -> dict[str, list[dict]]:
+    """The vmapped direct and Gram engines' rows over the number of cells (`cells`), `n_st`
+    and `d`, and the Wishart engine's over `d` (`d_wishart`)."""
+    study = functools.partial(_time_study, reps=sizes.reps, log=log)
     pairs = ("vmap_direct", "vmap_gram")
-    log("scaling with the number of cells")
-    cells = study([(sizes.small, c, mode) for c in sizes.cell_counts for mode in pairs])
-    log("scaling with n_st")
-    n_st = study(
-        [
-            (sizes.wide | dict(n_st=n), sizes.wide_cells, mode)
-            for n in sizes.n_st_sizes
-            for mode in pairs
-        ]
+    return dict(
+        cells=study(
+            "scaling with the number of cells",
+            [(sizes.small, c, mode) for c in sizes.cell_counts for mode in pairs],
+        ),
+        n_st=study(
+            "scaling with n_st",
+            [
+                (sizes.wide | dict(n_st=n), sizes.wide_cells, mode)
+                for n in sizes.n_st_sizes
+                for mode in pairs
+            ],
+        ),
+        d=study(
+            "scaling with d",
+            [
+                (sizes.wide | dict(d=dd), sizes.wide_cells, mode)
+                for dd in sizes.d_sizes
+                for mode in pairs
+            ],
+        ),
+        d_wishart=study(
+            "Gram engine with Wishart noise, scaling with d",
+            [
+                (sizes.wishart | dict(d=dd), sizes.wishart_cells, "vmap_wishart")
+                for dd in sizes.wishart_d
+            ],
+        ),
     )
-    log("scaling with d")
-    d = study(
-        [
-            (sizes.wide | dict(d=dd), sizes.wide_cells, mode)
-            for dd in sizes.d_sizes
-            for mode in pairs
-        ]
-    )
-    log("Gram engine with Wishart noise, scaling with d")
-    d_wishart = study(
-        [
-            (sizes.wishart | dict(d=dd), sizes.wishart_cells, "vmap_wishart")
-            for dd in sizes.wishart_d
-        ]
-    )
-    matmul_end = matmul_rate(sizes.matmul_n, reps=5)
-    if matmul_end["flops_per_s"] > matmul["flops_per_s"]:
-        matmul = matmul_end
-    rate = matmul["flops_per_s"]
-    for row in [*grid.values(), *wide_rows, *cells, *n_st, *d, *d_wishart]:
-        row["flop_share"] = row["flops"] / row["seconds"] / rate
+
+
+def _step_profile(sizes: BenchSizes, wide: dict, setup: dict, rate: float) -> list[dict]:
+    """Per engine (direct, Gram) at the sizes of `wide`: a run's time, its setup's (`setup`,
+    T = 0), one step's, and the share of a step that its main product takes
+    (`_main_product`, at the reachable flop `rate`)."""
     profile = []
     for engine in ("direct", "gram"):
         at_T, at_0 = wide[f"vmap_{engine}"], setup[f"vmap_{engine}"]
@@ -348,19 +405,27 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
                 main_product_share_of_step=step_s and per_step * product_s / step_s,
             )
         )
+    return profile
 
-    log("where a Wishart run's time goes (w2s_jax.bench.wishart_profile)")
-    wishart_profile = profile_wishart(rate, sizes.profile_smoke, sizes.reps, log)
-    log("the run a user launches, through w2s.sweep (w2s_jax.bench.sweep_path)")
-    through_sweep = sweep_path(sizes.sweep_path, log)
-    log("the d → ∞ limit engine against the Wishart engine, and a limit grid (w2s_jax.bench.limit)")
-    limit = limit_study(sizes.limit, log)
-    log("cold start: the whole grid each way in a fresh process (w2s_jax.bench.cold)")
-    cold_start = cold.cold_start(sizes.cold, log)
-    log("a small study as `w2s sweep`, cold cache then warm (w2s_jax.bench.small_study)")
-    small = small_bench.small_study(sizes.small_study, log)
-    ratio = lambda rows, b, a: rows[b]["cells_per_s"] / rows[a]["cells_per_s"]  # noqa: E731
-    wishart_seconds = [r["seconds"] for r in d_wishart]
+
+#: The ratios of cells per second that each comparison reports: name -> (numerator's mode,
+#: denominator's mode).
+_GRID_RATIOS = dict(ratio_b_over_a=("vmap_direct", "loop"), ratio_c_over_a=("vmap_gram", "loop"))
+_WIDE_RATIOS = _GRID_RATIOS | dict(
+    ratio_c_over_b=("vmap_gram", "vmap_direct"),
+    ratio_wishart_over_b=("vmap_wishart", "vmap_direct"),
+)
+
+
+def _comparison(fields: dict, modes: dict, ratios: dict[str, tuple[str, str]]) -> dict:
+    """A comparison's fields, its rows by mode and its `ratios` of cells per second."""
+    return dict(fields=fields, modes=modes) | {
+        name: modes[b]["cells_per_s"] / modes[a]["cells_per_s"] for name, (b, a) in ratios.items()
+    }
+
+
+def _machine(load_start: tuple) -> dict:
+    """Where the benchmark ran, and how busy the machine was at its start and now."""
     return dict(
         device=str(jax.devices()[0]),
         platform=platform.platform(),
@@ -369,31 +434,6 @@ def benchmark(sizes: BenchSizes = SIZES, log=print) -> dict[str, Any]:
         loadavg_start=load_start,
         loadavg_end=os.getloadavg(),
         note="timings on a machine shared with other jobs; the load averages say how busy",
-        matmul=matmul,
-        grid=dict(
-            fields=sizes.small,
-            modes=grid,
-            ratio_b_over_a=ratio(grid, "vmap_direct", "loop"),
-            ratio_c_over_a=ratio(grid, "vmap_gram", "loop"),
-        ),
-        wide=dict(
-            fields=sizes.wide,
-            modes=wide,
-            ratio_b_over_a=ratio(wide, "vmap_direct", "loop"),
-            ratio_c_over_a=ratio(wide, "vmap_gram", "loop"),
-            ratio_c_over_b=ratio(wide, "vmap_gram", "vmap_direct"),
-            ratio_wishart_over_b=ratio(wide, "vmap_wishart", "vmap_direct"),
-        ),
-        scaling=dict(cells=cells, n_st=n_st, d=d, d_wishart=d_wishart),
-        wishart_flatness=max(wishart_seconds) / min(wishart_seconds),
-        profile=profile,
-        wishart_profile=wishart_profile,
-        sweep_path=through_sweep,
-        limit=limit,
-        max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        cold_start=cold_start,
-        small_study=small,
-        total_seconds=time.perf_counter() - started,
     )
 
 
