@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _scripts import load_script
 
 import w2s_jax as w2s
 from w2s_jax.analysis import classes, paper, plane
@@ -17,12 +18,19 @@ from w2s_jax.model.coordinates import theory_coordinates
 from w2s_jax.sweeping.config_file import load_config
 from w2s_jax.sweeping.plan import expand
 
-STUDIES = sorted((Path(__file__).parent.parent / "sweeps").glob("*.toml"))
+SWEEPS = Path(__file__).parent.parent / "sweeps"
+#: Every committed study: each config file as it is, then each one that is a file with values
+#: set (`scripts/studies.py`'s VARIANTS: the planes and traces at larger n_st).
+STUDIES = [(p.stem, p, ()) for p in sorted(SWEEPS.glob("*.toml"))] + [
+    (name, SWEEPS / f"{base}.toml", overrides)
+    for name, (base, overrides) in load_script("studies").VARIANTS.items()
+]
 
 
-@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.stem)
-def test_every_committed_study_loads_and_expands(path):
-    config = load_config(path)
+@pytest.mark.parametrize(("name", "path", "overrides"), STUDIES, ids=[s[0] for s in STUDIES])
+def test_every_committed_study_loads_and_expands(name, path, overrides):
+    config = load_config(path, overrides)
+    assert config.name == name or not overrides
     runs = expand(config)
     assert len(runs) == len(list(config.cells())) * config.seeds > 0
 
