@@ -5,7 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from w2s_jax.analysis.mixture import agreement, crossing, predict_trained, q_crossings
+from w2s_jax.analysis.mixture import (
+    agreement,
+    crossing,
+    predict_trained,
+    q_crossings,
+    shared_seeds,
+)
 
 Q = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
 
@@ -76,3 +82,21 @@ def test_the_trained_teacher_is_predicted_at_its_measured_rule_share():
     assert list(got.near_oracle_acc) == [True, False] and got.inside.all()
     assert agreement(got, "gain_final")["r2"] == pytest.approx(1.0)
     assert agreement(got, "gain_best")["r2"] < 1.0  # best gains were off by 0.05 and 0.2
+
+
+def test_ends_with_more_seeds_than_the_mixture_use_only_the_shared_seeds():
+    """At n_st = 1000 the coin and rule planes (q = 0 and 1) have 8 seeds, the mixture 4: a
+    crossing and a prediction average each q over the same 4 seeds (the extra ones would
+    otherwise leave every crossing undefined)."""
+    rng = np.random.default_rng(2)
+    plane = _plane(lambda q, zero: 0.2 * (zero - q), seeds=4, noise=0.01, rng=rng)
+    extra = _plane(lambda q, zero: 5.0, seeds=8)  # seeds 4-7 far off: must not be read
+    extra = extra[(extra.seed >= 4) & extra.rule_share.isin([0.0, 1.0])]
+    both = pd.concat([plane, extra], ignore_index=True)
+    assert len(shared_seeds(both)) == len(plane)
+    got = q_crossings(both, "gain_final", 0.0, rising=False)
+    want = q_crossings(plane, "gain_final", 0.0, rising=False)
+    pd.testing.assert_frame_equal(got, want)
+    assert np.isfinite(got.q).all() and (got.seeds == 4).all()
+    trained = plane[plane.rule_share == 0.5].assign(teacher_rule_share=0.7)
+    pd.testing.assert_frame_equal(predict_trained(both, trained), predict_trained(plane, trained))

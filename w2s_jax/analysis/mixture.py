@@ -23,7 +23,7 @@ import pandas as pd
 
 from w2s_jax.analysis.plane import snap
 
-__all__ = ["CELL", "q_crossings", "crossing", "predict_trained", "agreement"]
+__all__ = ["CELL", "q_crossings", "shared_seeds", "crossing", "predict_trained", "agreement"]
 
 #: The columns that name a cell of the plane.
 CELL = ("n_st", "n_st_snr", "d_over_n")
@@ -45,8 +45,17 @@ def crossing(q: np.ndarray, value: np.ndarray, level: float, rising: bool) -> fl
     return float(q0 + (level - v0) * (q1 - q0) / (v1 - v0))
 
 
+def shared_seeds(mix: pd.DataFrame) -> pd.DataFrame:
+    """The runs of the seeds swept at every `q` of their cell: where the ends (the coin and
+    rule planes) have more seeds than the mixture, the extra seeds are left out, so each
+    `q` is averaged over the same draws."""
+    counts = mix.groupby([*CELL, "seed"]).rule_share.transform("nunique")
+    return mix[counts == mix.groupby(list(CELL)).rule_share.transform("nunique")]
+
+
 def _cell_crossing(cell: pd.DataFrame, metric: str, level: float, rising: bool, rng) -> dict:
-    table = cell.pivot_table(index="seed", columns="rule_share", values=metric)
+    # Only the seeds swept at every q (the ends may have more seeds than the mixture).
+    table = cell.pivot_table(index="seed", columns="rule_share", values=metric).dropna()
     q = table.columns.to_numpy(float)
     values = table.to_numpy(float)  # seeds × q
     point = crossing(q, values.mean(axis=0), level, rising)
@@ -80,7 +89,7 @@ def predict_trained(mix: pd.DataFrame, trained: pd.DataFrame, near: float = 0.01
     teacher's accuracy lies within `near` of the mixture's (`1 - p_h/2` in expectation,
     measured as the mixture's seed-mean accuracy in that cell)."""
     metrics = ["gain_final", "gain_best", "teacher_rule_share", "weak_test_acc"]
-    mixed = snap(mix).groupby([*CELL, "rule_share"])[metrics].mean().reset_index()
+    mixed = shared_seeds(snap(mix)).groupby([*CELL, "rule_share"])[metrics].mean().reset_index()
     own = snap(trained).groupby(list(CELL))[metrics].mean()
     rows = []
     for key, curve in mixed.groupby(list(CELL)):
