@@ -61,9 +61,12 @@ def facts(draw: bool) -> tuple[dict[str, str], list[str]]:
     out["mix_residuals"] = _residual_table(predictions)
     out["mix_verdict"] = _verdict(predictions)
     out |= {"explained": f"{EXPLAINED:g}", "partly": f"{PARTLY:g}"}
-    out["mix_crossings_figure"] = "![q crossings](figures/teacher_axis_crossings.png)"
-    out["mix_prediction_figure"] = (
-        "![prediction](figures/teacher_axis_prediction.png)" if predictions else ""
+    out["mix_crossings_figure"] = "\n\n".join(
+        f"![q crossings, n_st = {n}](figures/teacher_axis_crossings{_suffix(n)}.png)" for n in sizes
+    )
+    out["mix_prediction_figure"] = "\n\n".join(
+        f"![prediction, n_st = {n}](figures/teacher_axis_prediction{_suffix(n)}.png)"
+        for n in predictions
     )
     if draw:
         _draw_crossings(gain, imitation)
@@ -80,6 +83,11 @@ def _axis(n: int) -> pd.DataFrame:
         for q, end in ((0.0, "coin"), (1.0, "rule"))
     ]
     return snap(pd.concat([ends[0], load_results(MIX[n]).summary, ends[1]], ignore_index=True))
+
+
+def _suffix(n: int) -> str:
+    """The figure files' suffix of size `n` (none at 300, the first plane)."""
+    return "" if n == 300 else f"_{n}"
 
 
 def _ends(n: int) -> list[str]:
