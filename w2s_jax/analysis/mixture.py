@@ -54,8 +54,7 @@ def shared_seeds(mix: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cell_crossing(cell: pd.DataFrame, metric: str, level: float, rising: bool, rng) -> dict:
-    # Only the seeds swept at every q (the ends may have more seeds than the mixture).
-    table = cell.pivot_table(index="seed", columns="rule_share", values=metric).dropna()
+    table = cell.pivot_table(index="seed", columns="rule_share", values=metric)
     q = table.columns.to_numpy(float)
     values = table.to_numpy(float)  # seeds × q
     point = crossing(q, values.mean(axis=0), level, rising)
@@ -71,10 +70,11 @@ def q_crossings(
 ) -> pd.DataFrame:
     """Per cell of a mixture plane, the `q` at which the seed mean of `metric` passes `level`
     (`crossing`) and its 95 % seed-bootstrap interval (resampling whole seeds, the same seeds
-    at every `q`, since the draws are shared). `q = -inf`: past the level already at the
-    smallest `q` swept; `+inf`: not past it at the largest."""
+    at every `q`, since the draws are shared: those swept at every `q`, `shared_seeds`).
+    `q = -inf`: past the level already at the smallest `q` swept; `+inf`: not past it at the
+    largest."""
     rng = np.random.default_rng(seed)
-    mix = snap(mix)
+    mix = shared_seeds(snap(mix))
     rows = [
         dict(zip(CELL, key, strict=True)) | _cell_crossing(cell, metric, level, rising, rng)
         for key, cell in mix.groupby(list(CELL))
