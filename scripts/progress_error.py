@@ -145,12 +145,18 @@ def table(data: dict) -> str:
     )
 
 
-def spread(data: dict, key: str) -> str:
-    """The smallest and largest error `key` over the updates read (each once), "−35% to +42%"."""
+def errors_read(data: dict, key: str) -> list[float]:
+    """The error `key` at each update read, each update once (two targets may read one)."""
     errors = []
     for study in data["studies"]:
         read = {e["done"]: e[key] for e in study["estimates"] if e}
         errors += read.values()
+    return errors
+
+
+def spread(data: dict, key: str) -> str:
+    """The smallest and largest error `key` over the updates read (each once), "−35% to +42%"."""
+    errors = errors_read(data, key)
     return f"{min(errors):+.0%} to {max(errors):+.0%}" if errors else "nothing (no update read)"
 
 
@@ -158,11 +164,7 @@ def within(data: dict) -> str:
     """Whether each update read showed a time left within `STATED_ERROR` of the time taken."""
     from w2s_jax.sweeping.progress import STATED_ERROR
 
-    errors = [
-        e["error"]
-        for s in data["studies"]
-        for e in {e["done"]: e for e in s["estimates"] if e}.values()
-    ]
+    errors = errors_read(data, "error")
     outside = sum(abs(e) > STATED_ERROR for e in errors)
     bound = f"the stated ±{STATED_ERROR:.0%}, `progress.STATED_ERROR`"
     if not outside:
