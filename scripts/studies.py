@@ -32,51 +32,50 @@ _PLANE_TEACHERS = {
 }
 
 
-def _plane_at(base: str, n_st: int, seeds: int) -> tuple[str, tuple[str, ...]]:
-    """The 9 x 9 plane of `sweeps/<base>.toml` at another `n_st` (and seed count)."""
-    return base, (
-        f"grid.n_st=[{n_st}]",
-        f"seeds={seeds}",
-        f"name={base}_{n_st}",
-        f'description="n_st = {n_st} plane, 9 x 9 cells, {seeds} seeds, {_PLANE_TEACHERS[base]}"',
-    )
+def _at(base: str, n_st: int, seeds: int, name: str, description: str, *more: str):
+    """Study `name`: `sweeps/<base>.toml` at another `n_st` and seed count, with `more`
+    assignments and its own description (a `VARIANTS` entry)."""
+    sets = (f"grid.n_st=[{n_st}]", *more, f"seeds={seeds}", f"name={name}")
+    return base, (*sets, f'description="{description}"')
 
 
 #: Studies that are another config with values changed: name -> (config in sweeps/, the
 #: `w2s sweep --set` assignments). Every other study is `sweeps/<name>.toml` as it is.
 VARIANTS = (
     {
-        f"{base}_{n_st}": _plane_at(base, n_st, seeds)
+        f"{base}_{n_st}": _at(
+            base,
+            n_st,
+            seeds,
+            f"{base}_{n_st}",
+            f"n_st = {n_st} plane, 9 x 9 cells, {seeds} seeds, {_PLANE_TEACHERS[base]}",
+        )
         for n_st, seeds in ((1000, 8), (3000, 4))
         for base in _PLANE_TEACHERS
     }
     | {
         # the teacher axis at the larger n_st, with 4 seeds (its ends: plane_coin_*, plane_rule_*)
-        f"plane_mix_{n_st}": (
+        f"plane_mix_{n_st}": _at(
             "plane_mix",
-            (
-                f"grid.n_st=[{n_st}]",
-                "seeds=4",
-                f"name=plane_mix_{n_st}",
-                f'description="n_st = {n_st} plane, 9 x 9 cells x 4 rule shares (0 and 1: '
-                f"plane_coin_{n_st}, plane_rule_{n_st}), 4 seeds, oracle teacher (rule with "
-                'probability q on hard-only data, coin otherwise)"',
-            ),
+            n_st,
+            4,
+            f"plane_mix_{n_st}",
+            f"n_st = {n_st} plane, 9 x 9 cells x 4 rule shares (0 and 1: plane_coin_{n_st}, "
+            f"plane_rule_{n_st}), 4 seeds, oracle teacher (rule with probability q on hard-only "
+            "data, coin otherwise)",
         )
         for n_st in (1000, 3000)
     }
     | {
         # the coin plane's lower edge traced at the larger n_st, reduced where a run costs more
-        f"trace_coin_{n_st}": (
+        f"trace_coin_{n_st}": _at(
             "trace_coin_300",
-            (
-                f"grid.n_st=[{n_st}]",
-                f"grid.n_st_snr={columns}",
-                f"seeds={seeds}",
-                f"name=trace_coin_{n_st}",
-                f'description="lower edge of the n_st = {n_st} coin plane, traced along d/n_st '
-                f'per n_st·snr column, {seeds} seeds"',
-            ),
+            n_st,
+            seeds,
+            f"trace_coin_{n_st}",
+            f"lower edge of the n_st = {n_st} coin plane, traced along d/n_st per n_st·snr "
+            f"column, {seeds} seeds",
+            f"grid.n_st_snr={columns}",
         )
         for n_st, seeds, columns in (
             (1000, 8, "[0.3,0.53,0.95,1.7,3.0,5.3,9.5,17.0,30.0]"),  # the n_st = 300 trace's
